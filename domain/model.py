@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class AvailabilityStatus(enum.Enum):
+    IN_STOCK = "IN_STOCK"
+    LOW_STOCK = "LOW_STOCK"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+
+
+class LocationKind(enum.Enum):
+    STORE = "STORE"
+    WAREHOUSE = "WAREHOUSE"
+
+
+class StockEventKind(enum.Enum):
+    SNAPSHOT = "SNAPSHOT"
+    RESERVED = "RESERVED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+    COMMITTED = "COMMITTED"
+    ADJUSTED = "ADJUSTED"
+    SET = "SET"
+
+
+class AdjustmentReason(enum.Enum):
+    RESTOCK = "RESTOCK"
+    SALE = "SALE"
+    RETURN = "RETURN"
+    DAMAGE = "DAMAGE"
+    CORRECTION = "CORRECTION"
+    TRANSFER = "TRANSFER"
+
+
+class ReservationStatus(enum.Enum):
+    ACTIVE = "ACTIVE"
+    COMMITTED = "COMMITTED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+
+
+DEFAULT_LOW_STOCK_THRESHOLD = 5
+
+
+def available_quantity(on_hand: int, reserved: int, safety_stock: int) -> int:
+    return max(0, on_hand - reserved - safety_stock)
+
+
+def availability_status(available: int, low_stock_threshold: int) -> AvailabilityStatus:
+    if available <= 0:
+        return AvailabilityStatus.OUT_OF_STOCK
+    if available <= low_stock_threshold:
+        return AvailabilityStatus.LOW_STOCK
+    return AvailabilityStatus.IN_STOCK
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    id: int
+    code: str
+    name: str
+    kind: LocationKind
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    sku: str
+    location_id: int
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    version: int
+    updated_at: datetime
+
+    @property
+    def available(self) -> int:
+        return available_quantity(self.on_hand, self.reserved, self.safety_stock)
+
+
+@dataclass(frozen=True, slots=True)
+class Sku:
+    """A SKU with its figures summed over all locations."""
+
+    id: int
+    code: str
+    name: str
+    low_stock_threshold: int
+    on_hand: int
+    reserved: int
+    available: int
+    sequence: int
+
+    @property
+    def status(self) -> AvailabilityStatus:
+        return availability_status(self.available, self.low_stock_threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    id: str
+    sku: str
+    location_id: int
+    quantity: int
+    status: ReservationStatus
+    expires_at: datetime
+    reference: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StockEvent:
+    """One ledger entry; `level` is None only for a SNAPSHOT."""
+
+    sku: str
+    sequence: int
+    kind: StockEventKind
+    location_id: int | None
+    on_hand_delta: int
+    reserved_delta: int
+    level: StockLevel | None
+    sku_on_hand: int
+    sku_reserved: int
+    available: int
+    status: AvailabilityStatus
+    reason: AdjustmentReason | None
+    reservation_id: str | None
+    reference: str | None
+    occurred_at: datetime

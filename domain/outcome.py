@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.errors import StockError
+from domain.model import Location, Reservation, Sku, StockEvent, StockLevel
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a mutation produced: its result, or the business error that changed nothing."""
+
+    reservations: list[Reservation] = field(default_factory=list)
+    level: StockLevel | None = None
+    sku: Sku | None = None
+    location: Location | None = None
+    events: list[StockEvent] = field(default_factory=list)
+    error: StockError | None = None
+
+    @property
+    def reservation(self) -> Reservation | None:
+        return self.reservations[0] if self.reservations else None

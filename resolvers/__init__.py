@@ -1,0 +1,1 @@
+"""Thin resolvers: check arguments, call the service and the store, build payloads."""

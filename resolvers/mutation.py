@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+
+from domain.errors import StockError
+from domain.outcome import Outcome
+from domain.rules import check_all
+from resolvers.context import Info
+from service.inventory import Work
+
+
+async def run(
+    info: Info, field: str, input: Any, checks: list[Callable[[], object]], work: Work
+) -> Outcome:
+    """Validate `input` (changing nothing on failure), then run `work` as one transaction."""
+    try:
+        check_all(*checks)
+    except StockError as error:
+        return Outcome(error=error)
+    arguments = strawberry.asdict(input)
+    key = arguments.pop("idempotency_key", None)
+    return await info.context.inventory.mutate(
+        work,
+        field=field,
+        arguments=arguments,
+        idempotency_key=key,
+        principal=info.context.principal,
+    )

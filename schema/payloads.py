@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import strawberry
+
+from domain.errors import StockError
+from domain.outcome import Outcome
+from schema.enums import UserErrorCode
+from schema.types import Location, Reservation, Sku, StockLevel
+
+
+@strawberry.type(
+    description="A business-rule failure. Malformed requests and auth failures are GraphQL "
+    "errors instead."
+)
+class UserError:
+    code: UserErrorCode
+    field: list[str] | None = strawberry.field(
+        description='Path of the input field at fault, e.g. ["input", "quantity"] or '
+        '["input", "lines", "2", "quantity"].'
+    )
+    message: str
+
+    @classmethod
+    def from_domain(cls, error: StockError) -> UserError:
+        return cls(code=UserErrorCode(error.code), field=error.field, message=error.message)
+
+
+def user_errors(outcome: Outcome) -> list[UserError]:
+    """The one translation point from domain failures to the payloads' userErrors."""
+    if outcome.error is None:
+        return []
+    return [UserError.from_domain(e.at("input")) for e in outcome.error.errors]
+
+
+def _level(outcome: Outcome) -> StockLevel | None:
+    return StockLevel.from_domain(outcome.level) if outcome.level else None
+
+
+def _reservation(outcome: Outcome) -> Reservation | None:
+    return Reservation.from_domain(outcome.reservation) if outcome.reservation else None
+
+
+@strawberry.type
+class UpsertSkuPayload:
+    sku: Sku | None
+    user_errors: list[UserError]
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> UpsertSkuPayload:
+        sku = Sku.from_domain(outcome.sku) if outcome.sku else None
+        return cls(sku=sku, user_errors=user_errors(outcome))
+
+
+@strawberry.type
+class UpsertLocationPayload:
+    location: Location | None
+    user_errors: list[UserError]
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> UpsertLocationPayload:
+        location = Location.from_domain(outcome.location) if outcome.location else None
+        return cls(location=location, user_errors=user_errors(outcome))
+
+
+@strawberry.type
+class ReservePayload:
+    reservation: Reservation | None
+    level: StockLevel | None
+    user_errors: list[UserError]
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> ReservePayload:
+        return cls(
+            reservation=_reservation(outcome),
+            level=_level(outcome),
+            user_errors=user_errors(outcome),
+        )
+
+
+@strawberry.type
+class ReserveLinesPayload:
+    reservations: list[Reservation] = strawberry.field(
+        description="One reservation per held (SKU, location), in the order of the input lines."
+    )
+    user_errors: list[UserError]
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> ReserveLinesPayload:
+        return cls(
+            reservations=[Reservation.from_domain(r) for r in outcome.reservations],
+            user_errors=user_errors(outcome),
+        )
+
+
+@strawberry.type
+class ExtendReservationPayload:
+    reservation: Reservation | None
+    user_errors: list[UserError]
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> ExtendReservationPayload:
+        return cls(reservation=_reservation(outcome), user_errors=user_errors(outcome))
+
+
+@strawberry.type
+class CommitReservationPayload(ReservePayload):
+    pass
+
+
+@strawberry.type
+class ReleaseReservationPayload(ReservePayload):
+    pass
+
+
+@strawberry.type
+class AdjustStockPayload:
+    level: StockLevel | None
+    user_errors: list[UserError]
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> AdjustStockPayload:
+        return cls(level=_level(outcome), user_errors=user_errors(outcome))
+
+
+@strawberry.type
+class SetStockPayload(AdjustStockPayload):
+    pass

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import catalog, queries, reservations, stock
+from schema.payloads import (
+    AdjustStockPayload,
+    CommitReservationPayload,
+    ExtendReservationPayload,
+    ReleaseReservationPayload,
+    ReserveLinesPayload,
+    ReservePayload,
+    SetStockPayload,
+    UpsertLocationPayload,
+    UpsertSkuPayload,
+)
+from schema.types import Location, Reservation, Sku, SkuConnection, StockEvent
+
+
+@strawberry.type
+class Query:
+    sku: Sku | None = strawberry.field(resolver=queries.sku)
+    skus: SkuConnection = strawberry.field(
+        resolver=queries.skus, description="Relay-style cursor pagination, ordered by code."
+    )
+    skus_by_code: list[Sku] = strawberry.field(
+        resolver=queries.skus_by_code,
+        description="Batch lookup for listing pages, in the order of `codes`; unknown codes "
+        "are left out.",
+    )
+    location: Location | None = strawberry.field(resolver=queries.location)
+    locations: list[Location] = strawberry.field(resolver=queries.locations)
+    reservation: Reservation | None = strawberry.field(resolver=queries.reservation)
+    stock_events: list[StockEvent] = strawberry.field(
+        resolver=queries.stock_events,
+        description="The ledger of one SKU, oldest first, from sequence afterSequence + 1.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    upsert_sku: UpsertSkuPayload = strawberry.mutation(resolver=catalog.upsert_sku)
+    upsert_location: UpsertLocationPayload = strawberry.mutation(
+        resolver=catalog.upsert_location
+    )
+    reserve: ReservePayload = strawberry.mutation(
+        resolver=reservations.reserve,
+        description="Atomically holds stock: succeeds only if available >= quantity at that "
+        "moment. Never oversells.",
+    )
+    reserve_lines: ReserveLinesPayload = strawberry.mutation(
+        resolver=reservations.reserve_lines,
+        description="All-or-nothing hold of several lines, deadlock-free under concurrency "
+        "(consistent lock order).",
+    )
+    extend_reservation: ExtendReservationPayload = strawberry.mutation(
+        resolver=reservations.extend_reservation,
+        description="Moves an ACTIVE reservation's expiry; RESERVATION_NOT_ACTIVE otherwise.",
+    )
+    commit_reservation: CommitReservationPayload = strawberry.mutation(
+        resolver=reservations.commit_reservation,
+        description="Turns an ACTIVE reservation into a sale: onHand and reserved both drop "
+        "by its quantity.",
+    )
+    release_reservation: ReleaseReservationPayload = strawberry.mutation(
+        resolver=reservations.release_reservation
+    )
+    adjust_stock: AdjustStockPayload = strawberry.mutation(
+        resolver=stock.adjust_stock,
+        description="onHand may not go below reserved + 0 through SALE/DAMAGE "
+        "(INSUFFICIENT_STOCK).",
+    )
+    set_stock: SetStockPayload = strawberry.mutation(resolver=stock.set_stock)
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(query=Query, mutation=Mutation)

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from domain import model
+from resolvers.context import Info
+from schema.enums import (
+    AdjustmentReason,
+    AvailabilityStatus,
+    LocationKind,
+    ReservationStatus,
+    StockEventKind,
+)
+
+
+@strawberry.type
+class Location:
+    code: str
+    name: str
+    kind: LocationKind
+
+    @classmethod
+    def from_domain(cls, location: model.Location) -> Location:
+        return cls(code=location.code, name=location.name, kind=location.kind)
+
+
+async def _location(info: Info, location_id: int) -> Location:
+    found = await info.context.loaders.location.load(location_id)
+    return Location.from_domain(found)
+
+
+@strawberry.type(
+    description="Stock of one SKU at one location. "
+    "available = max(0, onHand - reserved - safetyStock)."
+)
+class StockLevel:
+    sku: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    available: int
+    version: int = strawberry.field(
+        description="Increases by exactly 1 on every change of this level; "
+        "used for compare-and-set."
+    )
+    updated_at: datetime
+    location_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def location(self, info: Info) -> Location:
+        return await _location(info, self.location_id)
+
+    @classmethod
+    def from_domain(cls, level: model.StockLevel) -> StockLevel:
+        return cls(
+            sku=level.sku,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            safety_stock=level.safety_stock,
+            available=level.available,
+            version=level.version,
+            updated_at=level.updated_at,
+            location_id=level.location_id,
+        )
+
+
+@strawberry.type
+class Sku:
+    code: str
+    name: str
+    low_stock_threshold: int = strawberry.field(description="Default 5.")
+    on_hand: int = strawberry.field(
+        description="Sums over all locations; `available` is the sum of the levels' "
+        "(clamped) available."
+    )
+    reserved: int
+    available: int
+    status: AvailabilityStatus
+    sequence: int = strawberry.field(
+        description="Sequence of the latest StockEvent of this SKU (0 if none)."
+    )
+    id_: strawberry.Private[int]
+
+    @strawberry.field
+    async def levels(self, info: Info, location: str | None = None) -> list[StockLevel]:
+        levels = await info.context.loaders.levels.load(self.id_)
+        if location is not None:
+            wanted = await info.context.loaders.location_by_code.load(location)
+            levels = [lv for lv in levels if wanted is not None and lv.location_id == wanted.id]
+        return [StockLevel.from_domain(level) for level in levels]
+
+    @classmethod
+    def from_domain(cls, sku: model.Sku) -> Sku:
+        return cls(
+            code=sku.code,
+            name=sku.name,
+            low_stock_threshold=sku.low_stock_threshold,
+            on_hand=sku.on_hand,
+            reserved=sku.reserved,
+            available=sku.available,
+            status=sku.status,
+            sequence=sku.sequence,
+            id_=sku.id,
+        )
+
+
+@strawberry.type
+class Reservation:
+    id: strawberry.ID
+    sku: str
+    quantity: int
+    status: ReservationStatus
+    expires_at: datetime
+    reference: str | None
+    created_at: datetime
+    location_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def location(self, info: Info) -> Location:
+        return await _location(info, self.location_id)
+
+    @classmethod
+    def from_domain(cls, r: model.Reservation) -> Reservation:
+        return cls(
+            id=strawberry.ID(r.id),
+            sku=r.sku,
+            quantity=r.quantity,
+            status=r.status,
+            expires_at=r.expires_at,
+            reference=r.reference,
+            created_at=r.created_at,
+            location_id=r.location_id,
+        )
+
+
+@strawberry.type(
+    description="One change of one SKU's stock, as recorded in the append-only ledger. "
+    "`sequence` is per SKU: it starts at 1 and increases by exactly 1 with every committed "
+    "change of that SKU, at any location, with no gaps."
+)
+class StockEvent:
+    sku: str
+    sequence: int
+    kind: StockEventKind
+    on_hand_delta: int
+    reserved_delta: int
+    level: StockLevel | None = strawberry.field(
+        description="The level at `location` after this change (null for SNAPSHOT)."
+    )
+    available: int = strawberry.field(description="SKU-wide figures after this change.")
+    status: AvailabilityStatus
+    reason: AdjustmentReason | None
+    reservation_id: strawberry.ID | None
+    reference: str | None
+    occurred_at: datetime
+    location_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def location(self, info: Info) -> Location | None:
+        if self.location_id is None:
+            return None
+        return await _location(info, self.location_id)
+
+    @classmethod
+    def from_domain(cls, e: model.StockEvent) -> StockEvent:
+        return cls(
+            sku=e.sku,
+            sequence=e.sequence,
+            kind=e.kind,
+            on_hand_delta=e.on_hand_delta,
+            reserved_delta=e.reserved_delta,
+            level=StockLevel.from_domain(e.level) if e.level else None,
+            available=e.available,
+            status=e.status,
+            reason=e.reason,
+            reservation_id=strawberry.ID(e.reservation_id) if e.reservation_id else None,
+            reference=e.reference,
+            occurred_at=e.occurred_at,
+            location_id=e.location_id,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class SkuEdge:
+    cursor: str
+    node: Sku
+
+
+@strawberry.type
+class SkuConnection:
+    edges: list[SkuEdge]
+    page_info: PageInfo
+

@@ -1,0 +1,174 @@
+"""The inventory server: `uvicorn server:app`, or `python server.py serve|migrate|seed`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+)
+
+from resolvers.context import Context
+from schema.root import build_schema
+from service.expiry import run_expiry
+from service.inventory import Inventory
+from settings import Settings
+from store import database, migrations
+
+log = logging.getLogger("inventory")
+STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parent / "static"
+
+
+class InventoryGraphQL(GraphQL[Context, None]):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(inventory=request.state.inventory, request=request, response=response)
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return database.embedded_database_url(settings.data_dir)
+
+
+@contextlib.asynccontextmanager
+async def open_inventory(settings: Settings) -> AsyncIterator[Inventory]:
+    pool = await database.create_pool(
+        database_url(settings), min_size=settings.pool_min_size, max_size=settings.pool_max_size
+    )
+    try:
+        if settings.migrate_on_start:
+            async with pool.acquire() as conn:
+                await migrations.migrate(conn)
+        yield Inventory(pool=pool, limits=settings.limits)
+    finally:
+        await pool.close()
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with open_inventory(settings) as inventory:
+            expiry = asyncio.create_task(
+                run_expiry(inventory, settings.expiry_interval,
+                           settings.idempotency_retention_hours)
+            )
+            try:
+                yield {"inventory": inventory}
+            finally:
+                expiry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await expiry
+
+    async def healthz(request: Request) -> Response:
+        inventory: Inventory = request.state.inventory
+        try:
+            async with asyncio.timeout(2), inventory.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    graphql = InventoryGraphQL(
+        build_schema(),
+        keep_alive=True,
+        keep_alive_interval=15,
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_WS_PROTOCOL,
+            GRAPHQL_SSE_PROTOCOL,
+        ),
+    )
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Mount("/graphql", graphql),
+            Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+
+
+app = create_app()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="server.py", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true")
+    serve.add_argument("--seed", action="store_true", help="load the demo catalogue first")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("seed", help="load the demo catalogue (skipped if SKUs exist)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if args.command == "seed" or getattr(args, "seed", False):
+        asyncio.run(_seed(settings))
+    if args.command == "serve":
+        return _serve(settings, args)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    pool = await database.create_pool(database_url(settings), min_size=1, max_size=1)
+    async with pool.acquire() as conn:
+        applied = await migrations.migrate(conn)
+    await pool.close()
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return 0
+
+
+async def _seed(settings: Settings) -> None:
+    from store.seed import seed
+
+    async with open_inventory(settings) as inventory:
+        created = await seed(inventory)
+    print(f"seeded {created} SKUs" if created else "catalogue already present; seed skipped")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    if not settings.database_url:
+        # Start the embedded server here, once, so that every worker shares it.
+        os.environ["DATABASE_URL"] = database_url(settings)
+    uvicorn.run(
+        "server:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        reload=args.reload,
+        log_level="info",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Use cases: one transaction per mutation, idempotency, and publishing after commit."""

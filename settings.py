@@ -1,0 +1,59 @@
+"""Configuration, read once from the environment (see the README for every variable)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from domain.rules import Limits
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".data")
+    pool_min_size: int = 1
+    pool_max_size: int = 8
+    host: str = "127.0.0.1"
+    port: int = 8000
+    limits: Limits = field(default_factory=Limits)
+    expiry_interval: float = 0.25
+    idempotency_retention_hours: int = 24
+    migrate_on_start: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        limits = Limits(
+            max_quantity=_int(env, "MAX_QUANTITY", 1_000_000),
+            default_ttl_seconds=_int(env, "DEFAULT_TTL_SECONDS", 15 * 60),
+            max_ttl_seconds=_int(env, "MAX_TTL_SECONDS", 24 * 60 * 60),
+        )
+        if not 0 < limits.default_ttl_seconds <= limits.max_ttl_seconds:
+            raise ValueError("need 0 < DEFAULT_TTL_SECONDS <= MAX_TTL_SECONDS")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            data_dir=Path(env.get("DATA_DIR") or ".data"),
+            pool_min_size=_int(env, "DB_POOL_MIN_SIZE", 1),
+            pool_max_size=_int(env, "DB_POOL_MAX_SIZE", 8),
+            host=env.get("HOST") or "127.0.0.1",
+            port=_int(env, "PORT", 8000),
+            limits=limits,
+            expiry_interval=_int(env, "EXPIRY_INTERVAL_MS", 250) / 1000,
+            idempotency_retention_hours=_int(env, "IDEMPOTENCY_RETENTION_HOURS", 24),
+            migrate_on_start=(env.get("MIGRATE_ON_START") or "1") not in ("0", "false", "no"),
+        )

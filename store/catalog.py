@@ -1,0 +1,125 @@
+"""SKUs, locations and levels: the reads, and the catalogue upserts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.model import Location, LocationKind, Sku, StockLevel
+from store import rows
+from store.rows import LEVEL_COLUMNS, SKU_COLUMNS
+
+SKUS_BY_CODE = f"""
+SELECT {SKU_COLUMNS}
+FROM skus s LEFT JOIN stock_levels l ON l.sku_id = s.id
+WHERE s.code = ANY($1::text[])
+GROUP BY s.id
+"""
+
+# The status expression mirrors domain.model.availability_status.
+SKUS_PAGE = f"""
+SELECT * FROM (
+    SELECT {SKU_COLUMNS}
+    FROM skus s LEFT JOIN stock_levels l ON l.sku_id = s.id
+    WHERE ($1::text IS NULL OR s.code > $1)
+      AND ($2::text IS NULL OR s.code ILIKE $2 ESCAPE '\\' OR s.name ILIKE $2 ESCAPE '\\')
+      AND ($3::text IS NULL OR EXISTS (
+            SELECT 1 FROM stock_levels x JOIN locations xl ON xl.id = x.location_id
+            WHERE x.sku_id = s.id AND xl.code = $3))
+    GROUP BY s.id
+) page
+WHERE $4::text IS NULL OR $4 = CASE
+    WHEN available <= 0 THEN 'OUT_OF_STOCK'
+    WHEN available <= low_stock_threshold THEN 'LOW_STOCK'
+    ELSE 'IN_STOCK' END
+ORDER BY code
+LIMIT $5
+"""
+
+
+async def skus_by_code(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, Sku]:
+    records = await conn.fetch(SKUS_BY_CODE, list(codes))
+    return {r["code"]: rows.sku(r) for r in records}
+
+
+def _like_pattern(search: str) -> str:
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def skus_page(
+    conn: asyncpg.Connection,
+    *,
+    after: str | None,
+    limit: int,
+    search: str | None = None,
+    status: str | None = None,
+    location: str | None = None,
+) -> list[Sku]:
+    pattern = _like_pattern(search) if search else None
+    records = await conn.fetch(SKUS_PAGE, after, pattern, location, status, limit)
+    return [rows.sku(r) for r in records]
+
+
+async def levels_of(
+    conn: asyncpg.Connection, sku_ids: Sequence[int]
+) -> dict[int, list[StockLevel]]:
+    records = await conn.fetch(
+        f"""SELECT {LEVEL_COLUMNS}, s.code AS sku FROM stock_levels
+            JOIN skus s ON s.id = sku_id
+            WHERE sku_id = ANY($1::bigint[]) ORDER BY sku_id, location_id""",
+        list(sku_ids),
+    )
+    found: dict[int, list[StockLevel]] = {sku_id: [] for sku_id in sku_ids}
+    for r in records:
+        found[r["sku_id"]].append(rows.level(r, r["sku"]))
+    return found
+
+
+async def locations_by_id(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Location]:
+    records = await conn.fetch(
+        "SELECT id, code, name, kind FROM locations WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return {r["id"]: rows.location(r) for r in records}
+
+
+async def locations_by_code(
+    conn: asyncpg.Connection, codes: Sequence[str]
+) -> dict[str, Location]:
+    records = await conn.fetch(
+        "SELECT id, code, name, kind FROM locations WHERE code = ANY($1::text[])", list(codes)
+    )
+    return {r["code"]: rows.location(r) for r in records}
+
+
+async def all_locations(conn: asyncpg.Connection) -> list[Location]:
+    records = await conn.fetch("SELECT id, code, name, kind FROM locations ORDER BY code")
+    return [rows.location(r) for r in records]
+
+
+async def upsert_sku(
+    conn: asyncpg.Connection, code: str, name: str, low_stock_threshold: int | None
+) -> None:
+    await conn.execute(
+        """INSERT INTO skus (code, name, low_stock_threshold) VALUES ($1, $2, coalesce($3, 5))
+           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
+               low_stock_threshold = coalesce($3, skus.low_stock_threshold)""",
+        code,
+        name,
+        low_stock_threshold,
+    )
+
+
+async def upsert_location(
+    conn: asyncpg.Connection, code: str, name: str, kind: LocationKind
+) -> Location:
+    r = await conn.fetchrow(
+        """INSERT INTO locations (code, name, kind) VALUES ($1, $2, $3)
+           ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind
+           RETURNING id, code, name, kind""",
+        code,
+        name,
+        kind.value,
+    )
+    return rows.location(r)

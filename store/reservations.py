@@ -1,0 +1,232 @@
+"""Holding stock: reserve, carts, extend, commit, release and expiry.
+
+Lock order, shared by every transaction that changes stock: reservation row, then stock
+levels in (sku_id, location_id) order, then SKU rows in id order (taken by the ledger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.errors import InsufficientStock, NotFound, Rejected, ReservationNotActive, StockError
+from domain.model import StockEventKind
+from domain.outcome import Outcome
+from domain.rules import CartLine
+from store import ledger, lookups, rows
+from store.rows import LEVEL_COLUMNS, RESERVATION_COLUMNS
+
+# Location policy when none is given: the location with the most available stock that can
+# hold the whole quantity (ties: the oldest location). A lost race re-picks.
+HOLD = f"""
+WITH pick AS (
+    SELECT location_id FROM stock_levels
+    WHERE sku_id = $1 AND ($2::bigint IS NULL OR location_id = $2)
+      AND on_hand - reserved - safety_stock >= $3
+    ORDER BY on_hand - reserved - safety_stock DESC, location_id
+    LIMIT 1
+), held AS (
+    UPDATE stock_levels l
+    SET reserved = l.reserved + $3, version = l.version + 1, updated_at = now()
+    FROM pick
+    WHERE l.sku_id = $1 AND l.location_id = pick.location_id
+      AND l.on_hand - l.reserved - l.safety_stock >= $3
+    RETURNING l.{LEVEL_COLUMNS.replace(", ", ", l.")}
+)
+SELECT EXISTS (SELECT 1 FROM pick) AS picked, held.* FROM (VALUES (1)) one LEFT JOIN held ON true
+"""
+
+INSERT_RESERVATION = f"""
+INSERT INTO reservations (sku_id, location_id, quantity, expires_at, reference)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+RETURNING {RESERVATION_COLUMNS}
+"""
+
+CLOSE = f"""
+UPDATE reservations SET status = $2, updated_at = now()
+WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
+RETURNING {RESERVATION_COLUMNS}
+"""
+
+EXPIRE_NEXT = f"""
+UPDATE reservations SET status = 'EXPIRED', updated_at = now()
+WHERE id = (SELECT id FROM reservations
+            WHERE status = 'ACTIVE' AND expires_at <= now()
+            ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING {RESERVATION_COLUMNS}
+"""
+
+EXTEND = f"""
+UPDATE reservations SET expires_at = now() + make_interval(secs => $2), updated_at = now()
+WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
+RETURNING {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku
+"""
+
+UNHOLD = f"""
+UPDATE stock_levels
+SET on_hand = on_hand - $3, reserved = reserved - $4, version = version + 1, updated_at = now()
+WHERE sku_id = $1 AND location_id = $2
+RETURNING {LEVEL_COLUMNS}
+"""
+
+
+async def _hold(
+    conn: asyncpg.Connection, sku_id: int, location_id: int | None, quantity: int
+) -> rows.Record | None:
+    while True:
+        r = await conn.fetchrow(HOLD, sku_id, location_id, quantity)
+        if r["sku_id"] is not None:
+            return r
+        if not r["picked"]:
+            return None
+
+
+async def _hold_and_record(
+    conn: asyncpg.Connection,
+    outcome: Outcome,
+    sku_id: int,
+    location_id: int | None,
+    quantity: int,
+    ttl: int,
+    reference: str | None,
+) -> bool:
+    level = await _hold(conn, sku_id, location_id, quantity)
+    if level is None:
+        return False
+    r = await conn.fetchrow(
+        INSERT_RESERVATION, sku_id, level["location_id"], quantity, float(ttl), reference
+    )
+    event = await ledger.append(
+        conn, level, StockEventKind.RESERVED, reserved_delta=quantity,
+        reservation_id=r["id"], reference=reference,
+    )
+    outcome.reservations.append(rows.reservation(r, event.sku))
+    outcome.level = rows.level(level, event.sku)
+    outcome.events.append(event)
+    return True
+
+
+async def reserve(
+    conn: asyncpg.Connection, sku: str, location: str | None, quantity: int, ttl: int,
+    reference: str | None,
+) -> Outcome:
+    sku_id = await lookups.sku_id(conn, sku, ["sku"])
+    location_id = await lookups.location_id(conn, location, ["location"]) if location else None
+    outcome = Outcome()
+    if not await _hold_and_record(conn, outcome, sku_id, location_id, quantity, ttl, reference):
+        where = f" at {location}" if location else " at any one location"
+        raise InsufficientStock(f"fewer than {quantity} of {sku} available{where}", ["quantity"])
+    return outcome
+
+
+async def reserve_lines(
+    conn: asyncpg.Connection, lines: Sequence[CartLine], ttl: int, reference: str | None
+) -> Outcome:
+    sku_ids = await lookups.ids_by_code(conn, "skus", [line.sku for line in lines])
+    location_ids = await lookups.ids_by_code(
+        conn, "locations", [line.location for line in lines if line.location]
+    )
+    errors: list[StockError] = []
+    for line in lines:
+        if line.sku not in sku_ids:
+            errors.append(NotFound(f"unknown SKU {line.sku!r}", ["lines", line.index, "sku"]))
+        elif line.location and line.location not in location_ids:
+            errors.append(NotFound(f"unknown location {line.location!r}",
+                                   ["lines", line.index, "location"]))
+    if errors:
+        raise Rejected(errors)
+    # Lock every level of the cart's SKUs in one fixed order, so that carts never deadlock.
+    await conn.execute(
+        """SELECT 1 FROM stock_levels WHERE sku_id = ANY($1::bigint[])
+           ORDER BY sku_id, location_id FOR UPDATE""",
+        list(sku_ids.values()),
+    )
+    ordered = sorted(
+        lines, key=lambda ln: (sku_ids[ln.sku], location_ids.get(ln.location or "", 0))
+    )
+    held: list[tuple[int, Outcome]] = []
+    for line in ordered:
+        outcome = Outcome()
+        location_id = location_ids[line.location] if line.location else None
+        if await _hold_and_record(
+            conn, outcome, sku_ids[line.sku], location_id, line.quantity, ttl, reference
+        ):
+            held.append((line.index, outcome))
+        else:
+            errors.append(InsufficientStock(
+                f"fewer than {line.quantity} of {line.sku} available",
+                ["lines", line.index, "quantity"],
+            ))
+    if errors:
+        raise Rejected(sorted(errors, key=lambda e: int(e.field[1]) if e.field else 0))
+    cart = Outcome()
+    for _, outcome in sorted(held, key=lambda pair: pair[0]):
+        cart.reservations += outcome.reservations
+        cart.events += outcome.events
+    return cart
+
+
+async def _not_active(conn: asyncpg.Connection, reservation_id: str) -> StockError:
+    status = await conn.fetchval(
+        "SELECT status FROM reservations WHERE id = $1::uuid", reservation_id
+    )
+    if status is None:
+        return NotFound(f"unknown reservation {reservation_id}", ["reservationId"])
+    if status == "ACTIVE":
+        status = "EXPIRED"
+    return ReservationNotActive(f"reservation is {status}", ["reservationId"])
+
+
+async def _close(
+    conn: asyncpg.Connection, r: rows.Record, kind: StockEventKind, reference: str | None
+) -> Outcome:
+    quantity = r["quantity"]
+    sold = quantity if kind is StockEventKind.COMMITTED else 0
+    level = await conn.fetchrow(UNHOLD, r["sku_id"], r["location_id"], sold, quantity)
+    event = await ledger.append(
+        conn, level, kind, on_hand_delta=-sold, reserved_delta=-quantity,
+        reservation_id=r["id"], reference=reference or r["reference"],
+    )
+    return Outcome(
+        reservations=[rows.reservation(r, event.sku)],
+        level=rows.level(level, event.sku),
+        events=[event],
+    )
+
+
+async def commit(conn: asyncpg.Connection, reservation_id: str, reference: str | None) -> Outcome:
+    r = await conn.fetchrow(CLOSE, reservation_id, "COMMITTED")
+    if r is None:
+        raise await _not_active(conn, reservation_id)
+    return await _close(conn, r, StockEventKind.COMMITTED, reference)
+
+
+async def release(conn: asyncpg.Connection, reservation_id: str) -> Outcome:
+    r = await conn.fetchrow(CLOSE, reservation_id, "RELEASED")
+    if r is None:
+        raise await _not_active(conn, reservation_id)
+    return await _close(conn, r, StockEventKind.RELEASED, None)
+
+
+async def expire_next(conn: asyncpg.Connection) -> Outcome:
+    """Expire the reservation that ran out first and no other instance is expiring."""
+    r = await conn.fetchrow(EXPIRE_NEXT)
+    if r is None:
+        return Outcome()
+    return await _close(conn, r, StockEventKind.EXPIRED, None)
+
+
+async def extend(conn: asyncpg.Connection, reservation_id: str, ttl: int) -> Outcome:
+    r = await conn.fetchrow(EXTEND, reservation_id, float(ttl))
+    if r is None:
+        raise await _not_active(conn, reservation_id)
+    return Outcome(reservations=[rows.reservation(r, r["sku"])])
+
+
+async def get(conn: asyncpg.Connection, reservation_id: str) -> rows.Record | None:
+    return await conn.fetchrow(
+        f"""SELECT {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku
+            FROM reservations WHERE id = $1::uuid""",
+        reservation_id,
+    )

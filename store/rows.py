@@ -1,0 +1,103 @@
+"""Turn database records into domain values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.model import (
+    AdjustmentReason,
+    AvailabilityStatus,
+    Location,
+    LocationKind,
+    Reservation,
+    ReservationStatus,
+    Sku,
+    StockEvent,
+    StockEventKind,
+    StockLevel,
+)
+
+Record = Any  # asyncpg.Record, or any mapping with the same keys
+
+SKU_COLUMNS = """
+    s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence,
+    coalesce(sum(l.on_hand), 0) AS on_hand,
+    coalesce(sum(l.reserved), 0) AS reserved,
+    coalesce(sum(greatest(0, l.on_hand - l.reserved - l.safety_stock)), 0) AS available
+"""
+
+LEVEL_COLUMNS = "sku_id, location_id, on_hand, reserved, safety_stock, version, updated_at"
+
+RESERVATION_COLUMNS = (
+    "id::text AS id, sku_id, location_id, quantity, status, expires_at, reference, created_at"
+)
+
+
+def location(r: Record) -> Location:
+    return Location(id=r["id"], code=r["code"], name=r["name"], kind=LocationKind(r["kind"]))
+
+
+def sku(r: Record) -> Sku:
+    return Sku(
+        id=r["id"],
+        code=r["code"],
+        name=r["name"],
+        low_stock_threshold=r["low_stock_threshold"],
+        on_hand=int(r["on_hand"]),
+        reserved=int(r["reserved"]),
+        available=int(r["available"]),
+        sequence=r["last_sequence"],
+    )
+
+
+def level(r: Record, sku_code: str) -> StockLevel:
+    return StockLevel(
+        sku=sku_code,
+        location_id=r["location_id"],
+        on_hand=r["on_hand"],
+        reserved=r["reserved"],
+        safety_stock=r["safety_stock"],
+        version=r["version"],
+        updated_at=r["updated_at"],
+    )
+
+
+def reservation(r: Record, sku_code: str) -> Reservation:
+    return Reservation(
+        id=r["id"],
+        sku=sku_code,
+        location_id=r["location_id"],
+        quantity=r["quantity"],
+        status=ReservationStatus(r["status"]),
+        expires_at=r["expires_at"],
+        reference=r["reference"],
+        created_at=r["created_at"],
+    )
+
+
+def event(r: Record) -> StockEvent:
+    return StockEvent(
+        sku=r["sku"],
+        sequence=r["sequence"],
+        kind=StockEventKind(r["kind"]),
+        location_id=r["location_id"],
+        on_hand_delta=r["on_hand_delta"],
+        reserved_delta=r["reserved_delta"],
+        level=StockLevel(
+            sku=r["sku"],
+            location_id=r["location_id"],
+            on_hand=r["level_on_hand"],
+            reserved=r["level_reserved"],
+            safety_stock=r["level_safety"],
+            version=r["level_version"],
+            updated_at=r["occurred_at"],
+        ),
+        sku_on_hand=r["sku_on_hand"],
+        sku_reserved=r["sku_reserved"],
+        available=r["available"],
+        status=AvailabilityStatus(r["status"]),
+        reason=AdjustmentReason(r["reason"]) if r["reason"] else None,
+        reservation_id=r["reservation_id"],
+        reference=r["reference"],
+        occurred_at=r["occurred_at"],
+    )
