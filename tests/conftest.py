@@ -1,0 +1,134 @@
+"""Real PostgreSQL (TEST_DATABASE_URL, else an embedded server) and a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import uvicorn
+
+from service.inventory import Inventory
+from settings import Settings
+from store import database, migrations
+
+TEMPLATE = f"inv_template_{os.getpid()}"
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _admin(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="inventory-pg-") as tmp:
+        yield database.embedded_database_url(Path(tmp))
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_url: str) -> Iterator[str]:
+    async def build() -> None:
+        await _admin(pg_url, f"DROP DATABASE IF EXISTS {TEMPLATE}", f"CREATE DATABASE {TEMPLATE}")
+        conn = await asyncpg.connect(_with_database(pg_url, TEMPLATE))
+        try:
+            await migrations.migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(build())
+    yield _with_database(pg_url, TEMPLATE)
+    asyncio.run(_admin(pg_url, f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)"))
+
+
+@pytest.fixture
+async def database_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
+    name = f"inv_test_{uuid.uuid4().hex[:12]}"
+    await _admin(pg_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield _with_database(pg_url, name)
+    await _admin(pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, pool_max_size=8, expiry_interval=0.1)
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    assert settings.database_url
+    pool = await database.create_pool(settings.database_url, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def inventory(pool: asyncpg.Pool, settings: Settings) -> Inventory:
+    return Inventory(pool=pool, limits=settings.limits)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RunningServer:
+    def __init__(self, settings: Settings) -> None:
+        from server import create_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.graphql_url = f"{self.url}/graphql"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve())
+        async with asyncio.timeout(20):
+            while not self.server.started:
+                if self.task.done():
+                    self.task.result()
+                    raise RuntimeError("server exited during start")
+                await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            async with asyncio.timeout(20):
+                await self.task
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    """A real uvicorn serving the app over real sockets, on this test's database."""
+    running = RunningServer(settings)
+    await running.start()
+    yield running
+    await running.stop()
