@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -23,6 +27,9 @@ from strawberry.subscriptions import (
     GRAPHQL_WS_PROTOCOL,
 )
 
+from feed.broadcast import make_broadcast
+from feed.hub import StockFeed
+from feed.sse import sku_events
 from resolvers.context import Context
 from schema.root import build_schema
 from service.expiry import run_expiry
@@ -31,14 +38,26 @@ from settings import Settings
 from store import database, migrations
 
 log = logging.getLogger("inventory")
-STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+@functools.cache
+def _graphiql_html() -> str:
+    # Strawberry's own IDE page, with its CDN assets served from /static/graphiql/.
+    return (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
 
 
 class InventoryGraphQL(GraphQL[Context, None]):
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(_graphiql_html())
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(inventory=request.state.inventory, request=request, response=response)
+        state = request.state
+        return Context(
+            inventory=state.inventory, feed=state.feed, request=request, response=response
+        )
 
 
 def database_url(settings: Settings) -> str:
@@ -61,18 +80,35 @@ async def open_inventory(settings: Settings) -> AsyncIterator[Inventory]:
         await pool.close()
 
 
+@contextlib.asynccontextmanager
+async def open_feed(settings: Settings, inventory: Inventory) -> AsyncIterator[StockFeed]:
+    broadcast = make_broadcast(settings.redis_url)
+    await broadcast.connect()
+    feed = StockFeed(
+        broadcast, inventory.pool, queue_size=settings.feed_queue_size,
+        sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
+    )
+    await feed.start()
+    try:
+        yield feed
+    finally:
+        await feed.stop()
+        await broadcast.disconnect()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_inventory(settings) as inventory:
+        async with open_inventory(settings) as plain, open_feed(settings, plain) as feed:
+            inventory = dataclasses.replace(plain, publish=feed.publish)
             expiry = asyncio.create_task(
                 run_expiry(inventory, settings.expiry_interval,
                            settings.idempotency_retention_hours)
             )
             try:
-                yield {"inventory": inventory}
+                yield {"inventory": inventory, "feed": feed}
             finally:
                 expiry.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -100,9 +136,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/skus/{code}/events", sku_events),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Mount("/graphql", graphql),
-            Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+            WebSocketRoute("/graphql", graphql),
+            Mount(
+                "/static",
+                GZipMiddleware(StaticFiles(directory=STATIC_DIR, check_dir=False)),
+                name="static",
+            ),
         ],
         lifespan=lifespan,
     )
@@ -122,8 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--seed", action="store_true", help="load the demo catalogue first")
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("seed", help="load the demo catalogue (skipped if SKUs exist)")
+    commands.add_parser("export-schema", help="print the served schema as SDL")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "export-schema":
+        print(build_schema().as_str())
+        return 0
     settings = Settings.from_env()
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))

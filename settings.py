@@ -33,6 +33,9 @@ class Settings:
     expiry_interval: float = 0.25
     idempotency_retention_hours: int = 24
     migrate_on_start: bool = True
+    feed_queue_size: int = 1000
+    feed_sweep_interval: float = 1.0
+    feed_prefix: str = "inventory"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,5 +58,8 @@ class Settings:
             limits=limits,
             expiry_interval=_int(env, "EXPIRY_INTERVAL_MS", 250) / 1000,
             idempotency_retention_hours=_int(env, "IDEMPOTENCY_RETENTION_HOURS", 24),
+            feed_queue_size=_int(env, "FEED_QUEUE_SIZE", 1000),
+            feed_sweep_interval=_int(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
+            feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
             migrate_on_start=(env.get("MIGRATE_ON_START") or "1") not in ("0", "false", "no"),
         )

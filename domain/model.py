@@ -118,6 +118,7 @@ class StockEvent:
     sequence: int
     kind: StockEventKind
     location_id: int | None
+    location: str | None
     on_hand_delta: int
     reserved_delta: int
     level: StockLevel | None

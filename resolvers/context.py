@@ -5,6 +5,7 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from feed.hub import StockFeed
 from resolvers.loaders import Loaders
 from service.inventory import Inventory
 
@@ -14,6 +15,7 @@ class Context:
     """Per request (or per WebSocket operation): fresh loaders over the shared inventory."""
 
     inventory: Inventory
+    feed: StockFeed
     request: Any = None
     response: Any = None
     principal: str = "-"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+import strawberry
 from graphql import GraphQLError
 
 from domain.rules import is_reservation_id
@@ -28,7 +29,9 @@ def _bad_input(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
 
 
-def _page_size(first: int, maximum: int, name: str = "first") -> int:
+def _page_size(first: int | None, maximum: int, name: str = "first") -> int:
+    if first is None:
+        return maximum
     if not 0 <= first <= maximum:
         raise _bad_input(f"`{name}` must be between 0 and {maximum}")
     return first
@@ -51,7 +54,10 @@ async def sku(info: Info, code: str) -> Sku | None:
 
 
 async def skus(
-    info: Info, first: int = 50, after: str | None = None, filter: SkuFilter | None = None
+    info: Info,
+    first: int | None = 50,
+    after: str | None = None,
+    filter: SkuFilter | None = None,
 ) -> SkuConnection:
     limit = _page_size(first, MAX_PAGE)
     async with info.context.inventory.pool.acquire() as conn:
@@ -89,7 +95,7 @@ async def locations(info: Info) -> list[Location]:
         return [Location.from_domain(loc) for loc in await catalog.all_locations(conn)]
 
 
-async def reservation(info: Info, id: str) -> Reservation | None:
+async def reservation(info: Info, id: strawberry.ID) -> Reservation | None:
     if not is_reservation_id(id):
         return None
     async with info.context.inventory.pool.acquire() as conn:
@@ -98,9 +104,9 @@ async def reservation(info: Info, id: str) -> Reservation | None:
 
 
 async def stock_events(
-    info: Info, sku: str, after_sequence: int = 0, first: int = 100
+    info: Info, sku: str, after_sequence: int | None = 0, first: int | None = 100
 ) -> list[StockEvent]:
     limit = _page_size(first, MAX_EVENTS)
     async with info.context.inventory.pool.acquire() as conn:
-        events = await ledger.events_after(conn, sku, after_sequence, limit)
+        events = await ledger.events_after(conn, sku, after_sequence or 0, limit)
     return [StockEvent.from_domain(e) for e in events]

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import catalog, queries, reservations, stock
+from resolvers import catalog, queries, reservations, stock, subscriptions
+from schema.execution import PerEventMemoExecutionContext
 from schema.payloads import (
     AdjustStockPayload,
     CommitReservationPayload,
@@ -73,5 +74,27 @@ class Mutation:
     set_stock: SetStockPayload = strawberry.mutation(resolver=stock.set_stock)
 
 
+@strawberry.type
+class Subscription:
+    stock_events: StockEvent = strawberry.subscription(
+        resolver=subscriptions.stock_events,
+        description="Every change of one SKU, in sequence order, exactly once. Without "
+        "afterSequence: first a SNAPSHOT event, then every later change. With afterSequence: "
+        "N, every event with sequence > N from the ledger, then live events, with no gap and "
+        "no duplicate across the switch (no SNAPSHOT in this case).",
+    )
+    availability: Sku = strawberry.subscription(
+        resolver=subscriptions.availability,
+        description="What a product page shows: the current figures first, then a new value "
+        "only when `available` or `status` changes, at most once per throttleMs (the latest "
+        "value wins; the final value is never dropped).",
+    )
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        execution_context_class=PerEventMemoExecutionContext,
+    )

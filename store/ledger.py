@@ -30,11 +30,12 @@ SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.on_hand, t.reserved, t.availab
 FROM (SELECT coalesce(sum(on_hand), 0) AS on_hand, coalesce(sum(reserved), 0) AS reserved,
              coalesce(sum(greatest(0, on_hand - reserved - safety_stock)), 0)::int AS available
       FROM stock_levels WHERE sku_id = $1) t
-RETURNING *, $15::text AS sku
+RETURNING *, $15::text AS sku, (SELECT code FROM locations WHERE id = location_id) AS location
 """
 
 EVENTS_AFTER = """
-SELECT e.*, s.code AS sku FROM stock_events e JOIN skus s ON s.id = e.sku_id
+SELECT e.*, s.code AS sku, l.code AS location
+FROM stock_events e JOIN skus s ON s.id = e.sku_id JOIN locations l ON l.id = e.location_id
 WHERE s.code = $1 AND e.sequence > $2
 ORDER BY e.sequence
 LIMIT $3

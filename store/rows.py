@@ -81,6 +81,7 @@ def event(r: Record) -> StockEvent:
         sequence=r["sequence"],
         kind=StockEventKind(r["kind"]),
         location_id=r["location_id"],
+        location=r["location"],
         on_hand_delta=r["on_hand_delta"],
         reserved_delta=r["reserved_delta"],
         level=StockLevel(

@@ -18,6 +18,7 @@ import uvicorn
 from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
+from tests.redis_server import RedisServer
 
 TEMPLATE = f"inv_template_{os.getpid()}"
 
@@ -71,7 +72,11 @@ async def database_url(pg_url: str, template_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, pool_max_size=8, expiry_interval=0.1)
+    """In-process backbone; tests that need Redis replace redis_url (see `redis_settings`)."""
+    return Settings(
+        database_url=database_url, pool_max_size=8, expiry_interval=0.1,
+        feed_prefix=database_url.rsplit("/", 1)[1],
+    )
 
 
 @pytest.fixture
@@ -132,3 +137,16 @@ async def server(settings: Settings) -> AsyncIterator[RunningServer]:
     await running.start()
     yield running
     await running.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis started for this test session, which tests may stop and start again."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    redis_server.start()  # a no-op unless a previous test stopped it
+    return redis_server.url

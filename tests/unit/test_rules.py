@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from domain.errors import InvalidInput, InvalidQuantity, Rejected
-from domain.model import AdjustmentReason, AvailabilityStatus, availability_status, available_quantity
+from domain.model import (
+    AdjustmentReason,
+    AvailabilityStatus,
+    availability_status,
+    available_quantity,
+)
 from domain.rules import (
     Limits,
     check_adjustment,

@@ -1,0 +1,156 @@
+"""broadcaster's Broadcast with bounded subscriber queues and race-free channel bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from urllib.parse import urlparse
+
+from broadcaster import Broadcast, BroadcastBackend, Event
+from broadcaster._backends.memory import MemoryBackend
+from broadcaster._base import Subscriber, Unsubscribed
+
+from feed.backends import ReliableRedisBackend
+
+log = logging.getLogger(__name__)
+
+
+class SubscriberOverflow(Exception):
+    """The subscriber fell `maxsize` events behind and was dropped; close it and resync."""
+
+
+class BoundedSubscriber(Subscriber):
+    def __init__(self, channel: str, maxsize: int) -> None:
+        super().__init__(asyncio.Queue(maxsize))
+        self.channel = channel
+        self.overflowed = False
+        self._closed = False
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed or self._closed:
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            log.warning("feed: subscriber on %r overflowed; dropping it", self.channel)
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)  # wakes a get() waiting on an empty queue
+
+    async def get(self) -> Event:
+        if self.overflowed:
+            raise SubscriberOverflow(self.channel)
+        if self._closed:
+            raise Unsubscribed()
+        item = await self._queue.get()
+        if item is None:
+            raise Unsubscribed()
+        return item
+
+    async def __aiter__(self) -> AsyncGenerator[Event, None]:
+        try:
+            while True:
+                yield await self.get()
+        except Unsubscribed:
+            pass
+
+
+class BoundedBroadcast(Broadcast):
+    def __init__(self, backend: BroadcastBackend, *, queue_size: int = 1000) -> None:
+        super().__init__(backend=backend)
+        self._queue_size = queue_size
+        self._members: dict[str, set[BoundedSubscriber]] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._releases: set[asyncio.Task[None]] = set()
+        self._listener_task: asyncio.Task[None] | None = None  # type: ignore[assignment]
+
+    async def connect(self) -> None:
+        await self._backend.connect()
+        self._listener_task = asyncio.create_task(self._listener(), name="feed-listener")
+
+    async def disconnect(self) -> None:
+        if self._listener_task is not None:
+            self._listener_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener_task
+            self._listener_task = None
+        for members in self._members.values():
+            for subscriber in members:
+                subscriber.close()
+        await self._backend.disconnect()
+
+    async def _listener(self) -> None:
+        while True:
+            try:
+                event = await self._backend.next_published()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed: backend failed to deliver an event; continuing")
+                await asyncio.sleep(0.1)
+                continue
+            for subscriber in list(self._members.get(event.channel, ())):
+                subscriber.offer(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[BoundedSubscriber]:
+        subscriber = BoundedSubscriber(channel, self._queue_size)
+        async with self._channel_lock(channel):
+            members = self._members.get(channel)
+            if members is not None:
+                members.add(subscriber)
+            else:
+                self._members[channel] = {subscriber}
+                try:
+                    await self._backend.subscribe(channel)
+                except BaseException:
+                    del self._members[channel]
+                    raise
+        try:
+            yield subscriber
+        finally:
+            subscriber.close()
+            self._members[channel].discard(subscriber)
+            if not self._members[channel]:
+                # Shielded so that a cancelled consumer still releases the backend subscription.
+                release = asyncio.create_task(self._release(channel))
+                self._releases.add(release)
+                release.add_done_callback(self._releases.discard)
+                await asyncio.shield(release)
+
+    async def _release(self, channel: str) -> None:
+        try:
+            async with self._channel_lock(channel):
+                if self._members.get(channel) == set():
+                    del self._members[channel]
+                    await self._backend.unsubscribe(channel)
+        except Exception:
+            log.exception("feed: unsubscribing from %r failed", channel)
+
+    @contextlib.asynccontextmanager
+    async def _channel_lock(self, channel: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(channel, (asyncio.Lock(), 0))
+        self._locks[channel] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[channel]
+            if users == 1:
+                del self._locks[channel]
+            else:
+                self._locks[channel] = (lock, users - 1)
+
+
+def make_broadcast(url: str | None, *, queue_size: int = 1000) -> BoundedBroadcast:
+    scheme = urlparse(url).scheme if url else "memory"
+    if url is None or scheme == "memory":
+        return BoundedBroadcast(MemoryBackend(url or "memory://"), queue_size=queue_size)
+    if scheme in ("redis", "rediss"):
+        return BoundedBroadcast(ReliableRedisBackend(url), queue_size=queue_size)
+    raise ValueError(f"unsupported broadcast URL scheme: {scheme!r}")

@@ -1,0 +1,93 @@
+"""Stock events on the wire: the backbone's message, and the public JSON of the SSE feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from domain.model import (
+    AdjustmentReason,
+    AvailabilityStatus,
+    StockEvent,
+    StockEventKind,
+    StockLevel,
+)
+
+
+def encode(event: StockEvent) -> str:
+    level = event.level
+    return orjson.dumps({
+        "sku": event.sku,
+        "sequence": event.sequence,
+        "kind": event.kind.value,
+        "location_id": event.location_id,
+        "location": event.location,
+        "on_hand_delta": event.on_hand_delta,
+        "reserved_delta": event.reserved_delta,
+        "level": None if level is None else [
+            level.on_hand, level.reserved, level.safety_stock, level.version,
+            level.updated_at.isoformat(),
+        ],
+        "sku_on_hand": event.sku_on_hand,
+        "sku_reserved": event.sku_reserved,
+        "available": event.available,
+        "status": event.status.value,
+        "reason": event.reason.value if event.reason else None,
+        "reservation_id": event.reservation_id,
+        "reference": event.reference,
+        "occurred_at": event.occurred_at.isoformat(),
+    }).decode()
+
+
+def decode(message: str) -> StockEvent:
+    d: dict[str, Any] = orjson.loads(message)
+    level = d["level"]
+    return StockEvent(
+        sku=d["sku"],
+        sequence=d["sequence"],
+        kind=StockEventKind(d["kind"]),
+        location_id=d["location_id"],
+        location=d["location"],
+        on_hand_delta=d["on_hand_delta"],
+        reserved_delta=d["reserved_delta"],
+        level=None if level is None else StockLevel(
+            sku=d["sku"], location_id=d["location_id"], on_hand=level[0], reserved=level[1],
+            safety_stock=level[2], version=level[3], updated_at=datetime.fromisoformat(level[4]),
+        ),
+        sku_on_hand=d["sku_on_hand"],
+        sku_reserved=d["sku_reserved"],
+        available=d["available"],
+        status=AvailabilityStatus(d["status"]),
+        reason=AdjustmentReason(d["reason"]) if d["reason"] else None,
+        reservation_id=d["reservation_id"],
+        reference=d["reference"],
+        occurred_at=datetime.fromisoformat(d["occurred_at"]),
+    )
+
+
+def public_json(event: StockEvent) -> bytes:
+    """The event as the GraphQL StockEvent type shows it (camelCase), for plain SSE clients."""
+    level = event.level
+    return orjson.dumps({
+        "sku": event.sku,
+        "sequence": event.sequence,
+        "kind": event.kind.value,
+        "location": event.location,
+        "onHandDelta": event.on_hand_delta,
+        "reservedDelta": event.reserved_delta,
+        "level": None if level is None else {
+            "onHand": level.on_hand, "reserved": level.reserved,
+            "safetyStock": level.safety_stock, "available": level.available,
+            "version": level.version,
+        },
+        "onHand": event.sku_on_hand,
+        "reserved": event.sku_reserved,
+        "available": event.available,
+        "status": event.status.value,
+        "reason": event.reason.value if event.reason else None,
+        "reservationId": event.reservation_id,
+        "reference": event.reference,
+        "occurredAt": event.occurred_at.isoformat(),
+    })

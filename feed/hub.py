@@ -1,0 +1,248 @@
+"""Per-instance fan-out of stock events: one backbone subscription per SKU with local
+watchers, gap-filled from the ledger, which stays the source of truth.
+
+A channel delivers a SKU's events to its watchers contiguously and in sequence order. When a
+sequence is missing (a lost publish, a backbone outage, a restart) it reads the gap from the
+ledger before going on; the backbone's RESYNC notice and a periodic sweep of the ledger heads
+catch what no later event would reveal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from domain.model import Sku, StockEvent
+from feed import codec
+from feed.backends import RESYNC
+from store import catalog, ledger
+
+log = logging.getLogger(__name__)
+PAGE = 500
+
+
+
+
+class FeedOverflow(Exception):
+    """The client fell too far behind; it may resume with afterSequence."""
+
+
+@dataclass(eq=False)
+class Watch:
+    """One local client's bounded queue. Coalescing watches keep only the latest event."""
+
+    queue_size: int
+    coalesce: bool = False
+    overflowed: bool = False
+    queue: asyncio.Queue[StockEvent] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.queue_size)
+
+    def offer(self, event: StockEvent) -> None:
+        if self.overflowed:
+            return
+        if self.queue.full():
+            if not self.coalesce:
+                self.overflowed = True
+                return
+            while not self.queue.empty():
+                self.queue.get_nowait()
+        self.queue.put_nowait(event)
+
+    async def next(self) -> StockEvent:
+        if self.overflowed:
+            raise FeedOverflow(
+                f"client fell more than {self.queue_size} events behind; "
+                "resubscribe with afterSequence to resume"
+            )
+        return await self.queue.get()
+
+
+class Channel:
+    def __init__(self, feed: StockFeed, sku: str) -> None:
+        self.feed = feed
+        self.sku = sku
+        self.watches: set[Watch] = set()
+        self.last = 0
+        self.ready = asyncio.Event()
+        self.lock = asyncio.Lock()
+        self.task = asyncio.create_task(self._run(), name=f"feed:{sku}")
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                async with self.feed.broadcast.subscribe(self.feed.topic(self.sku)) as subscriber:
+                    await self._start()
+                    backoff = 0.05
+                    async for message in subscriber:
+                        if message.message == RESYNC:
+                            await self.catch_up()
+                        else:
+                            await self._accept(codec.decode(message.message))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # backbone down or our queue overflowed: the ledger has it
+                log.warning("feed for %s interrupted (%r); retrying", self.sku, exc)
+                try:
+                    await self._start()
+                except Exception:
+                    log.exception("feed for %s cannot read the ledger", self.sku)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _start(self) -> None:
+        if self.ready.is_set():
+            await self.catch_up()
+            return
+        async with self.feed.pool.acquire() as conn:
+            head = await conn.fetchval("SELECT last_sequence FROM skus WHERE code = $1", self.sku)
+        self.last = head or 0
+        self.ready.set()
+
+    async def _accept(self, event: StockEvent) -> None:
+        if event.sequence <= self.last:
+            return
+        if event.sequence > self.last + 1:
+            await self.catch_up()
+            return
+        async with self.lock:
+            if event.sequence == self.last + 1:
+                self._deliver(event)
+
+    async def catch_up(self) -> None:
+        async with self.lock:
+            while True:
+                async with self.feed.pool.acquire() as conn:
+                    events = await ledger.events_after(conn, self.sku, self.last, PAGE)
+                for event in events:
+                    self._deliver(event)
+                if len(events) < PAGE:
+                    return
+
+    def _deliver(self, event: StockEvent) -> None:
+        self.last = event.sequence
+        for watch in self.watches:
+            watch.offer(event)
+
+
+class StockFeed:
+    def __init__(
+        self, broadcast: Any, pool: asyncpg.Pool, *, queue_size: int = 1000,
+        sweep_interval: float = 1.0, prefix: str = "inventory",
+    ) -> None:
+        self.broadcast = broadcast
+        self.prefix = prefix
+        self.pool = pool
+        self.queue_size = queue_size
+        self.sweep_interval = sweep_interval
+        self.channels: dict[str, Channel] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep(), name="feed-sweep")
+
+    async def stop(self) -> None:
+        tasks = [c.task for c in self.channels.values()]
+        if self._sweeper:
+            tasks.append(self._sweeper)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.channels.clear()
+
+    def topic(self, sku: str) -> str:
+        return f"{self.prefix}:stock:{sku}"
+
+    async def publish(self, events: Sequence[StockEvent]) -> None:
+        for event in events:
+            await self.broadcast.publish(self.topic(event.sku), codec.encode(event))
+
+    @contextlib.asynccontextmanager
+    async def watch(self, sku: str, *, coalesce: bool = False) -> AsyncIterator[Watch]:
+        channel = self.channels.get(sku)
+        if channel is None:
+            channel = self.channels[sku] = Channel(self, sku)
+        watch = Watch(self.queue_size, coalesce)
+        channel.watches.add(watch)
+        try:
+            async with asyncio.timeout(30):
+                await channel.ready.wait()
+            yield watch
+        finally:
+            channel.watches.discard(watch)
+            if not channel.watches and self.channels.get(sku) is channel:
+                del self.channels[sku]
+                channel.task.cancel()
+
+    @contextlib.asynccontextmanager
+    async def follow(
+        self, sku: str, after_sequence: int | None, *, coalesce: bool = False
+    ) -> AsyncIterator[Follow]:
+        """Register first, then read the snapshot or replay: no gap, no duplicate."""
+        async with self.watch(sku, coalesce=coalesce) as watch:
+            async with self.pool.acquire() as conn:
+                snapshot = (await catalog.skus_by_code(conn, [sku])).get(sku)
+            start = snapshot.sequence if after_sequence is None and snapshot else after_sequence
+            yield Follow(self, watch, sku, snapshot, start or 0)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                ready = {s: c for s, c in self.channels.items() if c.ready.is_set()}
+                if not ready:
+                    continue
+                async with self.pool.acquire() as conn:
+                    heads = await conn.fetch(
+                        "SELECT code, last_sequence FROM skus WHERE code = ANY($1::text[])",
+                        list(ready),
+                    )
+                for r in heads:
+                    channel = ready[r["code"]]
+                    if r["last_sequence"] > channel.last:
+                        log.info("sweep: %s behind the ledger; catching up", r["code"])
+                        await channel.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("feed sweep failed; retrying")
+
+
+@dataclass
+class Follow:
+    feed: StockFeed
+    watch: Watch
+    sku: str
+    snapshot: Sku | None
+    last: int
+
+    async def events(self) -> AsyncIterator[StockEvent]:
+        """Every event after `last`: the ledger's first, then live ones."""
+        while True:
+            async with self.feed.pool.acquire() as conn:
+                replay = await ledger.events_after(conn, self.sku, self.last, PAGE)
+            for event in replay:
+                self.last = event.sequence
+                yield event
+            if len(replay) < PAGE:
+                break
+        while True:
+            event = await self.live()
+            if event is not None:
+                yield event
+
+    async def live(self) -> StockEvent | None:
+        """The next live event, or None if it was one already seen."""
+        event = await self.watch.next()
+        if event.sequence <= self.last:
+            return None
+        self.last = event.sequence
+        return event

@@ -1,0 +1,85 @@
+"""A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events`.
+
+`id:` is the event's sequence, so a browser's EventSource resumes by itself after a dropped
+connection (it sends Last-Event-ID). Without one, the first event is a `snapshot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from feed import codec
+from feed.hub import FeedOverflow, StockFeed
+
+KEEP_ALIVE = 15.0
+
+
+def _resume_point(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("after")
+    if raw is None:
+        return None
+    value = int(raw)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+async def sku_events(request: Request) -> Response:
+    code = request.path_params["code"]
+    try:
+        after = _resume_point(request)
+    except ValueError:
+        return JSONResponse(
+            {"error": {"code": "BAD_USER_INPUT", "message": "Last-Event-ID must be a sequence"}},
+            status_code=400,
+        )
+    feed: StockFeed = request.state.feed
+    stream = feed.follow(code, after)
+    follow = await stream.__aenter__()
+    if follow.snapshot is None:
+        await stream.__aexit__(None, None, None)
+        return JSONResponse(
+            {"error": {"code": "NOT_FOUND", "message": f"unknown SKU {code!r}"}}, status_code=404
+        )
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 1000\n\n"
+            if after is None and follow.snapshot is not None:
+                s = follow.snapshot
+                data = orjson.dumps({
+                    "sku": s.code, "sequence": s.sequence, "kind": "SNAPSHOT",
+                    "onHand": s.on_hand, "reserved": s.reserved, "available": s.available,
+                    "status": s.status.value,
+                })
+                yield b"id: %d\nevent: snapshot\ndata: %s\n\n" % (s.sequence, data)
+            events = follow.events().__aiter__()
+            next_event = asyncio.ensure_future(events.__anext__())
+            try:
+                while True:
+                    done, _ = await asyncio.wait({next_event}, timeout=KEEP_ALIVE)
+                    if not done:
+                        yield b": keep-alive\n\n"
+                        continue
+                    event = next_event.result()
+                    next_event = asyncio.ensure_future(events.__anext__())
+                    yield b"id: %d\nevent: stock\ndata: %s\n\n" % (
+                        event.sequence, codec.public_json(event)
+                    )
+            finally:
+                next_event.cancel()
+        except FeedOverflow:
+            return  # the browser reconnects with Last-Event-ID and resumes from the ledger
+        finally:
+            await stream.__aexit__(None, None, None)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

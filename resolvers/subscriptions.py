@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from graphql import GraphQLError
+
+from domain import model
+from feed.hub import FeedOverflow, Follow
+from resolvers.context import Info
+from schema.types import Sku, StockEvent
+
+MAX_THROTTLE_MS = 60_000
+
+
+def _not_found(sku: str) -> GraphQLError:
+    return GraphQLError(f"unknown SKU {sku!r}", extensions={"code": "NOT_FOUND"})
+
+
+def _overflow(error: FeedOverflow) -> GraphQLError:
+    return GraphQLError(str(error), extensions={"code": "SLOW_CONSUMER"})
+
+
+def snapshot_event(sku: model.Sku) -> model.StockEvent:
+    return model.StockEvent(
+        sku=sku.code, sequence=sku.sequence, kind=model.StockEventKind.SNAPSHOT,
+        location_id=None, location=None, on_hand_delta=0, reserved_delta=0, level=None,
+        sku_on_hand=sku.on_hand, sku_reserved=sku.reserved, available=sku.available,
+        status=sku.status, reason=None, reservation_id=None, reference=None,
+        occurred_at=datetime.now(UTC),
+    )
+
+
+async def stock_events(
+    info: Info, sku: str, after_sequence: int | None = None
+) -> AsyncGenerator[StockEvent, None]:
+    if after_sequence is not None and after_sequence < 0:
+        raise GraphQLError("afterSequence must not be negative",
+                           extensions={"code": "BAD_USER_INPUT"})
+    async with info.context.feed.follow(sku, after_sequence) as follow:
+        if follow.snapshot is None:
+            raise _not_found(sku)
+        if after_sequence is None:
+            yield StockEvent.from_domain(snapshot_event(follow.snapshot))
+        try:
+            async for event in follow.events():
+                yield StockEvent.from_domain(event)
+        except FeedOverflow as error:
+            raise _overflow(error) from None
+
+
+def _figures(base: model.Sku, event: model.StockEvent) -> model.Sku:
+    return replace(base, on_hand=event.sku_on_hand, reserved=event.sku_reserved,
+                   available=event.available, sequence=event.sequence)
+
+
+async def availability(
+    info: Info, sku: str, throttle_ms: int | None = 0
+) -> AsyncGenerator[Sku, None]:
+    throttle = (throttle_ms or 0) / 1000
+    if not 0 <= throttle * 1000 <= MAX_THROTTLE_MS:
+        raise GraphQLError(f"throttleMs must be between 0 and {MAX_THROTTLE_MS}",
+                           extensions={"code": "BAD_USER_INPUT"})
+    async with info.context.feed.follow(sku, None, coalesce=True) as follow:
+        if follow.snapshot is None:
+            raise _not_found(sku)
+        shown = follow.snapshot
+        yield Sku.from_domain(shown)
+        async for current in _changes(follow, shown, throttle):
+            shown = current
+            yield Sku.from_domain(current)
+
+
+async def _changes(
+    follow: Follow, shown: model.Sku, throttle: float
+) -> AsyncGenerator[model.Sku, None]:
+    """Values that differ from the last one shown, at most one per `throttle` seconds; the
+    latest wins and the last one of a burst is delivered when its window ends."""
+    loop = asyncio.get_running_loop()
+    pending: model.Sku | None = None
+    allowed_at = loop.time()
+    while True:
+        timeout = None if pending is None else max(0.0, allowed_at - loop.time())
+        try:
+            async with asyncio.timeout(timeout):
+                event = await follow.live()
+        except TimeoutError:
+            event = None
+        if event is not None:
+            current = _figures(shown, event)
+            changed = (current.available, current.status) != (shown.available, shown.status)
+            pending = current if changed else None
+        if pending is not None and loop.time() >= allowed_at:
+            shown, pending = pending, None
+            allowed_at = loop.time() + throttle
+            yield shown
