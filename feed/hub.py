@@ -25,6 +25,7 @@ from store import catalog, ledger
 
 log = logging.getLogger(__name__)
 PAGE = 500
+OUTBOX_SIZE = 10_000
 
 
 
@@ -144,15 +145,21 @@ class StockFeed:
         self.queue_size = queue_size
         self.sweep_interval = sweep_interval
         self.channels: dict[str, Channel] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[StockEvent] = asyncio.Queue(OUTBOX_SIZE)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.dropped = 0
 
     async def start(self) -> None:
-        self._sweeper = asyncio.create_task(self._sweep(), name="feed-sweep")
+        self._tasks = [
+            asyncio.create_task(self._sweep(), name="feed-sweep"),
+            asyncio.create_task(self._relay(), name="feed-relay"),
+        ]
 
     async def stop(self) -> None:
-        tasks = [c.task for c in self.channels.values()]
-        if self._sweeper:
-            tasks.append(self._sweeper)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                await self._outbox.join()
+        tasks = [c.task for c in self.channels.values()] + self._tasks
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -162,8 +169,29 @@ class StockFeed:
         return f"{self.prefix}:stock:{sku}"
 
     async def publish(self, events: Sequence[StockEvent]) -> None:
+        """Queue committed events for the backbone without making the mutation wait for it.
+
+        What cannot be published (queue full, backbone down) is dropped here and reaches
+        subscribers from the ledger through the sweep and the RESYNC notices."""
         for event in events:
-            await self.broadcast.publish(self.topic(event.sku), codec.encode(event))
+            try:
+                self._outbox.put_nowait(event)
+            except asyncio.QueueFull:
+                self.dropped += 1
+
+    async def _relay(self) -> None:
+        while True:
+            event = await self._outbox.get()
+            try:
+                await self.broadcast.publish(self.topic(event.sku), codec.encode(event))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.dropped += 1
+                log.warning("publish of %s #%d failed (%r); the sweep will deliver it",
+                            event.sku, event.sequence, exc)
+            finally:
+                self._outbox.task_done()
 
     @contextlib.asynccontextmanager
     async def watch(self, sku: str, *, coalesce: bool = False) -> AsyncIterator[Watch]:
@@ -194,6 +222,7 @@ class StockFeed:
             yield Follow(self, watch, sku, snapshot, start or 0)
 
     async def _sweep(self) -> None:
+        """Catch up every local channel that is behind its SKU's ledger head."""
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:

@@ -165,3 +165,24 @@ async def test_sse_feed_resumes_with_last_event_id(
     assert ids == ["4", "5", "6"]
     async with aiohttp.ClientSession() as session, session.get(f"{server.url}/skus/NOPE/events") as r:
         assert r.status == 404
+
+
+@pytest.mark.parametrize("accept", ["text/event-stream", 'multipart/mixed;subscriptionSpec="1.0",application/json'])
+async def test_subscriptions_over_http_streaming(
+    server: RunningServer, catalogue: GraphQLClient, accept: str
+) -> None:
+    body = {"query": 'subscription { stockEvents(sku: "SKU-1") { sequence kind } }'}
+    async with aiohttp.ClientSession() as session, session.post(
+        server.graphql_url, json=body, headers={"Accept": accept}
+    ) as response:
+        assert response.status == 200
+        assert response.headers["content-type"].startswith(accept.split(";")[0])
+        seen = b""
+        async with asyncio.timeout(10):
+            while b'"SNAPSHOT"' not in seen:
+                seen += await response.content.readany()
+            await restock(catalogue)
+            while b'"ADJUSTED"' not in seen:
+                seen += await response.content.readany()
+    assert b'{"sequence":2,"kind":"SNAPSHOT"}' in seen
+    assert b'{"sequence":3,"kind":"ADJUSTED"}' in seen

@@ -1,0 +1,160 @@
+"""Live feeds across real Redis: outages, several server processes, slow consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import orjson
+import psutil
+import pytest
+import redis.asyncio as aioredis
+import websockets
+
+from domain.model import StockEvent
+from feed import codec
+from settings import Settings
+from tests.api.conftest import SETUP, set_stock
+from tests.api.test_subscriptions import EVENTS, PROTOCOLS, Feed, restock
+from tests.client import GraphQLClient
+from tests.conftest import RunningServer
+from tests.integration.test_subscription_memory import event
+from tests.processes import ServerProcess
+from tests.redis_server import RedisServer
+
+
+def big_event(sequence: int) -> StockEvent:
+    """An event with a 4 KB reference: 10,000 of them (40 MB) overflow every socket buffer."""
+    return dataclasses.replace(event(sequence), reference="r" * 4096)
+
+
+@pytest.fixture
+async def redis_server_app(settings: Settings, redis_url: str) -> AsyncIterator[RunningServer]:
+    running = RunningServer(dataclasses.replace(settings, redis_url=redis_url, feed_sweep_interval=30))
+    await running.start()
+    yield running
+    await running.stop()
+
+
+async def prepared(url: str) -> GraphQLClient:
+    session = aiohttp.ClientSession()
+    client = GraphQLClient(url, session)
+    await client.data(SETUP)
+    await set_stock(client, "SKU-1", "WH-A", 10)
+    return client
+
+
+async def test_redis_outage_mid_stream_loses_and_duplicates_nothing(
+    redis_server_app: RunningServer, redis_server: RedisServer
+) -> None:
+    client = await prepared(redis_server_app.graphql_url)
+    try:
+        async with Feed(redis_server_app.ws_url, EVENTS, {"sku": "SKU-1"}, PROTOCOLS[0]) as feed:
+            first = (await feed.next())["stockEvents"]["sequence"]
+            await restock(client)
+            assert (await feed.next())["stockEvents"]["sequence"] == first + 1
+            redis_server.stop()
+            started = time.monotonic()
+            for _ in range(5):
+                await restock(client)  # mutations keep working while Redis is down
+            assert time.monotonic() - started < 5
+            redis_server.start()
+            for _ in range(2):
+                await restock(client)
+            got = [(await feed.next(timeout=15))["stockEvents"]["sequence"] for _ in range(7)]
+            await asyncio.sleep(0.5)  # nothing more may come: no duplicate
+            assert feed.items.empty()
+        assert got == list(range(first + 2, first + 9))
+    finally:
+        redis_server.start()
+        await client.session.close()
+
+
+@pytest.fixture
+async def two_instances(database_url: str, redis_url: str) -> AsyncIterator[list[ServerProcess]]:
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
+           "FEED_SWEEP_INTERVAL_MS": "60000", "DB_POOL_MAX_SIZE": "4"}
+    servers = [ServerProcess(env), ServerProcess(env)]
+    try:
+        await asyncio.gather(*(s.start() for s in servers))
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
+
+
+async def test_subscribe_on_one_process_mutate_on_another(two_instances: list[ServerProcess]) -> None:
+    a, b = two_instances
+    client = await prepared(b.graphql_url)
+    try:
+        async with Feed(a.ws_url, EVENTS, {"sku": "SKU-1"}, PROTOCOLS[1]) as feed:
+            snapshot = (await feed.next())["stockEvents"]
+            started = time.monotonic()
+            await restock(client, 3)
+            change = (await feed.next(timeout=5))["stockEvents"]
+            # far below the 60 s sweep: the event came over Redis
+            assert time.monotonic() - started < 3
+        assert change["sequence"] == snapshot["sequence"] + 1 and change["available"] == 13
+    finally:
+        await client.session.close()
+
+
+async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
+    database_url: str, redis_url: str
+) -> None:
+    prefix = database_url.rsplit("/", 1)[1]
+    server = ServerProcess({"DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                            "FEED_CHANNEL_PREFIX": prefix, "FEED_SWEEP_INTERVAL_MS": "60000",
+                            "FEED_QUEUE_SIZE": "500"})
+    await server.start()
+    publisher = aioredis.Redis.from_url(redis_url)
+    try:
+        client = await prepared(server.graphql_url)
+        await client.data('mutation { upsertSku(input: {code: "MEM-1", name: "m"}) { userErrors { code } } }')
+        await client.session.close()
+        init = orjson.dumps({"type": "connection_init"}).decode()
+        subscribe = orjson.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": 'subscription { stockEvents(sku: "MEM-1") { sequence kind reference } }'}}).decode()
+        slow = await websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"],
+                                        max_size=None, max_queue=1, compression=None)
+        await slow.send(init)
+        assert orjson.loads(await slow.recv())["type"] == "connection_ack"
+        await slow.send(subscribe)
+        assert orjson.loads(await slow.recv())["payload"]["data"]["stockEvents"]["kind"] == "SNAPSHOT"
+        async with Feed(server.ws_url, EVENTS, {"sku": "MEM-1"}, PROTOCOLS[0]) as reader:
+            assert (await reader.next())["stockEvents"]["kind"] == "SNAPSHOT"
+            rss_before = psutil.Process(server.pid).memory_info().rss
+            for start in range(1, 10_001, 500):
+                async with publisher.pipeline(transaction=False) as pipe:
+                    for n in range(start, start + 500):
+                        pipe.publish(f"{prefix}:stock:MEM-1", codec.encode(big_event(n)))
+                    await pipe.execute()
+                # the reader keeps up, in order; the slow client reads nothing at all
+                for n in range(start, start + 500):
+                    assert (await reader.next(timeout=20))["stockEvents"]["sequence"] == n
+                    seen = n
+            rss_after = psutil.Process(server.pid).memory_info().rss
+        assert seen == 10_000
+        assert rss_after - rss_before < 40 * 2**20, (rss_before, rss_after)
+        # the slow client was told why it was cut off, after what it had buffered
+        received = 0
+        async with asyncio.timeout(30):
+            while True:
+                message = orjson.loads(await slow.recv())
+                if message["type"] != "next" or "errors" in message["payload"]:
+                    break
+                received += 1
+        assert message["type"] == "next", message
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
+        assert received < 10_000
+        assert orjson.loads(await slow.recv())["type"] == "complete"
+        await slow.close()
+        async with aiohttp.ClientSession() as session, session.get(f"{server.url}/healthz") as r:
+            assert r.status == 200
+    finally:
+        await publisher.aclose()
+        server.stop()
