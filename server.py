@@ -6,21 +6,19 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import logging
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -28,37 +26,20 @@ from strawberry.subscriptions import (
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
 
+from domain.access import Scope
 from feed.broadcast import make_broadcast
 from feed.hub import StockFeed
 from feed.sse import sku_events
-from resolvers.context import Context
 from schema.root import build_schema
+from service.access import Gatekeeper
 from service.expiry import run_expiry
 from service.inventory import Inventory
 from settings import Settings
-from store import database, migrations
+from store import database, keys, migrations
+from web.request_id import RequestIdMiddleware
+from web.view import STATIC_DIR, InventoryGraphQL
 
 log = logging.getLogger("inventory")
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-@functools.cache
-def _graphiql_html() -> str:
-    # Strawberry's own IDE page, with its CDN assets served from /static/graphiql/.
-    return (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
-
-
-class InventoryGraphQL(GraphQL[Context, None]):
-    async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(_graphiql_html())
-
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
-        state = request.state
-        return Context(
-            inventory=state.inventory, feed=state.feed, request=request, response=response
-        )
 
 
 def database_url(settings: Settings) -> str:
@@ -108,16 +89,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with open_inventory(settings) as plain, open_feed(settings, plain) as feed:
             inventory = dataclasses.replace(plain, publish=feed.publish)
-            expiry = asyncio.create_task(
-                run_expiry(inventory, settings.expiry_interval,
-                           settings.idempotency_retention_hours)
+            gatekeeper = Gatekeeper(
+                inventory.pool, admin_token=settings.admin_api_key,
+                anonymous_reads=settings.anonymous_reads,
             )
+            tasks = [
+                asyncio.create_task(run_expiry(
+                    inventory, settings.expiry_interval, settings.idempotency_retention_hours
+                )),
+                asyncio.create_task(gatekeeper.run(settings.key_recheck_interval)),
+            ]
             try:
-                yield {"inventory": inventory, "feed": feed}
+                yield {"inventory": inventory, "feed": feed, "gatekeeper": gatekeeper}
             finally:
-                expiry.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await expiry
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def healthz(request: Request) -> Response:
         inventory: Inventory = request.state.inventory
@@ -140,6 +127,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
     )
     return Starlette(
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                CORSMiddleware, allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"], max_age=600,
+            ),
+        ],
         routes=[
             Route("/healthz", healthz),
             Route("/skus/{code}/events", sku_events),
@@ -171,6 +167,22 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("seed", help="load the demo catalogue (skipped if SKUs exist)")
     commands.add_parser("export-schema", help="print the served schema as SDL")
+    keys = commands.add_parser("keys", help="create, list, revoke API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create a key; prints its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True,
+                        choices=[s.value for s in Scope])
+    create.add_argument("--location", action="append",
+                        help="bind the key to these locations (repeatable)")
+    keys.add_parser("list", help="list keys (never their secrets)")
+    revoke = keys.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key")
+    scopes = keys.add_parser("set-scopes", help="replace a key's scopes")
+    scopes.add_argument("key")
+    scopes.add_argument("--scope", action="append", required=True,
+                        choices=[s.value for s in Scope])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "export-schema":
@@ -179,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "keys":
+        return asyncio.run(_keys(settings, args))
     if args.command == "seed" or getattr(args, "seed", False):
         asyncio.run(_seed(settings))
     if args.command == "serve":
@@ -192,6 +206,30 @@ async def _migrate(settings: Settings) -> int:
         applied = await migrations.migrate(conn)
     await pool.close()
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return 0
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_inventory(settings) as inventory, inventory.pool.acquire() as conn:
+        if args.action == "create":
+            token, key = await keys.create(
+                conn, args.name, [Scope(s) for s in args.scope], args.location
+            )
+            print(f"created key {key.key_id} ({key.name}); its secret, shown only now:")
+            print(token)
+        elif args.action == "list":
+            for row in await keys.listing(conn):
+                print(keys.describe(row))
+        elif args.action == "revoke":
+            if not await keys.revoke(conn, args.key):
+                print(f"no live key {args.key!r}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.key}")
+        elif args.action == "set-scopes":
+            if not await keys.set_scopes(conn, args.key, [Scope(s) for s in args.scope]):
+                print(f"no key {args.key!r}", file=sys.stderr)
+                return 1
+            print(f"{args.key} now has {', '.join(args.scope)}")
     return 0
 
 

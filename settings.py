@@ -20,6 +20,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -33,6 +44,10 @@ class Settings:
     expiry_interval: float = 0.25
     idempotency_retention_hours: int = 24
     migrate_on_start: bool = True
+    admin_api_key: str | None = None
+    anonymous_reads: bool = True
+    cors_origins: list[str] = field(default_factory=list)
+    key_recheck_interval: float = 2.0
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
@@ -61,5 +76,10 @@ class Settings:
             feed_queue_size=_int(env, "FEED_QUEUE_SIZE", 1000),
             feed_sweep_interval=_int(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
-            migrate_on_start=(env.get("MIGRATE_ON_START") or "1") not in ("0", "false", "no"),
+            migrate_on_start=_flag(env, "MIGRATE_ON_START", True),
+            admin_api_key=env.get("ADMIN_API_KEY") or None,
+            anonymous_reads=_flag(env, "ANONYMOUS_READS", True),
+            cors_origins=[o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",")
+                          if o.strip()],
+            key_recheck_interval=_int(env, "KEY_RECHECK_INTERVAL_MS", 2000) / 1000,
         )

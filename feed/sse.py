@@ -13,8 +13,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from domain.access import Scope
 from feed import codec
 from feed.hub import FeedOverflow, StockFeed
+from service.access import AccessError, Gatekeeper
 
 KEEP_ALIVE = 15.0
 
@@ -38,6 +40,16 @@ async def sku_events(request: Request) -> Response:
             {"error": {"code": "BAD_USER_INPUT", "message": "Last-Event-ID must be a sequence"}},
             status_code=400,
         )
+    gatekeeper: Gatekeeper = request.state.gatekeeper
+    token = request.query_params.get("access_token")
+    try:
+        principal = await gatekeeper.principal(
+            f"Bearer {token}" if token else request.headers.get("authorization")
+        )
+        gatekeeper.check(principal, Scope.READ)
+    except AccessError as error:
+        return JSONResponse({"error": {"code": error.code, "message": error.message}},
+                            status_code=401 if error.code == "UNAUTHENTICATED" else 403)
     feed: StockFeed = request.state.feed
     stream = feed.follow(code, after)
     follow = await stream.__aenter__()
@@ -46,6 +58,13 @@ async def sku_events(request: Request) -> Response:
         return JSONResponse(
             {"error": {"code": "NOT_FOUND", "message": f"unknown SKU {code!r}"}}, status_code=404
         )
+
+    revoked = asyncio.Event()
+
+    async def close(reason: str) -> None:
+        revoked.set()
+
+    watched = gatekeeper.watch(principal, Scope.READ, close)
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -60,9 +79,16 @@ async def sku_events(request: Request) -> Response:
                 yield b"id: %d\nevent: snapshot\ndata: %s\n\n" % (s.sequence, data)
             events = follow.events().__aiter__()
             next_event = asyncio.ensure_future(events.__anext__())
+            revoked_wait = asyncio.ensure_future(revoked.wait())
             try:
-                while True:
-                    done, _ = await asyncio.wait({next_event}, timeout=KEEP_ALIVE)
+                while not revoked.is_set():
+                    done, _ = await asyncio.wait(
+                        {next_event, revoked_wait}, timeout=KEEP_ALIVE,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if revoked.is_set():
+                        yield b"event: error\ndata: {\"code\":\"FORBIDDEN\"}\n\n"
+                        return
                     if not done:
                         yield b": keep-alive\n\n"
                         continue
@@ -73,9 +99,11 @@ async def sku_events(request: Request) -> Response:
                     )
             finally:
                 next_event.cancel()
+                revoked_wait.cancel()
         except FeedOverflow:
             return  # the browser reconnects with Last-Event-ID and resumes from the ledger
         finally:
+            gatekeeper.unwatch(watched)
             await stream.__aexit__(None, None, None)
 
     return StreamingResponse(

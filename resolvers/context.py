@@ -5,8 +5,10 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
+from domain.access import Principal
 from feed.hub import StockFeed
 from resolvers.loaders import Loaders
+from service.access import AccessError, Gatekeeper
 from service.inventory import Inventory
 
 
@@ -16,13 +18,22 @@ class Context:
 
     inventory: Inventory
     feed: StockFeed
+    gatekeeper: Gatekeeper
     request: Any = None
     response: Any = None
-    principal: str = "-"
+    principal: Principal | None = None
+    auth_error: AccessError | None = None
+    connection_params: Any = None
+    cache: bool = True
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.inventory.pool)
+        # A WebSocket context lives as long as the socket: no cache, only batching.
+        self.loaders = Loaders(self.inventory.pool, cache=self.cache)
+
+    @property
+    def idempotency_scope(self) -> str:
+        return self.principal.idempotency_scope if self.principal else "-"
 
 
 Info = StrawberryInfo[Context, None]

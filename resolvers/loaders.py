@@ -19,20 +19,27 @@ def _loader(
     pool: asyncpg.Pool,
     fetch: Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[dict[Any, Any]]],
     missing: Any = None,
+    cache: bool = True,
 ) -> DataLoader:
     async def batch(keys: list[Any]) -> list[Any]:
         async with pool.acquire() as conn:
             found = await fetch(conn, keys)
         return [found.get(key, missing) for key in keys]
 
-    return DataLoader(batch)
+    return DataLoader(batch, cache=cache)
 
 
 class Loaders:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.sku: DataLoader[str, Sku | None] = _loader(pool, catalog.skus_by_code)
-        self.levels: DataLoader[int, list[StockLevel]] = _loader(pool, catalog.levels_of, [])
-        self.location: DataLoader[int, Location] = _loader(pool, catalog.locations_by_id)
+    def __init__(self, pool: asyncpg.Pool, *, cache: bool = True) -> None:
+        self.sku: DataLoader[str, Sku | None] = _loader(
+            pool, catalog.skus_by_code, cache=cache
+        )
+        self.levels: DataLoader[int, list[StockLevel]] = _loader(
+            pool, catalog.levels_of, [], cache=cache
+        )
+        self.location: DataLoader[int, Location] = _loader(
+            pool, catalog.locations_by_id, cache=cache
+        )
         self.location_by_code: DataLoader[str, Location | None] = _loader(
-            pool, catalog.locations_by_code
+            pool, catalog.locations_by_code, cache=cache
         )

@@ -27,5 +27,5 @@ async def run(
         field=field,
         arguments=arguments,
         idempotency_key=key,
-        principal=info.context.principal,
+        principal=info.context.idempotency_scope,
     )

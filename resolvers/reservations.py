@@ -6,10 +6,12 @@ from domain.rules import (
     check_reservation_id,
     check_text,
     hold_seconds,
+    is_reservation_id,
     merge_lines,
 )
 from resolvers.context import Info
 from resolvers.mutation import run
+from resolvers.permissions import check_locations
 from schema.inputs import (
     CommitReservationInput,
     ExtendReservationInput,
@@ -27,9 +29,21 @@ from schema.payloads import (
 from store import reservations
 
 
+async def _check_reservation_location(info: Info, reservation_id: str) -> None:
+    principal = info.context.principal
+    if principal is None or principal.locations is None or not is_reservation_id(reservation_id):
+        return
+    async with info.context.inventory.pool.acquire() as conn:
+        found = await reservations.get(conn, reservation_id)
+    if found is not None:
+        location = await info.context.loaders.location.load(found["location_id"])
+        check_locations(info, location.code)
+
+
 async def reserve(info: Info, input: ReserveInput) -> ReservePayload:
     limits = info.context.inventory.limits
     location = input.location
+    check_locations(info, location)
     outcome = await run(info, "reserve", input, [
         lambda: check_code(input.sku, ["sku"]),
         lambda: location is None or check_code(location, ["location"]),
@@ -47,6 +61,7 @@ async def reserve(info: Info, input: ReserveInput) -> ReservePayload:
 async def reserve_lines(info: Info, input: ReserveLinesInput) -> ReserveLinesPayload:
     limits = info.context.inventory.limits
     lines = [(ln.sku, ln.location, ln.quantity) for ln in input.lines]
+    check_locations(info, *(ln.location for ln in input.lines))
     outcome = await run(info, "reserveLines", input, [
         lambda: merge_lines(lines, limits),
         lambda: hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits),
@@ -63,6 +78,7 @@ async def extend_reservation(
     info: Info, input: ExtendReservationInput
 ) -> ExtendReservationPayload:
     limits = info.context.inventory.limits
+    await _check_reservation_location(info, input.reservation_id)
     outcome = await run(info, "extendReservation", input, [
         lambda: check_reservation_id(input.reservation_id, ["reservationId"]),
         lambda: hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits),
@@ -75,6 +91,7 @@ async def extend_reservation(
 async def commit_reservation(
     info: Info, input: CommitReservationInput
 ) -> CommitReservationPayload:
+    await _check_reservation_location(info, input.reservation_id)
     outcome = await run(info, "commitReservation", input, [
         lambda: check_reservation_id(input.reservation_id, ["reservationId"]),
         lambda: check_text(input.reference, ["reference"]),
@@ -86,6 +103,7 @@ async def commit_reservation(
 async def release_reservation(
     info: Info, input: ReleaseReservationInput
 ) -> ReleaseReservationPayload:
+    await _check_reservation_location(info, input.reservation_id)
     outcome = await run(info, "releaseReservation", input, [
         lambda: check_reservation_id(input.reservation_id, ["reservationId"]),
     ], lambda conn: reservations.release(conn, input.reservation_id))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from domain.rules import check_adjustment, check_code, check_stock_figure, check_text
 from resolvers.context import Info
 from resolvers.mutation import run
+from resolvers.permissions import check_locations
 from schema.inputs import AdjustStockInput, SetStockInput
 from schema.payloads import AdjustStockPayload, SetStockPayload
 from store import levels
@@ -10,6 +11,7 @@ from store import levels
 
 async def adjust_stock(info: Info, input: AdjustStockInput) -> AdjustStockPayload:
     limits = info.context.inventory.limits
+    check_locations(info, input.location)
     outcome = await run(info, "adjustStock", input, [
         lambda: check_code(input.sku, ["sku"]),
         lambda: check_code(input.location, ["location"]),
@@ -26,6 +28,7 @@ async def set_stock(info: Info, input: SetStockInput) -> SetStockPayload:
     limits = info.context.inventory.limits
     safety = input.safety_stock
     version = input.expected_version
+    check_locations(info, input.location)
     outcome = await run(info, "setStock", input, [
         lambda: check_code(input.sku, ["sku"]),
         lambda: check_code(input.location, ["location"]),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import catalog, queries, reservations, stock, subscriptions
+from resolvers.permissions import CanRead, CanReserve, CanWrite, IsAdmin
 from schema.execution import PerEventMemoExecutionContext
 from schema.payloads import (
     AdjustStockPayload,
@@ -16,23 +17,34 @@ from schema.payloads import (
     UpsertSkuPayload,
 )
 from schema.types import Location, Reservation, Sku, SkuConnection, StockEvent
+from web.errors import MaskUnexpectedErrors
 
 
 @strawberry.type
 class Query:
-    sku: Sku | None = strawberry.field(resolver=queries.sku)
+    sku: Sku | None = strawberry.field(permission_classes=[CanRead], resolver=queries.sku)
     skus: SkuConnection = strawberry.field(
-        resolver=queries.skus, description="Relay-style cursor pagination, ordered by code."
+        permission_classes=[CanRead],
+        resolver=queries.skus,
+        description="Relay-style cursor pagination, ordered by code.",
     )
     skus_by_code: list[Sku] = strawberry.field(
+        permission_classes=[CanRead],
         resolver=queries.skus_by_code,
         description="Batch lookup for listing pages, in the order of `codes`; unknown codes "
         "are left out.",
     )
-    location: Location | None = strawberry.field(resolver=queries.location)
-    locations: list[Location] = strawberry.field(resolver=queries.locations)
-    reservation: Reservation | None = strawberry.field(resolver=queries.reservation)
+    location: Location | None = strawberry.field(
+        permission_classes=[CanRead], resolver=queries.location
+    )
+    locations: list[Location] = strawberry.field(
+        permission_classes=[CanRead], resolver=queries.locations
+    )
+    reservation: Reservation | None = strawberry.field(
+        permission_classes=[CanRead], resolver=queries.reservation
+    )
     stock_events: list[StockEvent] = strawberry.field(
+        permission_classes=[CanRead],
         resolver=queries.stock_events,
         description="The ledger of one SKU, oldest first, from sequence afterSequence + 1.",
     )
@@ -40,43 +52,53 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    upsert_sku: UpsertSkuPayload = strawberry.mutation(resolver=catalog.upsert_sku)
+    upsert_sku: UpsertSkuPayload = strawberry.mutation(
+        permission_classes=[IsAdmin], resolver=catalog.upsert_sku
+    )
     upsert_location: UpsertLocationPayload = strawberry.mutation(
-        resolver=catalog.upsert_location
+        permission_classes=[IsAdmin], resolver=catalog.upsert_location
     )
     reserve: ReservePayload = strawberry.mutation(
+        permission_classes=[CanReserve],
         resolver=reservations.reserve,
         description="Atomically holds stock: succeeds only if available >= quantity at that "
         "moment. Never oversells.",
     )
     reserve_lines: ReserveLinesPayload = strawberry.mutation(
+        permission_classes=[CanReserve],
         resolver=reservations.reserve_lines,
         description="All-or-nothing hold of several lines, deadlock-free under concurrency "
         "(consistent lock order).",
     )
     extend_reservation: ExtendReservationPayload = strawberry.mutation(
+        permission_classes=[CanReserve],
         resolver=reservations.extend_reservation,
         description="Moves an ACTIVE reservation's expiry; RESERVATION_NOT_ACTIVE otherwise.",
     )
     commit_reservation: CommitReservationPayload = strawberry.mutation(
+        permission_classes=[CanReserve],
         resolver=reservations.commit_reservation,
         description="Turns an ACTIVE reservation into a sale: onHand and reserved both drop "
         "by its quantity.",
     )
     release_reservation: ReleaseReservationPayload = strawberry.mutation(
-        resolver=reservations.release_reservation
+        permission_classes=[CanReserve], resolver=reservations.release_reservation
     )
     adjust_stock: AdjustStockPayload = strawberry.mutation(
+        permission_classes=[CanWrite],
         resolver=stock.adjust_stock,
         description="onHand may not go below reserved + 0 through SALE/DAMAGE "
         "(INSUFFICIENT_STOCK).",
     )
-    set_stock: SetStockPayload = strawberry.mutation(resolver=stock.set_stock)
+    set_stock: SetStockPayload = strawberry.mutation(
+        permission_classes=[CanWrite], resolver=stock.set_stock
+    )
 
 
 @strawberry.type
 class Subscription:
     stock_events: StockEvent = strawberry.subscription(
+        permission_classes=[CanRead],
         resolver=subscriptions.stock_events,
         description="Every change of one SKU, in sequence order, exactly once. Without "
         "afterSequence: first a SNAPSHOT event, then every later change. With afterSequence: "
@@ -84,6 +106,7 @@ class Subscription:
         "no duplicate across the switch (no SNAPSHOT in this case).",
     )
     availability: Sku = strawberry.subscription(
+        permission_classes=[CanRead],
         resolver=subscriptions.availability,
         description="What a product page shows: the current figures first, then a new value "
         "only when `available` or `status` changes, at most once per throttleMs (the latest "
@@ -97,4 +120,5 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemoExecutionContext,
+        extensions=[MaskUnexpectedErrors],
     )

@@ -21,6 +21,8 @@ from store import database, migrations
 from tests.redis_server import RedisServer
 
 TEMPLATE = f"inv_template_{os.getpid()}"
+ADMIN_KEY = "test-admin-key"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def _with_database(url: str, name: str) -> str:
@@ -75,7 +77,8 @@ def settings(database_url: str) -> Settings:
     """In-process backbone; tests that need Redis replace redis_url (see `redis_settings`)."""
     return Settings(
         database_url=database_url, pool_max_size=8, expiry_interval=0.1,
-        feed_prefix=database_url.rsplit("/", 1)[1],
+        feed_prefix=database_url.rsplit("/", 1)[1], admin_api_key=ADMIN_KEY,
+        key_recheck_interval=0.2,
     )
 
 

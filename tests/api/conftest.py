@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from tests.client import GraphQLClient
-from tests.conftest import RunningServer
+from tests.conftest import ADMIN, RunningServer
 
 SETUP = """
 mutation Setup {
@@ -21,7 +21,7 @@ mutation Setup {
 @pytest.fixture
 async def client(server: RunningServer) -> AsyncIterator[GraphQLClient]:
     async with aiohttp.ClientSession() as session:
-        yield GraphQLClient(server.graphql_url, session)
+        yield GraphQLClient(server.graphql_url, session, ADMIN)
 
 
 async def set_stock(client: GraphQLClient, sku: str, location: str, on_hand: int) -> None:

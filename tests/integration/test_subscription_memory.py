@@ -3,7 +3,6 @@ leaked ~1.9 KB per event; see schema/execution.py). Runs the server's own schema
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import os
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from feed.broadcast import make_broadcast
 from feed.hub import StockFeed
 from resolvers.context import Context
 from schema.root import build_schema
+from service.access import Gatekeeper
 from service.inventory import Inventory
 
 EVENTS = 20_000
@@ -48,7 +48,7 @@ async def test_rss_is_flat_over_20000_delivered_events(
     feed = StockFeed(broadcast, pool, sweep_interval=3600)
     await feed.start()
     try:
-        context = Context(inventory=dataclasses.replace(inventory), feed=feed)
+        context = Context(inventory=inventory, feed=feed, gatekeeper=Gatekeeper(pool), cache=False)
         stream = await build_schema().subscribe(
             """subscription { stockEvents(sku: "MEM-1") {
                  sequence kind available status level { onHand version } } }""",

@@ -1,0 +1,46 @@
+"""Who may do what: scopes of API keys, and the locations a key is bound to."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Scope(enum.Enum):
+    READ = "inventory:read"
+    RESERVE = "inventory:reserve"
+    WRITE = "inventory:write"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller. `locations` None means every location."""
+
+    key_id: int | None
+    name: str
+    scopes: frozenset[Scope]
+    locations: frozenset[str] | None = None
+
+    def has(self, scope: Scope) -> bool:
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+    def may_touch(self, location: str | None) -> bool:
+        if self.locations is None or Scope.ADMIN in self.scopes:
+            return True
+        return location is not None and location in self.locations
+
+    @property
+    def idempotency_scope(self) -> str:
+        return f"key:{self.key_id}" if self.key_id is not None else f"name:{self.name}"
+
+
+ADMIN = Principal(key_id=None, name="ADMIN_API_KEY", scopes=frozenset(Scope))
+
+
+def parse_scopes(values: list[str]) -> frozenset[Scope]:
+    try:
+        return frozenset(Scope(v) for v in values)
+    except ValueError:
+        known = ", ".join(s.value for s in Scope)
+        raise ValueError(f"unknown scope in {values}; known: {known}") from None

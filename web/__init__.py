@@ -1,0 +1,1 @@
+"""The HTTP surface around the schema: the GraphQL view, middleware, small routes."""

@@ -1,0 +1,31 @@
+"""Unexpected exceptions are logged with the request id and masked for the client."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from web import request_id
+
+log = logging.getLogger("inventory.errors")
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_unexpected, error_message="Internal server error")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        rid = request_id.current.get()
+        log.error("request %s failed at %s", rid, error.path, exc_info=error.original_error)
+        return GraphQLError(
+            f"Internal server error (request id {rid})",
+            nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": rid},
+        )

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
+
+from domain.access import Scope
+from resolvers.context import Context
+from service.access import AccessError
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+@functools.cache
+def graphiql_html() -> str:
+    # Strawberry's own IDE page, with its CDN assets served from /static/graphiql/.
+    return (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
+
+
+class InventoryGraphQL(GraphQL[Context, None]):
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_html())
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state = request.state
+        context = Context(
+            inventory=state.inventory, feed=state.feed, gatekeeper=state.gatekeeper,
+            request=request, response=response, cache=isinstance(request, Request),
+        )
+        if isinstance(request, Request):
+            try:
+                context.principal = await context.gatekeeper.principal(
+                    request.headers.get("authorization")
+                )
+            except AccessError as error:
+                context.auth_error = error
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a socket from its connection_init payload ({"Authorization": ...})
+        or its upgrade request, and close it (4403) if its key is revoked later."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        header = params.get("Authorization") or params.get("authorization")
+        socket: WebSocket = context.request
+        try:
+            context.principal = await context.gatekeeper.principal(
+                header if isinstance(header, str) else socket.headers.get("authorization")
+            )
+            context.gatekeeper.check(context.principal, Scope.READ)
+        except AccessError as error:
+            raise ConnectionRejectionError({"code": error.code, "message": error.message}) from None
+
+        async def close(reason: str) -> None:
+            if socket.application_state is WebSocketState.CONNECTED:
+                await socket.close(4403, reason)
+
+        context.gatekeeper.watch(
+            context.principal, Scope.READ, close,
+            alive=lambda: socket.application_state is WebSocketState.CONNECTED,
+        )
+        return await super().on_ws_connect(context)
