@@ -36,6 +36,7 @@ from service.expiry import run_expiry
 from service.inventory import Inventory
 from settings import Settings
 from store import database, keys, migrations
+from web.rate_limit import Counter, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.view import STATIC_DIR, InventoryGraphQL
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             gatekeeper = Gatekeeper(
                 inventory.pool, admin_token=settings.admin_api_key,
                 anonymous_reads=settings.anonymous_reads,
+                max_feeds_per_key=settings.max_connections_per_key,
             )
             tasks = [
                 asyncio.create_task(run_expiry(
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         build_schema(),
         keep_alive=True,
         keep_alive_interval=15,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         subscription_protocols=(
             GRAPHQL_TRANSPORT_WS_PROTOCOL,
             GRAPHQL_WS_PROTOCOL,
@@ -129,6 +132,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(
+                RateLimitMiddleware, counter=Counter(settings.redis_url, settings.feed_prefix),
+                per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,
+            ),
             Middleware(
                 CORSMiddleware, allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],

@@ -48,6 +48,10 @@ class Settings:
     anonymous_reads: bool = True
     cors_origins: list[str] = field(default_factory=list)
     key_recheck_interval: float = 2.0
+    rate_limit_per_key: int = 1000
+    rate_limit_anonymous: int = 200
+    max_subscriptions_per_connection: int = 100
+    max_connections_per_key: int = 200
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
@@ -82,4 +86,8 @@ class Settings:
             cors_origins=[o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",")
                           if o.strip()],
             key_recheck_interval=_int(env, "KEY_RECHECK_INTERVAL_MS", 2000) / 1000,
+            rate_limit_per_key=_int(env, "RATE_LIMIT_PER_KEY", 1000),
+            rate_limit_anonymous=_int(env, "RATE_LIMIT_ANONYMOUS", 200),
+            max_subscriptions_per_connection=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
+            max_connections_per_key=_int(env, "MAX_CONNECTIONS_PER_KEY", 200),
         )

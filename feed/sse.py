@@ -19,6 +19,7 @@ from feed.hub import FeedOverflow, StockFeed
 from service.access import AccessError, Gatekeeper
 
 KEEP_ALIVE = 15.0
+STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "TOO_MANY_CONNECTIONS": 429}
 
 
 def _resume_point(request: Request) -> int | None:
@@ -41,30 +42,30 @@ async def sku_events(request: Request) -> Response:
             status_code=400,
         )
     gatekeeper: Gatekeeper = request.state.gatekeeper
+    revoked = asyncio.Event()
+
+    async def close(reason: str) -> None:
+        revoked.set()
+
     token = request.query_params.get("access_token")
     try:
         principal = await gatekeeper.principal(
             f"Bearer {token}" if token else request.headers.get("authorization")
         )
         gatekeeper.check(principal, Scope.READ)
+        watched = gatekeeper.watch(principal, Scope.READ, close)
     except AccessError as error:
         return JSONResponse({"error": {"code": error.code, "message": error.message}},
-                            status_code=401 if error.code == "UNAUTHENTICATED" else 403)
+                            status_code=STATUS.get(error.code, 403))
     feed: StockFeed = request.state.feed
     stream = feed.follow(code, after)
     follow = await stream.__aenter__()
     if follow.snapshot is None:
+        gatekeeper.unwatch(watched)
         await stream.__aexit__(None, None, None)
         return JSONResponse(
             {"error": {"code": "NOT_FOUND", "message": f"unknown SKU {code!r}"}}, status_code=404
         )
-
-    revoked = asyncio.Event()
-
-    async def close(reason: str) -> None:
-        revoked.set()
-
-    watched = gatekeeper.watch(principal, Scope.READ, close)
 
     async def body() -> AsyncIterator[bytes]:
         try:

@@ -45,8 +45,9 @@ class Feed:
 class Gatekeeper:
     def __init__(
         self, pool: asyncpg.Pool, *, admin_token: str | None = None,
-        anonymous_reads: bool = True, cache_seconds: float = 2.0,
+        anonymous_reads: bool = True, cache_seconds: float = 2.0, max_feeds_per_key: int = 200,
     ) -> None:
+        self.max_feeds_per_key = max_feeds_per_key
         self.pool = pool
         self.admin_token = admin_token
         self.anonymous_reads = anonymous_reads
@@ -94,6 +95,13 @@ class Gatekeeper:
         """Keep an eye on a long-lived feed opened with a key; `close` ends it."""
         if principal is None or principal.key_id is None:
             return None
+        self._feeds = {f for f in self._feeds if f.alive()}
+        open_feeds = sum(1 for f in self._feeds if f.principal.key_id == principal.key_id)
+        if open_feeds >= self.max_feeds_per_key:
+            raise AccessError(
+                "TOO_MANY_CONNECTIONS",
+                f"API key {principal.name!r} has {open_feeds} open feeds on this instance",
+            )
         feed = Feed(principal, needs, close, alive)
         self._feeds.add(feed)
         return feed

@@ -50,20 +50,20 @@ class InventoryGraphQL(GraphQL[Context, None]):
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         header = params.get("Authorization") or params.get("authorization")
         socket: WebSocket = context.request
-        try:
-            context.principal = await context.gatekeeper.principal(
-                header if isinstance(header, str) else socket.headers.get("authorization")
-            )
-            context.gatekeeper.check(context.principal, Scope.READ)
-        except AccessError as error:
-            raise ConnectionRejectionError({"code": error.code, "message": error.message}) from None
 
         async def close(reason: str) -> None:
             if socket.application_state is WebSocketState.CONNECTED:
                 await socket.close(4403, reason)
 
-        context.gatekeeper.watch(
-            context.principal, Scope.READ, close,
-            alive=lambda: socket.application_state is WebSocketState.CONNECTED,
-        )
+        try:
+            context.principal = await context.gatekeeper.principal(
+                header if isinstance(header, str) else socket.headers.get("authorization")
+            )
+            context.gatekeeper.check(context.principal, Scope.READ)
+            context.gatekeeper.watch(
+                context.principal, Scope.READ, close,
+                alive=lambda: socket.application_state is WebSocketState.CONNECTED,
+            )
+        except AccessError as error:
+            raise ConnectionRejectionError({"code": error.code, "message": error.message}) from None
         return await super().on_ws_connect(context)

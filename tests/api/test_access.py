@@ -140,3 +140,27 @@ async def test_revoked_key_loses_its_open_socket_and_sse_feed(
     assert b"FORBIDDEN" in body
     # the server keeps serving
     assert (await catalogue.data('{ sku(code: "SKU-1") { available } }'))["sku"]["available"] == 14
+
+
+async def test_flood_past_the_rate_limit_gets_429_and_a_retry_hint(database_url: str, settings) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    limited = RunningServer(dataclasses.replace(settings, rate_limit_anonymous=20, rate_limit_per_key=50))
+    await limited.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def one() -> tuple[int, dict[str, str], bytes]:
+                async with session.post(limited.graphql_url, json={"query": "{ locations { code } }"}) as r:
+                    return r.status, dict(r.headers), await r.read()
+            results = await asyncio.gather(*(one() for _ in range(60)))
+            statuses = [s for s, _, _ in results]
+            assert statuses.count(200) <= 40 and statuses.count(429) >= 20, statuses
+            status, headers, body = next(r for r in results if r[0] == 429)
+            assert headers["Retry-After"] == "1"
+            assert orjson.loads(body)["errors"][0]["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1}
+            # a keyed client has its own budget, and the server keeps serving
+            async with session.post(limited.graphql_url, json={"query": "{ locations { code } }"},
+                                    headers={"Authorization": "Bearer test-admin-key"}) as r:
+                assert r.status == 200
+    finally:
+        await limited.stop()
