@@ -15,8 +15,10 @@ $(STAMP): requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	touch $(STAMP)
 
+# Local exploration: callers on 127.0.0.1 need no API key (production default: read only).
 run: $(STAMP)
-	$(BIN)/python server.py serve --seed
+	ANONYMOUS_SCOPES=$${ANONYMOUS_SCOPES:-inventory:read,inventory:reserve,inventory:write,admin} \
+		$(BIN)/python server.py serve --seed
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -88,11 +88,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if len(settings.anonymous_scopes) > 1:
+            log.warning("callers without an API key may: %s",
+                        ", ".join(sorted(s.value for s in settings.anonymous_scopes)))
         async with open_inventory(settings) as plain, open_feed(settings, plain) as feed:
             inventory = dataclasses.replace(plain, publish=feed.publish)
             gatekeeper = Gatekeeper(
                 inventory.pool, admin_token=settings.admin_api_key,
-                anonymous_reads=settings.anonymous_reads,
+                anonymous=settings.anonymous_scopes,
                 max_feeds_per_key=settings.max_connections_per_key,
             )
             tasks = [

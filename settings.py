@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domain.access import Scope, parse_scopes
 from domain.rules import Limits
 
 
@@ -31,6 +32,15 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
+def _anonymous_scopes(env: Mapping[str, str]) -> frozenset[Scope]:
+    """ANONYMOUS_SCOPES (default inventory:read); ANONYMOUS_READS=false closes reads too."""
+    raw = env.get("ANONYMOUS_SCOPES")
+    scopes = parse_scopes([s.strip() for s in (raw or "inventory:read").split(",") if s.strip()])
+    if not _flag(env, "ANONYMOUS_READS", True):
+        scopes = frozenset()
+    return scopes
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -45,7 +55,7 @@ class Settings:
     idempotency_retention_hours: int = 24
     migrate_on_start: bool = True
     admin_api_key: str | None = None
-    anonymous_reads: bool = True
+    anonymous_scopes: frozenset[Scope] = frozenset({Scope.READ})
     cors_origins: list[str] = field(default_factory=list)
     key_recheck_interval: float = 2.0
     rate_limit_per_key: int = 1000
@@ -82,7 +92,7 @@ class Settings:
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
             migrate_on_start=_flag(env, "MIGRATE_ON_START", True),
             admin_api_key=env.get("ADMIN_API_KEY") or None,
-            anonymous_reads=_flag(env, "ANONYMOUS_READS", True),
+            anonymous_scopes=_anonymous_scopes(env),
             cors_origins=[o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",")
                           if o.strip()],
             key_recheck_interval=_int(env, "KEY_RECHECK_INTERVAL_MS", 2000) / 1000,

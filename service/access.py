@@ -45,12 +45,13 @@ class Feed:
 class Gatekeeper:
     def __init__(
         self, pool: asyncpg.Pool, *, admin_token: str | None = None,
-        anonymous_reads: bool = True, cache_seconds: float = 2.0, max_feeds_per_key: int = 200,
+        anonymous: frozenset[Scope] = frozenset({Scope.READ}), cache_seconds: float = 2.0,
+        max_feeds_per_key: int = 200,
     ) -> None:
         self.max_feeds_per_key = max_feeds_per_key
         self.pool = pool
         self.admin_token = admin_token
-        self.anonymous_reads = anonymous_reads
+        self.anonymous = Principal(None, "anonymous", anonymous)
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._feeds: set[Feed] = set()
@@ -82,7 +83,7 @@ class Gatekeeper:
 
     def check(self, principal: Principal | None, scope: Scope) -> None:
         if principal is None:
-            if scope is Scope.READ and self.anonymous_reads:
+            if self.anonymous.has(scope):
                 return
             raise unauthenticated(f"this needs an API key with scope {scope.value}")
         if not principal.has(scope):

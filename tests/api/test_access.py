@@ -164,3 +164,27 @@ async def test_flood_past_the_rate_limit_gets_429_and_a_retry_hint(database_url:
                 assert r.status == 200
     finally:
         await limited.stop()
+
+
+async def test_reads_can_be_closed_to_anonymous_callers(settings) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    closed = RunningServer(dataclasses.replace(settings, anonymous_scopes=frozenset()))
+    await closed.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(closed.graphql_url, json={"query": "{ locations { code } }"}) as r:
+                assert (await r.json())["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            async with session.get(f"{closed.url}/skus/X/events") as r:
+                assert r.status == 401
+            async with session.post(closed.graphql_url, json={"query": "{ locations { code } }"},
+                                    headers={"Authorization": "Bearer test-admin-key"}) as r:
+                assert (await r.json()) == {"data": {"locations": []}}
+        ws = await websockets.connect(closed.ws_url, subprotocols=["graphql-transport-ws"])
+        await ws.send(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+        async with asyncio.timeout(5):
+            with pytest.raises(websockets.ConnectionClosed) as refused:
+                await ws.recv()
+        assert refused.value.rcvd is not None and refused.value.rcvd.code == 4403
+    finally:
+        await closed.stop()
