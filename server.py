@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -11,12 +10,13 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis import asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import (
@@ -26,16 +26,17 @@ from strawberry.subscriptions import (
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
 
-from domain.access import Scope
 from feed.broadcast import make_broadcast
 from feed.hub import StockFeed
 from feed.sse import sku_events
+from ops.health import healthz, readyz
+from ops.metrics import metrics_endpoint
 from schema.root import build_schema
 from service.access import Gatekeeper
 from service.expiry import run_expiry
 from service.inventory import Inventory
 from settings import Settings
-from store import database, keys, migrations
+from store import database, migrations
 from web.rate_limit import Counter, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.view import STATIC_DIR, InventoryGraphQL
@@ -104,21 +105,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 )),
                 asyncio.create_task(gatekeeper.run(settings.key_recheck_interval)),
             ]
+            redis = (aioredis.Redis.from_url(settings.redis_url, socket_timeout=1,
+                                             socket_connect_timeout=1)
+                     if settings.redis_url else None)
             try:
-                yield {"inventory": inventory, "feed": feed, "gatekeeper": gatekeeper}
+                yield {"inventory": inventory, "feed": feed, "gatekeeper": gatekeeper,
+                       "redis": redis}
             finally:
+                if redis is not None:
+                    await redis.aclose()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def healthz(request: Request) -> Response:
-        inventory: Inventory = request.state.inventory
-        try:
-            async with asyncio.timeout(2), inventory.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
-        except Exception:
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ok"})
 
     graphql = InventoryGraphQL(
         build_schema(),
@@ -148,6 +146,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         routes=[
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
             Route("/skus/{code}/events", sku_events),
             Route("/demo", demo_page),
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -165,110 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 app = create_app()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="server.py", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP server")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--reload", action="store_true")
-    serve.add_argument("--seed", action="store_true", help="load the demo catalogue first")
-    commands.add_parser("migrate", help="apply pending database migrations")
-    commands.add_parser("seed", help="load the demo catalogue (skipped if SKUs exist)")
-    commands.add_parser("export-schema", help="print the served schema as SDL")
-    keys = commands.add_parser("keys", help="create, list, revoke API keys").add_subparsers(
-        dest="action", required=True
-    )
-    create = keys.add_parser("create", help="create a key; prints its secret once")
-    create.add_argument("--name", required=True)
-    create.add_argument("--scope", action="append", required=True,
-                        choices=[s.value for s in Scope])
-    create.add_argument("--location", action="append",
-                        help="bind the key to these locations (repeatable)")
-    keys.add_parser("list", help="list keys (never their secrets)")
-    revoke = keys.add_parser("revoke", help="revoke a key by id or prefix")
-    revoke.add_argument("key")
-    scopes = keys.add_parser("set-scopes", help="replace a key's scopes")
-    scopes.add_argument("key")
-    scopes.add_argument("--scope", action="append", required=True,
-                        choices=[s.value for s in Scope])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.command == "export-schema":
-        print(build_schema().as_str())
-        return 0
-    settings = Settings.from_env()
-    if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
-    if args.command == "keys":
-        return asyncio.run(_keys(settings, args))
-    if args.command == "seed" or getattr(args, "seed", False):
-        asyncio.run(_seed(settings))
-    if args.command == "serve":
-        return _serve(settings, args)
-    return 0
-
-
-async def _migrate(settings: Settings) -> int:
-    pool = await database.create_pool(database_url(settings), min_size=1, max_size=1)
-    async with pool.acquire() as conn:
-        applied = await migrations.migrate(conn)
-    await pool.close()
-    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
-    return 0
-
-
-async def _keys(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_inventory(settings) as inventory, inventory.pool.acquire() as conn:
-        if args.action == "create":
-            token, key = await keys.create(
-                conn, args.name, [Scope(s) for s in args.scope], args.location
-            )
-            print(f"created key {key.key_id} ({key.name}); its secret, shown only now:")
-            print(token)
-        elif args.action == "list":
-            for row in await keys.listing(conn):
-                print(keys.describe(row))
-        elif args.action == "revoke":
-            if not await keys.revoke(conn, args.key):
-                print(f"no live key {args.key!r}", file=sys.stderr)
-                return 1
-            print(f"revoked {args.key}")
-        elif args.action == "set-scopes":
-            if not await keys.set_scopes(conn, args.key, [Scope(s) for s in args.scope]):
-                print(f"no key {args.key!r}", file=sys.stderr)
-                return 1
-            print(f"{args.key} now has {', '.join(args.scope)}")
-    return 0
-
-
-async def _seed(settings: Settings) -> None:
-    from store.seed import seed
-
-    async with open_inventory(settings) as inventory:
-        created = await seed(inventory)
-    print(f"seeded {created} SKUs" if created else "catalogue already present; seed skipped")
-
-
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import os
-
-    import uvicorn
-
-    if not settings.database_url:
-        # Start the embedded server here, once, so that every worker shares it.
-        os.environ["DATABASE_URL"] = database_url(settings)
-    uvicorn.run(
-        "server:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        reload=args.reload,
-        log_level="info",
-    )
-    return 0
-
-
 if __name__ == "__main__":
+    from cli import main
+
     sys.exit(main())

@@ -62,6 +62,9 @@ class Settings:
     rate_limit_anonymous: int = 200
     max_subscriptions_per_connection: int = 100
     max_connections_per_key: int = 200
+    log_level: str = "INFO"
+    log_json: bool = True
+    grace_seconds: int = 20
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
@@ -100,4 +103,7 @@ class Settings:
             rate_limit_anonymous=_int(env, "RATE_LIMIT_ANONYMOUS", 200),
             max_subscriptions_per_connection=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
             max_connections_per_key=_int(env, "MAX_CONNECTIONS_PER_KEY", 200),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_json=(env.get("LOG_FORMAT") or "json").lower() == "json",
+            grace_seconds=_int(env, "GRACE_SECONDS", 20),
         )

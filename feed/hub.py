@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ import asyncpg
 from domain.model import Sku, StockEvent
 from feed import codec
 from feed.backends import RESYNC
+from ops.metrics import DELIVERED, FEED_LAG, PUBLISHED
 from store import catalog, ledger
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,10 @@ PAGE = 500
 OUTBOX_SIZE = 10_000
 
 
+
+
+def _age(event: StockEvent) -> float:
+    return max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds())
 
 
 class FeedOverflow(Exception):
@@ -132,6 +138,9 @@ class Channel:
         self.last = event.sequence
         for watch in self.watches:
             watch.offer(event)
+        if self.watches:
+            DELIVERED.inc(len(self.watches))
+            FEED_LAG.labels("commit_to_send").observe(_age(event))
 
 
 class StockFeed:
@@ -178,16 +187,20 @@ class StockFeed:
                 self._outbox.put_nowait(event)
             except asyncio.QueueFull:
                 self.dropped += 1
+                PUBLISHED.labels("dropped").inc()
 
     async def _relay(self) -> None:
         while True:
             event = await self._outbox.get()
             try:
                 await self.broadcast.publish(self.topic(event.sku), codec.encode(event))
+                PUBLISHED.labels("ok").inc()
+                FEED_LAG.labels("commit_to_publish").observe(_age(event))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.dropped += 1
+                PUBLISHED.labels("failed").inc()
                 log.warning("publish of %s #%d failed (%r); the sweep will deliver it",
                             event.sku, event.sequence, exc)
             finally:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from domain.access import Scope
 from feed import codec
 from feed.hub import FeedOverflow, StockFeed
+from ops.metrics import SUBSCRIPTIONS
 from service.access import AccessError, Gatekeeper
 
 KEEP_ALIVE = 15.0
@@ -68,6 +69,7 @@ async def sku_events(request: Request) -> Response:
         )
 
     async def body() -> AsyncIterator[bytes]:
+        SUBSCRIPTIONS.labels("sse").inc()
         try:
             yield b"retry: 1000\n\n"
             if after is None and follow.snapshot is not None:
@@ -104,6 +106,7 @@ async def sku_events(request: Request) -> Response:
         except FeedOverflow:
             return  # the browser reconnects with Last-Event-ID and resumes from the ledger
         finally:
+            SUBSCRIPTIONS.labels("sse").dec()
             gatekeeper.unwatch(watched)
             await stream.__aexit__(None, None, None)
 

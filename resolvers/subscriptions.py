@@ -9,6 +9,7 @@ from graphql import GraphQLError
 
 from domain import model
 from feed.hub import FeedOverflow, Follow
+from ops.metrics import counted
 from resolvers.context import Info
 from schema.types import Sku, StockEvent
 
@@ -39,16 +40,17 @@ async def stock_events(
     if after_sequence is not None and after_sequence < 0:
         raise GraphQLError("afterSequence must not be negative",
                            extensions={"code": "BAD_USER_INPUT"})
-    async with info.context.feed.follow(sku, after_sequence) as follow:
-        if follow.snapshot is None:
-            raise _not_found(sku)
-        if after_sequence is None:
-            yield StockEvent.from_domain(snapshot_event(follow.snapshot))
-        try:
-            async for event in follow.events():
-                yield StockEvent.from_domain(event)
-        except FeedOverflow as error:
-            raise _overflow(error) from None
+    with counted("stockEvents"):
+        async with info.context.feed.follow(sku, after_sequence) as follow:
+            if follow.snapshot is None:
+                raise _not_found(sku)
+            if after_sequence is None:
+                yield StockEvent.from_domain(snapshot_event(follow.snapshot))
+            try:
+                async for event in follow.events():
+                    yield StockEvent.from_domain(event)
+            except FeedOverflow as error:
+                raise _overflow(error) from None
 
 
 def _figures(base: model.Sku, event: model.StockEvent) -> model.Sku:
@@ -63,14 +65,15 @@ async def availability(
     if not 0 <= throttle * 1000 <= MAX_THROTTLE_MS:
         raise GraphQLError(f"throttleMs must be between 0 and {MAX_THROTTLE_MS}",
                            extensions={"code": "BAD_USER_INPUT"})
-    async with info.context.feed.follow(sku, None, coalesce=True) as follow:
-        if follow.snapshot is None:
-            raise _not_found(sku)
-        shown = follow.snapshot
-        yield Sku.from_domain(shown)
-        async for current in _changes(follow, shown, throttle):
-            shown = current
-            yield Sku.from_domain(current)
+    with counted("availability"):
+        async with info.context.feed.follow(sku, None, coalesce=True) as follow:
+            if follow.snapshot is None:
+                raise _not_found(sku)
+            shown = follow.snapshot
+            yield Sku.from_domain(shown)
+            async for current in _changes(follow, shown, throttle):
+                shown = current
+                yield Sku.from_domain(current)
 
 
 async def _changes(

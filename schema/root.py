@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from ops.extension import OperationMetrics
 from resolvers import catalog, queries, reservations, stock, subscriptions
 from resolvers.permissions import CanRead, CanReserve, CanWrite, IsAdmin
 from schema.execution import PerEventMemoExecutionContext
@@ -120,5 +121,5 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemoExecutionContext,
-        extensions=[MaskUnexpectedErrors],
+        extensions=[MaskUnexpectedErrors, OperationMetrics],
     )

@@ -8,9 +8,10 @@ from typing import Any
 import asyncpg
 
 from domain.errors import IdempotencyKeyReused, StockError
-from domain.model import StockEvent
+from domain.model import StockEvent, StockEventKind
 from domain.outcome import Outcome
 from domain.rules import Limits
+from ops.metrics import RESERVATIONS, STOCK_EVENTS
 from store import errors as store_errors
 from store import idempotency
 
@@ -53,6 +54,7 @@ class Inventory:
             outcome = await _attempt(conn, work)
             if idempotency_key is not None:
                 await idempotency.save(conn, scope, idempotency_key, outcome)
+        record(field, outcome)
         if outcome.events:
             await self._publish(outcome.events)
         return outcome
@@ -72,6 +74,31 @@ class Inventory:
             await self.publish(events)
         except Exception:  # the ledger has them; subscribers fill gaps from it
             log.exception("publishing %d committed events failed", len(events))
+
+
+HOLDING_FIELDS = frozenset({"reserve", "reserveLines"})
+OUTCOME_BY_KIND = {
+    StockEventKind.RESERVED: "held", StockEventKind.COMMITTED: "committed",
+    StockEventKind.RELEASED: "released", StockEventKind.EXPIRED: "expired",
+}
+
+
+def record(field: str, outcome: Outcome) -> None:
+    """Metrics and one log line per committed stock change."""
+    if outcome.error is not None:
+        if field in HOLDING_FIELDS and outcome.error.code == "INSUFFICIENT_STOCK":
+            RESERVATIONS.labels("insufficient").inc()
+        return
+    for event in outcome.events:
+        STOCK_EVENTS.labels(event.kind.value).inc()
+        if event.kind in OUTCOME_BY_KIND:
+            RESERVATIONS.labels(OUTCOME_BY_KIND[event.kind]).inc()
+        log.info("stock %s %s #%d", event.kind.value, event.sku, event.sequence, extra={
+            "operation": field, "sku": event.sku, "sequence": event.sequence,
+            "kind": event.kind.value, "location": event.location,
+            "changes": {"onHand": event.on_hand_delta, "reserved": event.reserved_delta},
+            "reservation": event.reservation_id,
+        })
 
 
 async def _attempt(conn: asyncpg.Connection, work: Work) -> Outcome:

@@ -98,7 +98,7 @@ def event(r: Record) -> StockEvent:
         available=r["available"],
         status=AvailabilityStatus(r["status"]),
         reason=AdjustmentReason(r["reason"]) if r["reason"] else None,
-        reservation_id=r["reservation_id"],
+        reservation_id=str(r["reservation_id"]) if r["reservation_id"] else None,
         reference=r["reference"],
         occurred_at=r["occurred_at"],
     )

@@ -5,12 +5,15 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Send
+from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from domain.access import Scope
+from ops.metrics import WEBSOCKETS
 from resolvers.context import Context
 from service.access import AccessError
 
@@ -24,6 +27,16 @@ def graphiql_html() -> str:
 
 
 class InventoryGraphQL(GraphQL[Context, None]):
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        WEBSOCKETS.inc()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            WEBSOCKETS.dec()
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_html())
 

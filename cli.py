@@ -1,0 +1,154 @@
+"""Command line: `python server.py <command>` (serve, migrate, seed, keys, check, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+
+from domain.access import Scope
+from ops import logs
+from schema.root import build_schema
+from server import database_url, open_inventory
+from settings import Settings
+from store import audit, database, keys, migrations
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="server.py", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true")
+    serve.add_argument("--seed", action="store_true", help="load the demo catalogue first")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("seed", help="load the demo catalogue (skipped if SKUs exist)")
+    commands.add_parser("export-schema", help="print the served schema as SDL")
+    check = commands.add_parser(
+        "check", help="verify levels against the ledger and the reservations"
+    )
+    check.add_argument("--repair", action="store_true", help="repair the drift found")
+    keys = commands.add_parser("keys", help="create, list, revoke API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create a key; prints its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True,
+                        choices=[s.value for s in Scope])
+    create.add_argument("--location", action="append",
+                        help="bind the key to these locations (repeatable)")
+    keys.add_parser("list", help="list keys (never their secrets)")
+    revoke = keys.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key")
+    scopes = keys.add_parser("set-scopes", help="replace a key's scopes")
+    scopes.add_argument("key")
+    scopes.add_argument("--scope", action="append", required=True,
+                        choices=[s.value for s in Scope])
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, json=args.command == "serve" and settings.log_json)
+    if args.command == "export-schema":
+        print(build_schema().as_str())
+        return 0
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if args.command == "keys":
+        return asyncio.run(_keys(settings, args))
+    if args.command == "check":
+        return asyncio.run(_check(settings, args.repair))
+    if args.command == "seed" or getattr(args, "seed", False):
+        asyncio.run(_seed(settings))
+    if args.command == "serve":
+        return _serve(settings, args)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    pool = await database.create_pool(database_url(settings), min_size=1, max_size=1)
+    async with pool.acquire() as conn:
+        applied = await migrations.migrate(conn)
+    await pool.close()
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return 0
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_inventory(settings) as inventory, inventory.pool.acquire() as conn:
+        if args.action == "create":
+            token, key = await keys.create(
+                conn, args.name, [Scope(s) for s in args.scope], args.location
+            )
+            print(f"created key {key.key_id} ({key.name}); its secret, shown only now:")
+            print(token)
+        elif args.action == "list":
+            for row in await keys.listing(conn):
+                print(keys.describe(row))
+        elif args.action == "revoke":
+            if not await keys.revoke(conn, args.key):
+                print(f"no live key {args.key!r}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.key}")
+        elif args.action == "set-scopes":
+            if not await keys.set_scopes(conn, args.key, [Scope(s) for s in args.scope]):
+                print(f"no key {args.key!r}", file=sys.stderr)
+                return 1
+            print(f"{args.key} now has {', '.join(args.scope)}")
+    return 0
+
+
+async def _check(settings: Settings, repair: bool) -> int:
+    async with open_inventory(settings) as inventory, inventory.pool.acquire() as conn:
+        levels, sequences = await audit.find_drift(conn)
+        for problem in [*map(str, levels), *sequences]:
+            print(f"drift: {problem}")
+        if not levels and not sequences:
+            print("ok: levels, reservations and ledger agree")
+            return 0
+        if not repair:
+            print(f"{len(levels) + len(sequences)} problem(s); run `check --repair` to fix")
+            return 1
+        unrepairable = await audit.repair(conn)
+        for problem in unrepairable:
+            print(f"cannot repair: {problem}")
+        levels, sequences = await audit.find_drift(conn)
+        print("repaired" if not levels and not sequences else "drift remains")
+        return 1 if unrepairable or levels or sequences else 0
+
+
+async def _seed(settings: Settings) -> None:
+    from store.seed import seed
+
+    async with open_inventory(settings) as inventory:
+        created = await seed(inventory)
+    print(f"seeded {created} SKUs" if created else "catalogue already present; seed skipped")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if not settings.database_url:
+        # Start the embedded server here, once, so that every worker shares it.
+        os.environ["DATABASE_URL"] = database_url(settings)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inventory-metrics-")
+    uvicorn.run(
+        "server:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        reload=args.reload,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.grace_seconds,
+        ws_per_message_deflate=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Operating the server: metrics, structured logs, health."""

@@ -1,0 +1,83 @@
+"""Prometheus metrics. With several workers, set PROMETHEUS_MULTIPROC_DIR (serve --workers
+does it) and every process writes its samples there; /metrics merges them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from starlette.requests import Request
+from starlette.responses import Response
+
+LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+REQUESTS = Counter(
+    "inventory_graphql_requests", "GraphQL operations", ["operation", "type", "outcome"]
+)
+REQUEST_SECONDS = Histogram(
+    "inventory_graphql_request_seconds", "GraphQL operation duration", ["operation", "type"],
+    buckets=LATENCY,
+)
+RESERVATIONS = Counter(
+    "inventory_reservations",
+    "Reservations by outcome (held, insufficient, expired, committed, released)", ["outcome"],
+)
+STOCK_EVENTS = Counter("inventory_stock_events", "Committed stock changes", ["kind"])
+WEBSOCKETS = Gauge(
+    "inventory_websocket_connections", "Open GraphQL WebSocket connections",
+    multiprocess_mode="livesum",
+)
+SUBSCRIPTIONS = Gauge(
+    "inventory_subscriptions", "Open subscriptions (GraphQL and SSE)", ["kind"],
+    multiprocess_mode="livesum",
+)
+PUBLISHED = Counter("inventory_events_published", "Events published to the backbone", ["result"])
+DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
+FEED_LAG = Histogram(
+    "inventory_feed_lag_seconds",
+    "commit_to_publish: commit until the backbone took it; commit_to_send: until a local "
+    "subscriber's queue got it",
+    ["stage"], buckets=LATENCY,
+)
+POOL = Gauge(
+    "inventory_db_pool_connections", "Database pool connections", ["state"],
+    multiprocess_mode="livesum",
+)
+
+
+@contextlib.contextmanager
+def counted(kind: str) -> Iterator[None]:
+    gauge = SUBSCRIPTIONS.labels(kind)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
+
+
+def registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return merged
+    return DEFAULT_REGISTRY
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    pool = request.state.inventory.pool
+    size, idle = pool.get_size(), pool.get_idle_size()
+    POOL.labels("used").set(size - idle)
+    POOL.labels("idle").set(idle)
+    POOL.labels("max").set(pool.get_max_size())
+    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,112 @@
+"""Verify the levels against the ledger and the reservations, and repair drift.
+
+The ledger is the source of truth for onHand (sum of its deltas) and the ACTIVE reservations
+for reserved. A repair sets the level to those figures and records an ADJUSTED/CORRECTION
+entry so that the ledger's reserved deltas add up again and subscribers see the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from domain.model import AdjustmentReason, StockEventKind
+from store import ledger
+from store.rows import LEVEL_COLUMNS
+
+DRIFT = """
+SELECT s.code AS sku, lo.code AS location, l.sku_id, l.location_id, l.on_hand, l.reserved,
+       coalesce(e.on_hand, 0) AS ledger_on_hand, coalesce(e.reserved, 0) AS ledger_reserved,
+       coalesce(r.reserved, 0) AS active_reserved
+FROM stock_levels l
+JOIN skus s ON s.id = l.sku_id
+JOIN locations lo ON lo.id = l.location_id
+LEFT JOIN (SELECT sku_id, location_id, sum(on_hand_delta) AS on_hand,
+                  sum(reserved_delta) AS reserved
+           FROM stock_events GROUP BY sku_id, location_id) e
+       ON e.sku_id = l.sku_id AND e.location_id = l.location_id
+LEFT JOIN (SELECT sku_id, location_id, sum(quantity) AS reserved FROM reservations
+           WHERE status = 'ACTIVE' GROUP BY sku_id, location_id) r
+       ON r.sku_id = l.sku_id AND r.location_id = l.location_id
+WHERE ($1::bigint IS NULL OR (l.sku_id = $1 AND l.location_id = $2))
+  AND (l.on_hand <> coalesce(e.on_hand, 0) OR l.reserved <> coalesce(r.reserved, 0)
+       OR coalesce(e.reserved, 0) <> coalesce(r.reserved, 0))
+ORDER BY l.sku_id, l.location_id
+"""
+
+SEQUENCE_DRIFT = """
+SELECT s.id, s.code, s.last_sequence, coalesce(max(e.sequence), 0) AS ledger_sequence
+FROM skus s LEFT JOIN stock_events e ON e.sku_id = s.id
+GROUP BY s.id HAVING s.last_sequence <> coalesce(max(e.sequence), 0)
+"""
+
+FIX_LEVEL = f"""
+UPDATE stock_levels SET on_hand = $3, reserved = $4, version = version + 1, updated_at = now()
+WHERE sku_id = $1 AND location_id = $2
+RETURNING {LEVEL_COLUMNS}
+"""
+
+
+@dataclass(frozen=True)
+class Drift:
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    ledger_on_hand: int
+    ledger_reserved: int
+    active_reserved: int
+
+    def __str__(self) -> str:
+        return (f"{self.sku}@{self.location}: onHand {self.on_hand} (ledger "
+                f"{self.ledger_on_hand}), reserved {self.reserved} (ACTIVE reservations "
+                f"{self.active_reserved}, ledger {self.ledger_reserved})")
+
+
+async def find_drift(conn: asyncpg.Connection) -> tuple[list[Drift], list[str]]:
+    levels = [
+        Drift(r["sku"], r["location"], r["on_hand"], r["reserved"], int(r["ledger_on_hand"]),
+              int(r["ledger_reserved"]), int(r["active_reserved"]))
+        for r in await conn.fetch(DRIFT, None, None)
+    ]
+    sequences = [
+        f"{r['code']}: last_sequence {r['last_sequence']}, ledger {r['ledger_sequence']}"
+        for r in await conn.fetch(SEQUENCE_DRIFT)
+    ]
+    return levels, sequences
+
+
+async def repair(conn: asyncpg.Connection) -> list[str]:
+    """Repair every drift in one transaction each; returns what could not be repaired."""
+    unrepairable = []
+    for found in await conn.fetch(DRIFT, None, None):
+        async with conn.transaction():
+            # lock the level, then look again: traffic may have moved on meanwhile
+            await conn.execute(
+                "SELECT 1 FROM stock_levels WHERE sku_id = $1 AND location_id = $2 FOR UPDATE",
+                found["sku_id"], found["location_id"],
+            )
+            r = await conn.fetchrow(DRIFT, found["sku_id"], found["location_id"])
+            if r is None:
+                continue
+            target_on_hand, target_reserved = int(r["ledger_on_hand"]), int(r["active_reserved"])
+            if not 0 <= target_reserved <= target_on_hand:
+                unrepairable.append(f"{r['sku']}@{r['location']}: ledger onHand "
+                                    f"{target_on_hand} is below its ACTIVE reservations "
+                                    f"{target_reserved}")
+                continue
+            level = await conn.fetchrow(
+                FIX_LEVEL, r["sku_id"], r["location_id"], target_on_hand, target_reserved
+            )
+            await ledger.append(
+                conn, level, StockEventKind.ADJUSTED,
+                reserved_delta=target_reserved - int(r["ledger_reserved"]),
+                reason=AdjustmentReason.CORRECTION, reference="check --repair",
+            )
+    await conn.execute(
+        """UPDATE skus s SET last_sequence = e.max_sequence
+           FROM (SELECT sku_id, max(sequence) AS max_sequence FROM stock_events GROUP BY sku_id) e
+           WHERE e.sku_id = s.id AND s.last_sequence < e.max_sequence"""
+    )
+    return unrepairable
