@@ -33,6 +33,7 @@ from ops.health import healthz, readyz
 from ops.metrics import metrics_endpoint
 from schema.root import build_schema
 from service.access import Gatekeeper
+from service.batching import ReserveBatcher
 from service.expiry import run_expiry
 from service.inventory import Inventory
 from settings import Settings
@@ -110,7 +111,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                      if settings.redis_url else None)
             try:
                 yield {"inventory": inventory, "feed": feed, "gatekeeper": gatekeeper,
-                       "redis": redis}
+                       "redis": redis,
+                       "batcher": ReserveBatcher(inventory) if settings.group_commit else None}
             finally:
                 if redis is not None:
                     await redis.aclose()

@@ -65,6 +65,7 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     grace_seconds: int = 20
+    group_commit: bool = True
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
@@ -106,4 +107,5 @@ class Settings:
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_json=(env.get("LOG_FORMAT") or "json").lower() == "json",
             grace_seconds=_int(env, "GRACE_SECONDS", 20),
+            group_commit=_flag(env, "RESERVE_GROUP_COMMIT", True),
         )

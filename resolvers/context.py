@@ -9,6 +9,7 @@ from domain.access import Principal
 from feed.hub import StockFeed
 from resolvers.loaders import Loaders
 from service.access import AccessError, Gatekeeper
+from service.batching import ReserveBatcher
 from service.inventory import Inventory
 
 
@@ -25,6 +26,7 @@ class Context:
     auth_error: AccessError | None = None
     connection_params: Any = None
     cache: bool = True
+    batcher: ReserveBatcher | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -27,6 +27,7 @@ from schema.payloads import (
     ReservePayload,
 )
 from store import reservations
+from store.hold_batch import HoldRequest
 
 
 async def _check_reservation_location(info: Info, reservation_id: str) -> None:
@@ -43,6 +44,7 @@ async def _check_reservation_location(info: Info, reservation_id: str) -> None:
 async def reserve(info: Info, input: ReserveInput) -> ReservePayload:
     limits = info.context.inventory.limits
     location = input.location
+    batcher = info.context.batcher
     check_locations(info, location)
     outcome = await run(info, "reserve", input, [
         lambda: check_code(input.sku, ["sku"]),
@@ -54,7 +56,10 @@ async def reserve(info: Info, input: ReserveInput) -> ReservePayload:
     ], lambda conn: reservations.reserve(
         conn, input.sku, location, input.quantity,
         hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits), input.reference,
-    ))
+    ), batched=None if batcher is None else lambda: batcher.reserve(input.sku, HoldRequest(
+        location, input.quantity, hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits),
+        input.reference,
+    )))
     return ReservePayload.from_outcome(outcome)
 
 

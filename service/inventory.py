@@ -56,7 +56,7 @@ class Inventory:
                 await idempotency.save(conn, scope, idempotency_key, outcome)
         record(field, outcome)
         if outcome.events:
-            await self._publish(outcome.events)
+            await self.publish_committed(outcome.events)
         return outcome
 
     async def _replay(
@@ -69,7 +69,7 @@ class Inventory:
             ))
         return idempotency.decode(response)
 
-    async def _publish(self, events: Sequence[StockEvent]) -> None:
+    async def publish_committed(self, events: Sequence[StockEvent]) -> None:
         try:
             await self.publish(events)
         except Exception:  # the ledger has them; subscribers fill gaps from it

@@ -47,6 +47,7 @@ class InventoryGraphQL(GraphQL[Context, None]):
         context = Context(
             inventory=state.inventory, feed=state.feed, gatekeeper=state.gatekeeper,
             request=request, response=response, cache=isinstance(request, Request),
+            batcher=state.batcher,
         )
         if isinstance(request, Request):
             try:
