@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from ops.extension import OperationMetrics
+from ops.tracing import tracing_extensions
 from resolvers import catalog, queries, reservations, stock, subscriptions
 from resolvers.permissions import CanRead, CanReserve, CanWrite, IsAdmin
 from schema.execution import PerEventMemoExecutionContext
@@ -121,5 +122,5 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemoExecutionContext,
-        extensions=[MaskUnexpectedErrors, OperationMetrics],
+        extensions=[MaskUnexpectedErrors, OperationMetrics, *tracing_extensions()],
     )
