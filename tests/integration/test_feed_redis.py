@@ -158,3 +158,27 @@ async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
     finally:
         await publisher.aclose()
         server.stop()
+
+
+async def test_one_redis_subscription_per_sku_whatever_the_number_of_clients(
+    redis_server_app: RunningServer, redis_url: str, settings: Settings
+) -> None:
+    client = await prepared(redis_server_app.graphql_url)
+    redis = aioredis.Redis.from_url(redis_url)
+    channel = f"{settings.feed_prefix}:stock:SKU-1"
+    try:
+        feeds = [Feed(redis_server_app.ws_url, EVENTS, {"sku": "SKU-1"}, PROTOCOLS[n % 2]) for n in range(5)]
+        for feed in feeds:
+            await feed.__aenter__()
+            await feed.next()
+        assert (await redis.pubsub_numsub(channel))[0][1] == 1
+        await restock(client)
+        assert [(await f.next())["stockEvents"]["sequence"] for f in feeds] == [2] * 5
+        for feed in feeds:
+            await feed.__aexit__()
+        async with asyncio.timeout(5):  # the last client gone, the instance unsubscribes
+            while (await redis.pubsub_numsub(channel))[0][1] != 0:
+                await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+        await client.session.close()
