@@ -146,6 +146,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=settings.grace_seconds,
         ws_per_message_deflate=False,
+        ws_max_size=settings.max_body_bytes,
         proxy_headers=True,  # trusts X-Forwarded-For from FORWARDED_ALLOW_IPS (default 127.0.0.1)
     )
     return 0

@@ -31,6 +31,7 @@ from feed.hub import StockFeed
 from feed.sse import sku_events
 from ops.health import healthz, readyz
 from ops.metrics import metrics_endpoint
+from resolvers.limits import limit_extensions
 from schema.root import build_schema
 from service.access import Gatekeeper
 from service.batching import ReserveBatcher
@@ -38,6 +39,7 @@ from service.expiry import run_expiry
 from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
+from web.http_limits import BodyLimit, RequestTimeout
 from web.rate_limit import Counter, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.view import STATIC_DIR, InventoryGraphQL
@@ -121,7 +123,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.gather(*tasks, return_exceptions=True)
 
     graphql = InventoryGraphQL(
-        build_schema(),
+        build_schema(limit_extensions(
+            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens, introspection=settings.introspection,
+        )),
         keep_alive=True,
         keep_alive_interval=15,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
@@ -145,6 +150,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
                 expose_headers=["X-Request-ID", "Retry-After"], max_age=600,
             ),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
         ],
         routes=[
             Route("/healthz", healthz),

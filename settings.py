@@ -66,6 +66,12 @@ class Settings:
     log_json: bool = True
     grace_seconds: int = 20
     group_commit: bool = True
+    max_query_depth: int = 15
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_body_bytes: int = 131072
+    request_timeout_seconds: float = 10.0
+    introspection: bool = True
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
@@ -108,4 +114,10 @@ class Settings:
             log_json=(env.get("LOG_FORMAT") or "json").lower() == "json",
             grace_seconds=_int(env, "GRACE_SECONDS", 20),
             group_commit=_flag(env, "RESERVE_GROUP_COMMIT", True),
+            max_query_depth=_int(env, "MAX_QUERY_DEPTH", 15),
+            max_aliases=_int(env, "MAX_ALIASES", 30),
+            max_tokens=_int(env, "MAX_TOKENS", 2000),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", 131072),
+            request_timeout_seconds=float(_int(env, "REQUEST_TIMEOUT_SECONDS", 10)),
+            introspection=_flag(env, "INTROSPECTION", True),
         )

@@ -19,7 +19,10 @@ class OperationMetrics(SchemaExtension):
         yield
         context = self.execution_context
         elapsed = time.perf_counter() - started
-        operation_type = context.operation_type.value if context.operation_type else "invalid"
+        try:
+            operation_type = context.operation_type.value
+        except RuntimeError:  # the document did not parse
+            operation_type = "invalid"
         if operation_type == "subscription":
             return  # its duration is the subscription's lifetime; counted as opened instead
         name = context.operation_name or _first_field(context) or "anonymous"

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import strawberry
+from strawberry.extensions import SchemaExtension
 
 from ops.extension import OperationMetrics
 from ops.tracing import tracing_extensions
@@ -116,11 +119,13 @@ class Subscription:
     )
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemoExecutionContext,
-        extensions=[MaskUnexpectedErrors, OperationMetrics, *tracing_extensions()],
+        extensions=[*extensions, MaskUnexpectedErrors, OperationMetrics, *tracing_extensions()],
     )

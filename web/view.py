@@ -15,6 +15,7 @@ from strawberry.types.unset import UnsetType
 from domain.access import Scope
 from ops.metrics import WEBSOCKETS
 from resolvers.context import Context
+from resolvers.websocket import LegacyWSHandler, TransportWSHandler
 from service.access import AccessError
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -27,6 +28,9 @@ def graphiql_html() -> str:
 
 
 class InventoryGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await super().__call__(scope, receive, send)

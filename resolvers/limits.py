@@ -1,0 +1,172 @@
+"""What one GraphQL document may ask for: tokens, depth, aliases, and whether it may introspect.
+
+Depth counts the fields on the longest chain, leaf included (`{ sku { code } }` is 2), and,
+unlike Strawberry's QueryDepthLimiter, introspection fields count too. The query the bundled
+GraphiQL sends (graphql-js 16.9, nine `ofType` levels) is 15 deep. graphql-core's own
+MaxIntrospectionDepthRule already refuses `types { fields { type { fields ...` fan-out.
+
+Depth, aliases and introspection are checked before graphql-core's validation, so a refused
+document costs one linear walk; fragments are measured once each, however often spread.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from strawberry.extensions import SchemaExtension
+
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
+
+@dataclass(frozen=True)
+class Shape:
+    depth: int = 0
+    aliases: int = 0
+    introspects: bool = False
+
+    def beside(self, other: Shape) -> Shape:
+        return Shape(
+            max(self.depth, other.depth), self.aliases + other.aliases,
+            self.introspects or other.introspects,
+        )
+
+
+def _shape(selections: SelectionSetNode | None, fragments: dict[str, Shape]) -> Shape:
+    """Recursion follows the document's own nesting, which graphql-core's parser bounds."""
+    total = Shape()
+    for node in selections.selections if selections else ():
+        if isinstance(node, FragmentSpreadNode):
+            inner = fragments.get(node.name.value, Shape())
+        elif isinstance(node, InlineFragmentNode):
+            inner = _shape(node.selection_set, fragments)
+        elif isinstance(node, FieldNode):
+            below = _shape(node.selection_set, fragments)
+            inner = Shape(
+                below.depth + 1, below.aliases + (node.alias is not None),
+                below.introspects or node.name.value in INTROSPECTION_FIELDS,
+            )
+        total = total.beside(inner)
+    return total
+
+
+def _spreads(selections: SelectionSetNode | None) -> Iterator[str]:
+    for node in selections.selections if selections else ():
+        if isinstance(node, FragmentSpreadNode):
+            yield node.name.value
+        elif isinstance(node, FieldNode | InlineFragmentNode):
+            yield from _spreads(node.selection_set)
+
+
+def _fragment_shapes(definitions: dict[str, FragmentDefinitionNode]) -> dict[str, Shape]:
+    """Each fragment after the fragments it spreads, depth first with an explicit stack
+    (a chain of fragments is as long as the document allows). A spread that closes a cycle
+    counts as empty; graphql-core's NoFragmentCyclesRule reports the cycle."""
+    shapes: dict[str, Shape] = {}
+    for root in definitions:
+        if root in shapes:
+            continue
+        stack = [(root, _spreads(definitions[root].selection_set))]
+        path = {root}
+        while stack:
+            name, spreads = stack[-1]
+            child = next((s for s in spreads
+                          if s in definitions and s not in shapes and s not in path), None)
+            if child is not None:
+                stack.append((child, _spreads(definitions[child].selection_set)))
+                path.add(child)
+                continue
+            stack.pop()
+            path.discard(name)
+            shapes[name] = _shape(definitions[name].selection_set, shapes)
+    return shapes
+
+
+def measure(document: DocumentNode) -> Shape:
+    """Depth is the deepest operation's; aliases are summed over every operation, a
+    fragment counting once per spread."""
+    definitions = {d.name.value: d for d in document.definitions
+                   if isinstance(d, FragmentDefinitionNode)}
+    fragments = _fragment_shapes(definitions)
+    total = Shape()
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            total = total.beside(_shape(definition.selection_set, fragments))
+    return total
+
+
+def _too_complex(message: str, limit: str, maximum: int) -> GraphQLError:
+    return GraphQLError(
+        message, extensions={"code": QUERY_TOO_COMPLEX, "limit": limit, "maximum": maximum}
+    )
+
+
+def refusal(shape: Shape, *, max_depth: int, max_aliases: int,
+            introspection: bool) -> GraphQLError | None:
+    if shape.depth > max_depth:
+        return _too_complex(
+            f"Query is {shape.depth} fields deep; the limit is {max_depth}.", "depth", max_depth
+        )
+    if shape.aliases > max_aliases:
+        return _too_complex(
+            f"Query uses {shape.aliases} aliases; the limit is {max_aliases}.",
+            "aliases", max_aliases,
+        )
+    if shape.introspects and not introspection:
+        return GraphQLError("Introspection is disabled on this server.",
+                            extensions={"code": INTROSPECTION_DISABLED})
+    return None
+
+
+class QueryLimits(SchemaExtension):
+    def __init__(self, *, max_depth: int, max_aliases: int, max_tokens: int,
+                 introspection: bool) -> None:
+        self.max_depth = max_depth
+        self.max_aliases = max_aliases
+        self.max_tokens = max_tokens
+        self.introspection = introspection
+
+    def on_parse(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self.max_tokens
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message:
+                error.extensions = {
+                    "code": QUERY_TOO_COMPLEX, "limit": "tokens", "maximum": self.max_tokens,
+                }
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None and context.pre_execution_errors is None:
+            error = refusal(
+                measure(context.graphql_document), max_depth=self.max_depth,
+                max_aliases=self.max_aliases, introspection=self.introspection,
+            )
+            if error is not None:
+                # Strawberry then skips graphql-core's validation and answers with this error.
+                context.pre_execution_errors = [error]
+        yield
+
+
+def limit_extensions(*, max_depth: int, max_aliases: int, max_tokens: int,
+                     introspection: bool) -> list[Callable[[], SchemaExtension]]:
+    """For `strawberry.Schema(extensions=[*limit_extensions(...), ...])`: factories, so
+    that every operation gets its own extension instance."""
+    return [functools.partial(
+        QueryLimits, max_depth=max_depth, max_aliases=max_aliases, max_tokens=max_tokens,
+        introspection=introspection,
+    )]
