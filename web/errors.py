@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -15,6 +16,21 @@ log = logging.getLogger("inventory.errors")
 def _unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
+
+
+def code_for(message: str) -> str:
+    """A stable code for the errors graphql-core raises without one."""
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def with_codes(errors: list[dict[str, Any]]) -> None:
+    for error in errors:
+        extensions = error.setdefault("extensions", {})
+        extensions.setdefault("code", code_for(error.get("message", "")))
 
 
 class MaskUnexpectedErrors(MaskErrors):

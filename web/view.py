@@ -10,6 +10,8 @@ from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from domain.access import Scope
@@ -17,6 +19,7 @@ from ops.metrics import WEBSOCKETS
 from resolvers.context import Context
 from resolvers.websocket import LegacyWSHandler, TransportWSHandler
 from service.access import AccessError
+from web.errors import with_codes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -40,6 +43,14 @@ class InventoryGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
         finally:
             WEBSOCKETS.dec()
+
+    async def process_result(
+        self, request: Request | WebSocket, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Every error leaves with a stable `extensions.code`."""
+        response = await super().process_result(request, result)  # type: ignore[arg-type]
+        with_codes(response.get("errors") or [])  # type: ignore[arg-type]
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_html())
