@@ -277,9 +277,9 @@ class Follow:
             if len(replay) < PAGE:
                 break
         while True:
-            event = await self.live()
-            if event is not None:
-                yield event
+            fresh = await self.live()
+            if fresh is not None:
+                yield fresh
 
     async def live(self) -> StockEvent | None:
         """The next live event, or None if it was one already seen."""

@@ -20,7 +20,7 @@ def _loader(
     fetch: Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[dict[Any, Any]]],
     missing: Any = None,
     cache: bool = True,
-) -> DataLoader:
+) -> DataLoader[Any, Any]:
     async def batch(keys: list[Any]) -> list[Any]:
         async with pool.acquire() as conn:
             found = await fetch(conn, keys)

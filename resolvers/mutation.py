@@ -26,6 +26,7 @@ async def run(
         return await batched()
     arguments = strawberry.asdict(input)
     key = arguments.pop("idempotency_key", None)
+    assert key is None or isinstance(key, str)
     return await info.context.inventory.mutate(
         work,
         field=field,

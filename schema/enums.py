@@ -6,19 +6,26 @@ import strawberry
 
 from domain import model
 
-AvailabilityStatus = strawberry.enum(
+# The domain's enums, registered as GraphQL enums (strawberry.enum marks the class itself).
+strawberry.enum(
     model.AvailabilityStatus,
     description=(
         "Customer-facing availability of a SKU: OUT_OF_STOCK when available = 0, LOW_STOCK "
         "when 0 < available <= lowStockThreshold, else IN_STOCK."
     ),
 )
-LocationKind = strawberry.enum(model.LocationKind)
-StockEventKind = strawberry.enum(
+strawberry.enum(model.LocationKind)
+strawberry.enum(
     model.StockEventKind, description="Why stock changed. Recorded on every ledger entry."
 )
-AdjustmentReason = strawberry.enum(model.AdjustmentReason)
-ReservationStatus = strawberry.enum(model.ReservationStatus)
+strawberry.enum(model.AdjustmentReason)
+strawberry.enum(model.ReservationStatus)
+
+AvailabilityStatus = model.AvailabilityStatus
+LocationKind = model.LocationKind
+StockEventKind = model.StockEventKind
+AdjustmentReason = model.AdjustmentReason
+ReservationStatus = model.ReservationStatus
 
 
 @strawberry.enum

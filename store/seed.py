@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 
 import asyncpg
@@ -44,10 +45,9 @@ async def seed(inventory: Inventory, *, rng: random.Random | None = None) -> int
         for colour in COLOURS:
             for size in SIZES:
                 code = f"{product}-{colour}-{size}"
+                name = f"{title}, {colour.lower()}, {size}"
                 await inventory.mutate(
-                    lambda conn, code=code, title=title, colour=colour, size=size: _stock(
-                        conn, rng, code, f"{title}, {colour.lower()}, {size}"
-                    ),
+                    functools.partial(_stock, rng=rng, code=code, name=name),
                     field="seed",
                     arguments={},
                 )
@@ -55,7 +55,9 @@ async def seed(inventory: Inventory, *, rng: random.Random | None = None) -> int
     return created
 
 
-async def _stock(conn: asyncpg.Connection, rng: random.Random, code: str, name: str) -> Outcome:
+async def _stock(
+    conn: asyncpg.Connection, *, rng: random.Random, code: str, name: str
+) -> Outcome:
     await catalog.upsert_sku(conn, code, name, None)
     outcome = Outcome()
     for location, _, kind in LOCATIONS:
