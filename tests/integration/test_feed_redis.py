@@ -182,3 +182,29 @@ async def test_one_redis_subscription_per_sku_whatever_the_number_of_clients(
     finally:
         await redis.aclose()
         await client.session.close()
+
+
+async def test_rate_limits_are_shared_by_instances_through_redis(settings: Settings, redis_url: str) -> None:
+    shared = dataclasses.replace(settings, redis_url=redis_url, rate_limit_anonymous=10)
+    servers = [RunningServer(shared), RunningServer(shared)]
+    for s in servers:
+        await s.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def one(url: str) -> int:
+                async with session.post(url, json={"query": "{ locations { code } }"}) as r:
+                    return r.status
+
+            for _ in range(5):  # all 60 requests must land in one one-second window
+                await asyncio.sleep(1 - time.time() % 1 + 0.01)
+                window = int(time.time())
+                statuses = await asyncio.gather(*(one(s.graphql_url) for s in servers for _ in range(30)))
+                if int(time.time()) == window:
+                    break
+            else:
+                pytest.fail("could not fit the burst in one second")
+        # one budget of 10 for both instances, not 10 each
+        assert statuses.count(200) == 10 and statuses.count(429) == 50, statuses
+    finally:
+        for s in servers:
+            await s.stop()
