@@ -22,7 +22,9 @@ def code_for(message: str) -> str:
     """A stable code for the errors graphql-core raises without one."""
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if message.startswith("Variable '$"):
+    if message.startswith("Variable '$") and any(
+        part in message for part in ("has invalid value", "was not provided", "must not be null")
+    ):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 

@@ -8,7 +8,6 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Send
 from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket, WebSocketState
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -20,6 +19,7 @@ from resolvers.context import Context
 from resolvers.websocket import LegacyWSHandler, TransportWSHandler
 from service.access import AccessError
 from web.errors import with_codes
+from web.graphql_http import GraphQLOverHTTP
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -30,7 +30,7 @@ def graphiql_html() -> str:
     return (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
 
 
-class InventoryGraphQL(GraphQL[Context, None]):
+class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
