@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, Page
 
 from domain.access import Scope
 from settings import Settings
-from tests.api.test_demo_browser import ARTIFACTS, browser  # noqa: F401  (fixture)
-from tests.api.test_demo_browser import CHROMIUM
+from tests.api.test_demo_browser import ARTIFACTS, CHROMIUM, browser  # noqa: F401  (fixture)
 from tests.client import GraphQLClient
 from tests.conftest import RunningServer
 
