@@ -151,7 +151,7 @@ class QueryLimits(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None and context.pre_execution_errors is None:
+        if context.graphql_document is not None and not context.pre_execution_errors:
             error = refusal(
                 measure(context.graphql_document), max_depth=self.max_depth,
                 max_aliases=self.max_aliases, introspection=self.introspection,

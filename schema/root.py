@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import strawberry
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import SchemaExtension, ValidationCache
 
 from ops.extension import OperationMetrics
 from ops.tracing import tracing_extensions
@@ -119,6 +119,16 @@ class Subscription:
     )
 
 
+class CachedValidation(ValidationCache):
+    """Strawberry's validation cache, which leaves a document a limit refused alone."""
+
+    def on_validate(self) -> Iterator[None]:
+        if self.execution_context.pre_execution_errors:
+            yield
+            return
+        yield from super().on_validate()
+
+
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
@@ -127,5 +137,13 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemoExecutionContext,
-        extensions=[*extensions, MaskUnexpectedErrors, OperationMetrics, *tracing_extensions()],
+        extensions=[
+            # the limits first: they set the parser's token limit and refuse oversized
+            # documents before a cached validation result is used
+            *extensions,
+            lambda: CachedValidation(maxsize=256),
+            MaskUnexpectedErrors,
+            OperationMetrics,
+            *tracing_extensions(),
+        ],
     )
