@@ -1,0 +1,306 @@
+"""Model-based test: random interleavings of stock changes against a plain in-memory model.
+
+Each step runs the real store function through Inventory.mutate on PostgreSQL; the model says
+whether it must succeed or fail with which code, and afterwards the database must equal it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from hypothesis import event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from domain.model import AdjustmentReason, LocationKind
+from domain.outcome import Outcome
+from domain.rules import Limits, merge_lines
+from service.inventory import Inventory, Work
+from store import catalog, database, levels, reservations
+from tests.ledger_checks import assert_consistent
+
+SKUS = ("A", "B", "C")  # created in this order
+LOCATIONS = ("L1", "L2")  # created in this order: L1 wins ties
+TTL = 3600
+RESET = """TRUNCATE stock_events, reservations, stock_levels, idempotency_keys, skus, locations
+           RESTART IDENTITY CASCADE"""
+
+sku_codes = st.sampled_from(SKUS * 3 + ("NOPE",))
+location_codes = st.sampled_from((None,) * 4 + LOCATIONS * 2 + ("L9",))
+cart_lines = st.tuples(st.sampled_from(SKUS), st.sampled_from((None, *LOCATIONS)), st.integers(1, 6))
+stray_lines = st.sampled_from((None,) * 6 + (("NOPE", None, 1), ("A", "L9", 1)))
+quantities = st.integers(1, 6)
+version_choices = st.sampled_from((None, "current", "current", "stale", 0))
+
+
+@dataclass
+class Level:
+    on_hand: int = 0
+    reserved: int = 0
+    safety: int = 0
+    version: int = 1
+
+    @property
+    def free(self) -> int:
+        return self.on_hand - self.reserved - self.safety
+
+
+@dataclass
+class Held:
+    sku: str
+    location: str
+    quantity: int
+    status: str = "ACTIVE"
+
+
+@dataclass
+class Model:
+    levels: dict[tuple[str, str], Level] = field(default_factory=dict)
+    holds: dict[str, Held] = field(default_factory=dict)
+    sequence: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKUS, 0))
+
+    def pick(self, sku: str, location: str | None, quantity: int) -> str | None:
+        places = [location] if location else list(LOCATIONS)
+        fits = [p for p in places if (sku, p) in self.levels and self.levels[sku, p].free >= quantity]
+        return max(fits, key=lambda p: (self.levels[sku, p].free, -LOCATIONS.index(p)), default=None)
+
+    def change(self, sku: str, location: str, on_hand: int = 0, reserved: int = 0) -> None:
+        level = self.levels[sku, location]
+        level.on_hand += on_hand
+        level.reserved += reserved
+        level.version += 1
+        self.sequence[sku] += 1
+
+    def hold(self, reservation_id: str, sku: str, location: str, quantity: int) -> None:
+        self.change(sku, location, reserved=quantity)
+        self.holds[reservation_id] = Held(sku, location, quantity)
+
+    def close(self, reservation_id: str, status: str) -> None:
+        held = self.holds[reservation_id]
+        held.status = status
+        sold = held.quantity if status == "COMMITTED" else 0
+        self.change(held.sku, held.location, on_hand=-sold, reserved=-held.quantity)
+
+
+def code_of(outcome: Outcome) -> str | None:
+    return outcome.error.code if outcome.error is not None else None
+
+
+class StockMachine(RuleBasedStateMachine):
+    runner: asyncio.Runner
+    inventory: Inventory
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = Model()
+        self.location_ids = self.run(self._reset())
+
+    def run(self, coro: Any) -> Any:
+        return self.runner.run(coro)
+
+    async def _reset(self) -> dict[str, int]:
+        async with self.inventory.pool.acquire() as conn:
+            await conn.execute(RESET)
+            ids = {}
+            for code in LOCATIONS:
+                location = await catalog.upsert_location(conn, code, code, LocationKind.WAREHOUSE)
+                ids[code] = location.id
+            for code in SKUS:
+                await catalog.upsert_sku(conn, code, f"SKU {code}", None)
+            return ids
+
+    def mutate(self, work: Work, name: str) -> Outcome:
+        outcome: Outcome = self.run(self.inventory.mutate(work, field=name, arguments={}))
+        event(f"{name}: {code_of(outcome) or 'ok'}")  # see --hypothesis-show-statistics
+        return outcome
+
+    def expect(self, outcome: Outcome, code: str | None) -> None:
+        assert code_of(outcome) == code, (outcome.error, code)
+
+    def _reservation(self, pick: int, unknown: bool) -> str:
+        ids = list(self.model.holds)  # creation order: uuids would make replays differ
+        return str(uuid.uuid4()) if unknown or not ids else ids[pick % len(ids)]
+
+    @initialize(stock=st.lists(st.sampled_from((None, 0, 4, 8, 12)), min_size=6, max_size=6))
+    def stock_up(self, stock: list[int | None]) -> None:
+        places = [(sku, location) for sku in SKUS for location in LOCATIONS]
+        for (sku, location), on_hand in zip(places, stock, strict=True):
+            if on_hand is not None:
+                self.set_stock(sku, location, on_hand, None, None)
+
+    @rule(sku=sku_codes, location=location_codes, quantity=quantities)
+    def reserve(self, sku: str, location: str | None, quantity: int) -> None:
+        outcome = self.mutate(
+            lambda c: reservations.reserve(c, sku, location, quantity, TTL, None), "reserve"
+        )
+        if sku not in SKUS or location not in (None, *LOCATIONS):
+            return self.expect(outcome, "NOT_FOUND")
+        chosen = self.model.pick(sku, location, quantity)
+        self.expect(outcome, None if chosen else "INSUFFICIENT_STOCK")
+        if chosen is not None:
+            r = outcome.reservations[0]
+            assert (r.location_id, r.quantity) == (self.location_ids[chosen], quantity)
+            self.model.hold(r.id, sku, chosen, quantity)
+
+    @rule(lines=st.lists(cart_lines, min_size=1, max_size=4), stray=stray_lines)
+    def reserve_lines(
+        self, lines: list[tuple[str, str | None, int]], stray: tuple[str, str | None, int] | None
+    ) -> None:
+        merged = merge_lines([*lines, stray] if stray else lines, Limits())
+        outcome = self.mutate(lambda c: reservations.reserve_lines(c, merged, TTL, None), "reserveLines")
+        if any(ln.sku not in SKUS or ln.location not in (None, *LOCATIONS) for ln in merged):
+            return self.expect(outcome, "NOT_FOUND")
+        # The store holds lines in (sku id, location id) order, lines without a location first.
+        order = sorted(merged, key=lambda ln: (
+            SKUS.index(ln.sku), LOCATIONS.index(ln.location) + 1 if ln.location else 0))
+        trial, chosen = copy.deepcopy(self.model), {}
+        for line in order:
+            chosen[line.index] = trial.pick(line.sku, line.location, line.quantity)
+            if chosen[line.index] is not None:
+                trial.hold(f"line-{line.index}", line.sku, chosen[line.index], line.quantity)
+        if None in chosen.values():
+            return self.expect(outcome, "INSUFFICIENT_STOCK")
+        self.expect(outcome, None)
+        assert len(outcome.reservations) == len(merged)
+        for line, r in zip(merged, outcome.reservations, strict=True):
+            assert (r.sku, r.location_id, r.quantity) == (
+                line.sku, self.location_ids[chosen[line.index]], line.quantity)
+            self.model.hold(r.id, line.sku, chosen[line.index], line.quantity)
+
+    @rule(pick=st.integers(0, 999), unknown=st.sampled_from((False,) * 5 + (True,)),
+          committing=st.booleans())
+    def close(self, pick: int, unknown: bool, committing: bool) -> None:
+        reservation_id = self._reservation(pick, unknown)
+        close_fn, status = (
+            (lambda c: reservations.commit(c, reservation_id, None), "COMMITTED") if committing
+            else (lambda c: reservations.release(c, reservation_id), "RELEASED"))
+        outcome = self.mutate(close_fn, "commit" if committing else "release")
+        held = self.model.holds.get(reservation_id)
+        if held is None:
+            return self.expect(outcome, "NOT_FOUND")
+        self.expect(outcome, None if held.status == "ACTIVE" else "RESERVATION_NOT_ACTIVE")
+        if outcome.error is None:
+            assert outcome.reservations[0].id == reservation_id
+            self.model.close(reservation_id, status)
+
+    @rule(sku=st.sampled_from(SKUS), location=st.sampled_from(LOCATIONS),
+          delta=st.integers(-8, 8).filter(bool), correction=st.booleans())
+    def adjust(self, sku: str, location: str, delta: int, correction: bool) -> None:
+        reason = (AdjustmentReason.CORRECTION if correction
+                  else AdjustmentReason.RESTOCK if delta > 0 else AdjustmentReason.SALE)
+        outcome = self.mutate(
+            lambda c: levels.adjust(c, sku, location, delta, reason, None), "adjustStock")
+        level = self.model.levels.get((sku, location))
+        if delta < 0 and (level is None or level.on_hand + delta < level.reserved):
+            return self.expect(outcome, "INSUFFICIENT_STOCK")
+        self.expect(outcome, None)
+        if level is None:
+            self.model.levels[sku, location] = Level(on_hand=delta)
+            self.model.sequence[sku] += 1
+        else:
+            self.model.change(sku, location, on_hand=delta)
+
+    @rule(sku=st.sampled_from(SKUS), location=st.sampled_from(LOCATIONS),
+          on_hand=st.integers(0, 15), safety=st.none() | st.integers(0, 3),
+          version=version_choices)
+    def set_stock(
+        self, sku: str, location: str, on_hand: int, safety: int | None, version: str | int | None
+    ) -> None:
+        level = self.model.levels.get((sku, location))
+        current = level.version if level else 0
+        expected = {"current": current, "stale": current + 1 if current <= 1 else current - 1}.get(
+            version, version)  # type: ignore[arg-type]
+        outcome = self.mutate(lambda c: levels.set_stock(
+            c, sku, location, on_hand, safety, expected, None), "setStock")
+        if expected is not None and expected != current:
+            return self.expect(outcome, "VERSION_CONFLICT")
+        if level is not None and on_hand < level.reserved:
+            return self.expect(outcome, "INSUFFICIENT_STOCK")
+        self.expect(outcome, None)
+        if level is None:
+            self.model.levels[sku, location] = Level(on_hand=on_hand, safety=safety or 0)
+            self.model.sequence[sku] += 1
+            return
+        self.model.change(sku, location, on_hand=on_hand - level.on_hand)
+        level.safety = level.safety if safety is None else safety
+
+    @rule(pick=st.integers(0, 999))
+    def expire(self, pick: int) -> None:
+        active = [i for i, h in self.model.holds.items() if h.status == "ACTIVE"]
+        if not active:
+            return self.expect(self.mutate(reservations.expire_next, "expire"), None)
+        reservation_id = active[pick % len(active)]
+        self.run(self.inventory.pool.execute(
+            "UPDATE reservations SET expires_at = now() - interval '1 hour' WHERE id = $1::uuid",
+            reservation_id))
+        # Lapsed but not swept yet: it can no longer be committed, and nothing changes.
+        late = self.mutate(lambda c: reservations.commit(c, reservation_id, None), "commit")
+        self.expect(late, "RESERVATION_NOT_ACTIVE")
+        outcome = self.mutate(reservations.expire_next, "expire")
+        self.expect(outcome, None)
+        assert [r.id for r in outcome.reservations] == [reservation_id]
+        self.model.close(reservation_id, "EXPIRED")
+        assert self.mutate(reservations.expire_next, "expire").reservations == []
+
+    @invariant()
+    def database_equals_model(self) -> None:
+        self.run(self._compare())
+
+    async def _compare(self) -> None:
+        pool = self.inventory.pool
+        found = {(r["sku"], r["location"]): Level(*r[2:]) for r in await pool.fetch(
+            """SELECT s.code AS sku, l.code AS location, on_hand, reserved, safety_stock, version
+               FROM stock_levels JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
+        assert found == self.model.levels
+        holds = {r["id"]: Held(*r[1:]) for r in await pool.fetch(
+            """SELECT r.id::text AS id, s.code, l.code, quantity, status FROM reservations r
+               JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
+        assert holds == self.model.holds
+        sequence = {r["code"]: r["last_sequence"] for r in await pool.fetch(
+            "SELECT code, last_sequence FROM skus")}
+        assert sequence == self.model.sequence
+        await assert_consistent(pool)
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def model_url(pg_url: str, template_url: str) -> Iterator[str]:
+    """A database of its own, cloned from the migrated template (a sync twin of database_url)."""
+    name = f"inv_model_{uuid.uuid4().hex[:12]}"
+    template = urlsplit(template_url).path.lstrip("/")
+    asyncio.run(_admin(pg_url, f"CREATE DATABASE {name} TEMPLATE {template}"))
+    yield urlunsplit(urlsplit(pg_url)._replace(path=f"/{name}"))
+    asyncio.run(_admin(pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def test_random_interleavings_match_the_model(model_url: str) -> None:
+    with asyncio.Runner() as runner:
+        pool = runner.run(database.create_pool(model_url, min_size=1, max_size=2))
+        try:
+            StockMachine.runner = runner
+            StockMachine.inventory = Inventory(pool=pool, limits=Limits())
+            run_state_machine_as_test(StockMachine, settings=settings(
+                max_examples=50, stateful_step_count=30, deadline=None))
+        finally:
+            runner.run(pool.close())
