@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import asyncpg
 
@@ -28,6 +29,8 @@ from store import catalog, ledger
 log = logging.getLogger(__name__)
 PAGE = 500
 OUTBOX_SIZE = 10_000
+SHARED_SIZE = 4096
+T = TypeVar("T")
 
 
 
@@ -155,6 +158,7 @@ class StockFeed:
         self.sweep_interval = sweep_interval
         self.channels: dict[str, Channel] = {}
         self._outbox: asyncio.Queue[StockEvent] = asyncio.Queue(OUTBOX_SIZE)
+        self._shared: OrderedDict[Hashable, Any] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
 
@@ -173,6 +177,18 @@ class StockFeed:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.channels.clear()
+
+    def shared(self, key: Hashable, build: Callable[[], T]) -> T:
+        """One object per key for every local subscriber (bounded LRU): what each of them
+        is sent for one event is computed once (see schema/execution.py)."""
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = build()
+            if len(self._shared) > SHARED_SIZE:
+                self._shared.popitem(last=False)
+        else:
+            self._shared.move_to_end(key)
+        return cast(T, found)
 
     def topic(self, sku: str) -> str:
         return f"{self.prefix}:stock:{sku}"

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from graphql import GraphQLError
 
@@ -11,9 +12,12 @@ from domain import model
 from feed.hub import FeedOverflow, Follow
 from ops.metrics import counted
 from resolvers.context import Info
+from schema.execution import SHARED_RESULTS
 from schema.types import Sku, StockEvent
 
 MAX_THROTTLE_MS = 60_000
+D = TypeVar("D")
+P = TypeVar("P")
 
 
 def _not_found(sku: str) -> GraphQLError:
@@ -22,6 +26,18 @@ def _not_found(sku: str) -> GraphQLError:
 
 def _overflow(error: FeedOverflow) -> GraphQLError:
     return GraphQLError(str(error), extensions={"code": "SLOW_CONSUMER"})
+
+
+def _shared(info: Info, build: Callable[[D], P], value: D, key: tuple[str, int]) -> P:
+    """The payload object every local subscriber gets for this event, marked so that its
+    result is computed once per query shape (schema/execution.py)."""
+
+    def make() -> P:
+        payload = build(value)
+        setattr(payload, SHARED_RESULTS, {})
+        return payload
+
+    return info.context.feed.shared((build, *key), make)
 
 
 def snapshot_event(sku: model.Sku) -> model.StockEvent:
@@ -48,7 +64,7 @@ async def stock_events(
                 yield StockEvent.from_domain(snapshot_event(follow.snapshot))
             try:
                 async for event in follow.events():
-                    yield StockEvent.from_domain(event)
+                    yield _shared(info, StockEvent.from_domain, event, (event.sku, event.sequence))
             except FeedOverflow as error:
                 raise _overflow(error) from None
 
@@ -73,7 +89,7 @@ async def availability(
             yield Sku.from_domain(shown)
             async for current in _changes(follow, shown, throttle):
                 shown = current
-                yield Sku.from_domain(current)
+                yield _shared(info, Sku.from_domain, current, (current.code, current.sequence))
 
 
 async def _changes(

@@ -1,23 +1,59 @@
-"""Work around a memory leak of graphql-core 3.3.1/3.3.2 in subscriptions.
+"""Subscription execution: a memory-leak workaround for graphql-core 3.3.1/3.3.2, and one
+execution per event and query shape, shared by every subscriber of this instance.
 
-Each event of a subscription runs on a shallow copy of the subscription's executor, so the
-copies share its `_relevant_sub_fields` memo, keyed by the id of a list built anew for every
-event: one entry per event and object field, kept until the subscription ends (about 1.5-1.9
-KB per delivered event). A fresh memo per event keeps caching within the event and frees it
-after. tests/api/test_subscription_memory.py fails if this stops working.
+Leak: each event of a subscription runs on a shallow copy of the subscription's executor, so
+the copies share its `_relevant_sub_fields` memo, keyed by the id of a list built anew for
+every event: one entry per event and object field, kept until the subscription ends (about
+1.5-1.9 KB per delivered event). A fresh memo per event keeps caching within the event and
+frees it after. tests/integration/test_subscription_memory.py fails if this stops working.
+
+Sharing: payloads that carry a `shared_results` dict (see resolvers/subscriptions.py: one
+payload object per SKU event, handed to all its subscribers) get executed once per distinct
+operation and variables; every other subscriber of the same shape reuses that result. The
+fields of a subscription event depend only on the event, not on who asked.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+SHARED_RESULTS = "shared_results"
+
+
+def _shape(executor: Any) -> tuple[Any, ...]:
+    variables = getattr(executor.variable_values, "coerced", executor.variable_values)
+    return (
+        executor.operation,
+        tuple(sorted(executor.fragment_definitions.items())),
+        json.dumps(variables, sort_keys=True, default=str),
+    )
+
 
 class PerEventMemoExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    _share_key: tuple[Any, ...] | None = None
+    _per_event = False
+
     def build_per_event_executor(self, payload: Any) -> Any:
+        if self._share_key is None:
+            self._share_key = _shape(self)
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
         executor._stream_usages = RefMap()
+        executor._per_event = True  # type: ignore[attr-defined]
         return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        shared: dict[Any, Any] | None = getattr(self.root_value, SHARED_RESULTS, None)
+        if not self._per_event or shared is None:
+            return super().execute_operation(serially)
+        key = self._share_key
+        if key not in shared:
+            result = super().execute_operation(serially)
+            shared[key] = asyncio.ensure_future(result) if self.is_awaitable(result) else result
+        found = shared[key]
+        return asyncio.shield(found) if isinstance(found, asyncio.Future) else found
