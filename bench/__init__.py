@@ -1,0 +1,1 @@
+"""Benchmarks of the inventory server: `python -m bench` (see BENCHMARKS.md)."""
