@@ -66,14 +66,15 @@ def summarise(raw: str, top: int = 12) -> dict[str, object]:
 
 
 async def record(pid: int, seconds: float, out: Path) -> dict[str, object]:
-    """Samples `pid` for `seconds` (100 Hz, without pausing it); writes the collapsed stacks
+    """Samples `pid` for `seconds` at 100 Hz (pausing it briefly per sample: --nonblocking
+    gave skewed stacks here); writes the collapsed stacks
     to `out` (load them in speedscope or flamegraph.pl) and returns the summary."""
     exe = py_spy()
     if exe is None:
         return {"error": "py-spy not installed (pip install py-spy)"}
     process = await asyncio.create_subprocess_exec(
         exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-        "--rate", "100", "--nonblocking", "--format", "raw", "--output", str(out),
+        "--rate", "100", "--format", "raw", "--output", str(out),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
     _, err = await process.communicate()
