@@ -7,13 +7,21 @@ MaxIntrospectionDepthRule already refuses `types { fields { type { fields ...` f
 
 Depth, aliases and introspection are checked before graphql-core's validation, so a refused
 document costs one linear walk; fragments are measured once each, however often spread.
+
+Parsing and validation are cached here too (DocumentCache: an LRU keyed by the text and the
+token limit, holding the document, its measured shape and its validation), because the token
+limit has to be in force when a text is first parsed: clients send the same few documents over
+and over, and parsing, then validating, were the largest items of a request's CPU. A text that
+does not parse is not cached and is left to Strawberry's own parse, so its syntax error keeps
+the usual path and code.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import (
     DocumentNode,
@@ -25,8 +33,11 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    parse,
 )
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
@@ -132,6 +143,55 @@ def refusal(shape: Shape, *, max_depth: int, max_aliases: int,
     return None
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A parsed document, its shape, and graphql-core's validation of it per rule set."""
+
+    document: DocumentNode
+    shape: Shape
+    weight: int
+    validated: dict[tuple[type[ASTValidationRule], ...], list[GraphQLError]] = field(
+        default_factory=dict
+    )
+
+
+class DocumentCache:
+    """An LRU of prepared documents bounded by the total length of their texts (a parsed
+    document with locations costs ~200-600 bytes per character of text, so counting entries
+    alone would let 256 distinct 2,000-token documents pin ~300 MB)."""
+
+    def __init__(self, *, max_text_bytes: int = 256 * 1024, max_entry_bytes: int = 16 * 1024,
+                 max_entries: int = 1024) -> None:
+        self.max_text_bytes = max_text_bytes
+        self.max_entry_bytes = max_entry_bytes
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, int], Prepared] = OrderedDict()
+        self._weight = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, text: str, max_tokens: int) -> Prepared:
+        """Raises GraphQLSyntaxError (uncached) for a text that does not parse."""
+        key = (text, max_tokens)
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            return entry
+        document = parse(text, max_tokens=max_tokens)
+        entry = Prepared(document, measure(document), len(text))
+        if entry.weight <= self.max_entry_bytes:
+            self._entries[key] = entry
+            self._weight += entry.weight
+            while self._weight > self.max_text_bytes or len(self._entries) > self.max_entries:
+                _, dropped = self._entries.popitem(last=False)
+                self._weight -= dropped.weight
+        return entry
+
+
+DOCUMENTS = DocumentCache()
+
+
 class QueryLimits(SchemaExtension):
     def __init__(self, *, max_depth: int, max_aliases: int, max_tokens: int,
                  introspection: bool) -> None:
@@ -139,9 +199,18 @@ class QueryLimits(SchemaExtension):
         self.max_aliases = max_aliases
         self.max_tokens = max_tokens
         self.introspection = introspection
+        self._prepared: Prepared | None = None
 
     def on_parse(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self.max_tokens
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        if context.graphql_document is None and context.query:
+            try:
+                self._prepared = DOCUMENTS.get(context.query, self.max_tokens)
+            except GraphQLSyntaxError:
+                pass  # Strawberry parses it again and reports the error (tagged below)
+            else:
+                context.graphql_document = self._prepared.document
         yield
         for error in self.execution_context.pre_execution_errors or ():
             if isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message:
@@ -151,14 +220,25 @@ class QueryLimits(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
+        prepared = self._prepared
         if context.graphql_document is not None and not context.pre_execution_errors:
             error = refusal(
-                measure(context.graphql_document), max_depth=self.max_depth,
-                max_aliases=self.max_aliases, introspection=self.introspection,
+                measure(context.graphql_document) if prepared is None else prepared.shape,
+                max_depth=self.max_depth, max_aliases=self.max_aliases,
+                introspection=self.introspection,
             )
             if error is not None:
                 # Strawberry then skips graphql-core's validation and answers with this error.
                 context.pre_execution_errors = [error]
+            elif prepared is not None:
+                rules = context.validation_rules
+                errors = prepared.validated.get(rules)
+                if errors is None:
+                    errors = prepared.validated[rules] = validate_document(
+                        context.schema._schema, prepared.document, rules
+                    )
+                # a list (even empty) tells Strawberry validation has run
+                context.pre_execution_errors = errors
         yield
 
 

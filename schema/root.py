@@ -120,10 +120,11 @@ class Subscription:
 
 
 class CachedValidation(ValidationCache):
-    """Strawberry's validation cache, which leaves a document a limit refused alone."""
+    """Strawberry's validation cache, for documents no earlier extension has judged (a limit
+    refused it, or resolvers.limits.DocumentCache already has its validation)."""
 
     def on_validate(self) -> Iterator[None]:
-        if self.execution_context.pre_execution_errors:
+        if self.execution_context.pre_execution_errors is not None:
             yield
             return
         yield from super().on_validate()
