@@ -8,6 +8,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import psutil  # type: ignore[import-untyped]
+
 SCENARIOS = ("hot", "many", "reads", "fanout")
 
 
@@ -34,8 +36,10 @@ class Config:
     changes_per_second: int = 200
     low_rate: int = 20
     ws_deflate: bool = True
-    deflate_off_variant: bool = True
-    what_if: bool = True
+    deflate_off_variant: bool = False
+    workers: int = 2
+    one_worker_variant: bool = True
+    log_level: str = "WARNING"
     profile: bool = False
     keep_databases: bool = False
     admin_key: str = field(default_factory=lambda: "bench-" + secrets.token_hex(12))
@@ -100,9 +104,11 @@ def parse(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -
         changes_per_second=int(env.get("BENCH_CHANGES_PER_SECOND") or 200),
         low_rate=int(env.get("BENCH_LOW_RATE") or 20),
         ws_deflate=(env.get("BENCH_WS_DEFLATE") or "1") not in ("0", "false", "no"),
-        deflate_off_variant=(env.get("BENCH_DEFLATE_OFF_VARIANT") or "1")
+        deflate_off_variant=(env.get("BENCH_DEFLATE_OFF_VARIANT") or "0")
         not in ("0", "false", "no"),
-        what_if=(env.get("BENCH_WHATIF") or "1") not in ("0", "false", "no"),
+        workers=int(env.get("BENCH_WORKERS") or psutil.cpu_count() or 1),
+        one_worker_variant=(env.get("BENCH_ONE_WORKER") or "1") not in ("0", "false", "no"),
+        log_level=env.get("BENCH_LOG_LEVEL") or "WARNING",
         profile=args.profile,
         keep_databases=args.keep_databases,
     )

@@ -77,15 +77,21 @@ class Harness:
             "RATE_LIMIT_ANONYMOUS": "0",
             "MAX_CONNECTIONS_PER_KEY": "1000000",
             "PYTHONUNBUFFERED": "1",
+            # one JSON line per stock change and per operation is what production logs;
+            # the figures leave it out (BENCH_LOG_LEVEL=INFO puts it back)
+            "LOG_LEVEL": self.config.log_level,
         }
 
     @contextlib.asynccontextmanager
     async def server(self, database_url: str, prefix: str, extra_args: tuple[str, ...] = (),
                      env: dict[str, str] | None = None,
-                     app: str = "server:app") -> AsyncIterator[Server]:
-        """`app` "bench.whatif:app" serves the what-if variant (see bench/whatif.py)."""
-        server = Server({**self.server_env(database_url, prefix), **(env or {})}, extra_args,
-                        app)
+                     workers: int | None = None) -> AsyncIterator[Server]:
+        """`python server.py serve` with the run's worker count unless `workers` is given.
+        `serve` never offers permessage-deflate, so uvicorn's deflate flag is dropped."""
+        args = tuple(a for a in extra_args
+                     if a not in ("--ws-per-message-deflate", "false", "true"))
+        server = Server({**self.server_env(database_url, prefix), **(env or {})}, args,
+                        self.config.workers if workers is None else workers)
         try:
             await server.start()
             yield server

@@ -31,11 +31,19 @@ def _self_cpu() -> float:
 
 
 def _cpu(process: psutil.Process) -> float:
+    """CPU of a process and of its children (the workers of `serve --workers N`)."""
+    total = 0.0
     try:
-        times = process.cpu_times()
-        return float(times.user + times.system)
+        family = [process, *process.children(recursive=True)]
     except psutil.Error:
         return 0.0
+    for member in family:
+        try:
+            times = member.cpu_times()
+            total += float(times.user + times.system)
+        except psutil.Error:
+            pass
+    return total
 
 
 def _others(database_marker: str, redis_marker: str) -> dict[int, tuple[str, psutil.Process]]:

@@ -73,7 +73,7 @@ async def record(pid: int, seconds: float, out: Path) -> dict[str, object]:
     if exe is None:
         return {"error": "py-spy not installed (pip install py-spy)"}
     process = await asyncio.create_subprocess_exec(
-        exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+        exe, "record", "--pid", str(pid), "--subprocesses", "--duration", str(max(1, int(seconds))),
         "--rate", "100", "--format", "raw", "--output", str(out),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )

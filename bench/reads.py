@@ -66,11 +66,10 @@ async def _pair(h: Harness, url: str, name: str, query: str,
     """One read shape through the server, then its SQL through asyncpg, same concurrency."""
     c = h.config
     rng = random.Random(13)
-    what_if = floor is not None
-    app = "bench.whatif:app" if what_if else "server:app"
-    name += ", WHAT-IF ParserCache" if what_if else ""
+    one_worker = floor is not None
+    name += ", 1 worker process" if one_worker else ""
     h.log(f"reads: {name}, {c.read_clients} clients")
-    async with h.server(url, "reads", app=app) as server:
+    async with h.server(url, "reads", workers=1 if one_worker else None) as server:
         proto = GraphQLClient(server.port, None)  # product pages read without a key
         variables: Callable[[], dict[str, object]] = (
             (lambda: {"code": codes()[0]}) if query == SKU else (lambda: {"codes": codes()}))
@@ -93,7 +92,7 @@ async def _pair(h: Harness, url: str, name: str, query: str,
                    f"same 3 SELECTs via asyncpg, pool {c.server_pool}", None, cpu,
                    f"p99 {lat['p99_ms']} ms (asyncpg {lat_floor['p99_ms']} ms); "
                    f"errors {tally.outcomes['error']}"
-                   + ("; bench/whatif.py: ParserCache added" if what_if else "")))
+                   + (f"; {c.workers} workers above" if one_worker else "")))
     return floor
 
 
@@ -105,7 +104,7 @@ async def run(h: Harness) -> None:
     one = await _pair(h, url, "sku(code)", SKU, lambda: [sku_code(rng.randint(1, c.many_skus))])
     await _pair(h, url, f"skusByCode({BATCH})", SKUS,
                 lambda: [sku_code(rng.randint(1, c.many_skus)) for _ in range(BATCH)])
-    if c.what_if:
+    if c.one_worker_variant and c.workers != 1:
         await _pair(h, url, "sku(code)", SKU, lambda: [sku_code(rng.randint(1, c.many_skus))],
                     floor=one)
     h.log("reads: counting SQL statements per request on the wire")

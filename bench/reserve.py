@@ -28,10 +28,11 @@ def classify_reserve(status: int, body: bytes) -> str:
 
 
 async def via_server(h: Harness, name: str, template: str, clients: int,
-                     codes: list[str], app: str = "server:app") -> tuple[Tally, dict[str, float]]:
-    variant = "" if app == "server:app" else "_whatif"
+                     codes: list[str], workers: int | None = None,
+                     ) -> tuple[Tally, dict[str, float]]:
+    variant = "" if workers is None else f"_w{workers}"
     url = await h.dbs.fresh(f"{name}_srv_{clients}{variant}", template)
-    async with h.server(url, f"{name}{clients}{variant}", app=app) as server:
+    async with h.server(url, f"{name}{clients}{variant}", workers=workers) as server:
         proto = GraphQLClient(server.port, h.config.admin_key)
         payloads = [proto.encode(RESERVE, {"sku": c}) for c in codes]
         rng = random.Random(11)
@@ -101,12 +102,12 @@ async def run(h: Harness, name: str) -> None:
             h.add(rate_row(label, f"reserves/s, {clients} clients", held,
                            ceilings[best].rate("held"), f"asyncpg loop, best pool ({best})",
                            1.0 if hot else 0.5, cpu, rates))
-        if hot and main and c.what_if:
-            h.log(f"{label}: {clients} clients, what-if ParserCache")
-            cached, cached_cpu = await via_server(h, name, template, clients, codes,
-                                                  app="bench.whatif:app")
-            h.add(rate_row(label, f"reserves/s, {clients} clients, WHAT-IF ParserCache",
-                           cached.rate("held"), ceilings[first].rate("held"),
-                           f"asyncpg loop, pool {first}", None, cached_cpu,
-                           "bench/whatif.py: Strawberry ParserCache added; "
-                           f"server {held:.0f}/s -> {cached.rate('held'):.0f}/s"))
+        if main and c.one_worker_variant and c.workers != 1:
+            h.log(f"{label}: {clients} clients, one worker process")
+            one, one_cpu = await via_server(h, name, template, clients, codes, workers=1)
+            lat = latency_ms(one.latencies)
+            h.add(rate_row(label, f"reserves/s, {clients} clients, 1 worker process",
+                           one.rate("held"), ceilings[first].rate("held"),
+                           f"asyncpg loop, pool {first}", None, one_cpu,
+                           f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms; "
+                           f"{c.workers} workers: {held:.0f}/s"))

@@ -1,5 +1,6 @@
-"""The server under test: `uvicorn server:app` in a subprocess, as tests/processes.py starts it,
-with its output in a log file and its CPU and memory readable while it runs."""
+"""The server under test: `python server.py serve --workers N` in a subprocess, the command the
+README gives for production, with its output in a log file and its CPU and memory (summed over
+its worker processes) readable while it runs."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ async def http_get(port: int, path: str) -> int:
 
 class Server:
     def __init__(self, env: dict[str, str], extra_args: tuple[str, ...] = (),
-                 app: str = "server:app") -> None:
-        self.app = app
+                 workers: int = 1) -> None:
+        self.workers = workers
         self.port = free_port()
         self.env = {**os.environ, **env}
         self.extra_args = extra_args
@@ -52,9 +53,8 @@ class Server:
 
     async def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log",
-             *self.extra_args],
+            [sys.executable, "server.py", "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(self.workers), *self.extra_args],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self.ps = psutil.Process(self.process.pid)
@@ -70,14 +70,13 @@ class Server:
                     pass
                 await asyncio.sleep(0.1)
 
-    def rss(self) -> int:
+    def family(self) -> list[psutil.Process]:
         assert self.ps is not None
-        return int(self.ps.memory_info().rss)
+        return [self.ps, *self.ps.children(recursive=True)]
 
-    def cpu_seconds(self) -> float:
-        assert self.ps is not None
-        times = self.ps.cpu_times()
-        return float(times.user + times.system)
+    def rss(self) -> int:
+        """Summed over the supervisor and its workers."""
+        return sum(int(p.memory_info().rss) for p in self.family())
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
