@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -39,8 +40,9 @@ from service.expiry import run_expiry
 from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
+from web.fast_path import GraphQLFastPath
 from web.http_limits import BodyLimit, RequestTimeout
-from web.rate_limit import Counter, RateLimitMiddleware
+from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.view import STATIC_DIR, InventoryGraphQL
 
@@ -87,7 +89,7 @@ async def demo_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "demo" / "index.html")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -137,13 +139,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             MULTIPART_SUBSCRIPTION_PROTOCOL,
         ),
     )
-    return Starlette(
+    limit = RateLimit(
+        Counter(settings.redis_url, settings.feed_prefix),
+        per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,
+    )
+    app = Starlette(
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(
-                RateLimitMiddleware, counter=Counter(settings.redis_url, settings.feed_prefix),
-                per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,
-            ),
+            Middleware(RateLimitMiddleware, limit=limit),
             Middleware(
                 CORSMiddleware, allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
@@ -169,6 +172,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if not settings.http_fast_path:
+        return app
+    return GraphQLFastPath(app, graphql, limit=limit, max_body_bytes=settings.max_body_bytes,
+                           timeout_seconds=settings.request_timeout_seconds)
 
 
 app = create_app()

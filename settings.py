@@ -72,6 +72,7 @@ class Settings:
     max_body_bytes: int = 131072
     request_timeout_seconds: float = 10.0
     introspection: bool = True
+    http_fast_path: bool = True
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
@@ -120,4 +121,5 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 131072),
             request_timeout_seconds=float(_int(env, "REQUEST_TIMEOUT_SECONDS", 10)),
             introspection=_flag(env, "INTROSPECTION", True),
+            http_fast_path=_flag(env, "HTTP_FAST_PATH", True),
         )

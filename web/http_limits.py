@@ -19,48 +19,72 @@ async def _refuse(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> bytes | None:
+    """The whole body, never a chunk past `max_bytes` (a declared Content-Length over the
+    limit is refused without reading anything); None once answered 413 or the client left."""
+    declared = b""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            declared = value
+            break
+    if declared.isdigit() and int(declared) > max_bytes:
+        await _too_large(send, max_bytes)
+        return None
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        more = message.get("more_body", False)
+        if size > max_bytes:
+            await _too_large(send, max_bytes)
+            return None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then the real channel."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _too_large(send: Send, max_bytes: int) -> None:
+    await _refuse(send, 413, "REQUEST_TOO_LARGE", f"Request body is larger than {max_bytes} bytes.")
+
+
+async def refuse_late(send: Send, seconds: float) -> None:
+    await _refuse(send, 504, "TIMEOUT",
+                  f"The request took longer than {seconds:g} s and was cancelled.")
+
+
+BODY_READ = "inventory.body_read"  # scope key: web.fast_path read the body within the limit
+
+
 class BodyLimit:
-    """Reads the body up to `max_bytes` before the app sees it, and never a chunk more: a
-    declared Content-Length over the limit is refused without reading anything."""
+    """Reads the body up to `max_bytes` before the app sees it (see read_body)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get(BODY_READ):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
-            return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > self.max_bytes:
-                await self._too_large(send)
-                return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, send: Send) -> None:
-        await _refuse(send, 413, "REQUEST_TOO_LARGE",
-                      f"Request body is larger than {self.max_bytes} bytes.")
+        body = await read_body(scope, receive, send, self.max_bytes)
+        if body is not None:
+            await self.app(scope, replaying(body, receive), send)
 
 
 class RequestTimeout:
@@ -91,5 +115,4 @@ class RequestTimeout:
         except TimeoutError:
             if started or not deadline.expired():  # not ours, or too late for a 504
                 raise
-            await _refuse(send, 504, "TIMEOUT",
-                          f"The request took longer than {self.seconds:g} s and was cancelled.")
+            await refuse_late(send, self.seconds)

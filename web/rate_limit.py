@@ -51,37 +51,52 @@ class Counter:
             await self.redis.aclose()
 
 
-class RateLimitMiddleware:
-    def __init__(
-        self, app: ASGIApp, counter: Counter, *, per_key: int, anonymous: int,
-        paths: tuple[str, ...] = ("/graphql", "/skus/"),
-    ) -> None:
-        self.app = app
+ADMITTED = "inventory.rate_admitted"  # scope key: web.fast_path already counted this request
+
+
+class RateLimit:
+    """The policy, shared by the middleware and web.fast_path."""
+
+    def __init__(self, counter: Counter, *, per_key: int, anonymous: int,
+                 paths: tuple[str, ...] = ("/graphql", "/skus/")) -> None:
         self.counter = counter
         self.per_key = per_key
         self.anonymous = anonymous
         self.paths = paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.paths):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
+    async def admit(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> bool:
+        """Counts the request once; False after answering 429."""
+        if scope.get(ADMITTED):
+            return True
+        scope[ADMITTED] = True
         token = headers.get(b"authorization")
         if token:
             identity, limit = "key:" + hashlib.sha256(token).hexdigest()[:24], self.per_key
         else:
             client = scope.get("client") or ("unknown", 0)
             identity, limit = f"ip:{client[0]}", self.anonymous
-        if limit > 0 and await self.counter.hit(identity) > limit:
-            body = orjson.dumps({"errors": [{
-                "message": f"rate limit of {limit} requests per second exceeded; retry shortly",
-                "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
-            }]})
-            await send({"type": "http.response.start", "status": 429, "headers": [
-                (b"content-type", b"application/json"), (b"retry-after", b"1"),
-                (b"content-length", str(len(body)).encode()),
-            ]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)
+        if limit <= 0 or await self.counter.hit(identity) <= limit:
+            return True
+        body = orjson.dumps({"errors": [{
+            "message": f"rate limit of {limit} requests per second exceeded; retry shortly",
+            "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
+        }]})
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", b"application/json"), (b"retry-after", b"1"),
+            (b"content-length", str(len(body)).encode()),
+        ]})
+        await send({"type": "http.response.body", "body": body})
+        return False
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limit: RateLimit) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http" or not scope["path"].startswith(self.limit.paths)
+            or await self.limit.admit(scope, send, dict(scope["headers"]))
+        ):
+            await self.app(scope, receive, send)

@@ -10,6 +10,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 current: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+ASSIGNED = "inventory.request_id"  # scope key: an id already given by web.fast_path
+
+
+def assign(scope: Scope) -> str:
+    """The caller's X-Request-ID if it is sane, else a fresh one; once per request."""
+    assigned: str | None = scope.get(ASSIGNED)
+    if assigned is not None:
+        return assigned
+    given = b""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given = value
+            break
+    text = given.decode("latin-1")
+    request_id = scope[ASSIGNED] = text if _VALID.fullmatch(text) else uuid.uuid4().hex[:16]
+    return request_id
 
 
 class RequestIdMiddleware:
@@ -20,8 +36,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _VALID.fullmatch(given) else uuid.uuid4().hex[:16]
+        request_id = assign(scope)
         token = current.set(request_id)
 
         async def send_with_id(message: Message) -> None:
