@@ -30,6 +30,8 @@ class OperationMetrics(SchemaExtension):
         outcome = "error" if result is not None and getattr(result, "errors", None) else "ok"
         REQUESTS.labels(name, operation_type, outcome).inc()
         REQUEST_SECONDS.labels(name, operation_type).observe(elapsed)
+        if not log.isEnabledFor(logging.INFO):
+            return
         principal = getattr(context.context, "principal", None)
         log.info(
             "graphql %s %s", operation_type, name,

@@ -139,10 +139,10 @@ def build_schema(
         subscription=Subscription,
         execution_context_class=PerEventMemoExecutionContext,
         extensions=[
-            # the limits first: they set the parser's token limit and refuse oversized
-            # documents before a cached validation result is used
-            *extensions,
-            lambda: CachedValidation(maxsize=256),
+            # the limits first: they set the parser's token limit, refuse oversized documents
+            # and cache parsing and validation (resolvers.limits.DocumentCache); without them
+            # (export-schema, some tests) Strawberry's validation cache stands in
+            *(extensions or [lambda: CachedValidation(maxsize=256)]),
             MaskUnexpectedErrors,
             OperationMetrics,
             *tracing_extensions(),

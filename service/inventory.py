@@ -89,16 +89,18 @@ def record(field: str, outcome: Outcome) -> None:
         if field in HOLDING_FIELDS and outcome.error.code == "INSUFFICIENT_STOCK":
             RESERVATIONS.labels("insufficient").inc()
         return
+    logging_changes = log.isEnabledFor(logging.INFO)
     for event in outcome.events:
         STOCK_EVENTS.labels(event.kind.value).inc()
         if event.kind in OUTCOME_BY_KIND:
             RESERVATIONS.labels(OUTCOME_BY_KIND[event.kind]).inc()
-        log.info("stock %s %s #%d", event.kind.value, event.sku, event.sequence, extra={
-            "operation": field, "sku": event.sku, "sequence": event.sequence,
-            "kind": event.kind.value, "location": event.location,
-            "changes": {"onHand": event.on_hand_delta, "reserved": event.reserved_delta},
-            "reservation": event.reservation_id,
-        })
+        if logging_changes:
+            log.info("stock %s %s #%d", event.kind.value, event.sku, event.sequence, extra={
+                "operation": field, "sku": event.sku, "sequence": event.sequence,
+                "kind": event.kind.value, "location": event.location,
+                "changes": {"onHand": event.on_hand_delta, "reserved": event.reserved_delta},
+                "reservation": event.reservation_id,
+            })
 
 
 async def _attempt(conn: asyncpg.Connection, work: Work) -> Outcome:
