@@ -15,12 +15,21 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Run instead of asyncpg's reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL)
+    when a connection goes back to the pool: a round trip per acquire that undoes nothing
+    here, as the app keeps no session state (no SET, LISTEN or cursors outside transactions;
+    the migration lock is released explicitly). asyncpg still rolls back an open transaction
+    and drops listeners before calling this."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         command_timeout=30,
         server_settings={"application_name": "inventory"},
     )

@@ -49,4 +49,10 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
             done.append(name)
         return done
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_ID)
+        try:
+            await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_ID)
+        except BaseException:
+            # a pooled connection is not reset on release (store.database): never hand one
+            # back still holding the lock
+            conn.terminate()
+            raise
