@@ -30,6 +30,7 @@ from strawberry.subscriptions import (
 from feed.broadcast import make_broadcast
 from feed.hub import StockFeed
 from feed.sse import sku_events
+from ops.gc_pacing import paced_collections
 from ops.health import healthz, readyz
 from ops.metrics import metrics_endpoint
 from resolvers.limits import limit_extensions
@@ -97,7 +98,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         if len(settings.anonymous_scopes) > 1:
             log.warning("callers without an API key may: %s",
                         ", ".join(sorted(s.value for s in settings.anonymous_scopes)))
-        async with open_inventory(settings) as plain, open_feed(settings, plain) as feed:
+        async with (
+            open_inventory(settings) as plain, open_feed(settings, plain) as feed,
+            paced_collections(settings.gc_full_interval),
+        ):
             inventory = dataclasses.replace(plain, publish=feed.publish)
             gatekeeper = Gatekeeper(
                 inventory.pool, admin_token=settings.admin_api_key,

@@ -73,6 +73,9 @@ class Settings:
     request_timeout_seconds: float = 10.0
     introspection: bool = True
     http_fast_path: bool = True
+    # ops/gc_pacing.py; 0 = CPython's automatic full collections. from_env turns it on (300 s):
+    # the dataclass default keeps in-process test servers on CPython's defaults
+    gc_full_interval: float = 0.0
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
@@ -122,4 +125,5 @@ class Settings:
             request_timeout_seconds=float(_int(env, "REQUEST_TIMEOUT_SECONDS", 10)),
             introspection=_flag(env, "INTROSPECTION", True),
             http_fast_path=_flag(env, "HTTP_FAST_PATH", True),
+            gc_full_interval=float(_int(env, "GC_FULL_INTERVAL_SECONDS", 300)),
         )

@@ -42,6 +42,11 @@ SUBSCRIPTIONS = Gauge(
     "inventory_subscriptions", "Open subscriptions (GraphQL and SSE)", ["kind"],
     multiprocess_mode="livesum",
 )
+GC_FULL_SECONDS = Histogram(
+    "inventory_gc_full_collection_seconds",
+    "Scheduled full garbage collections (GC_FULL_INTERVAL_SECONDS)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 PUBLISHED = Counter("inventory_events_published", "Events published to the backbone", ["result"])
 DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
 FEED_LAG = Histogram(
