@@ -1,10 +1,12 @@
-"""Group commit for holds on one SKU: many reserve requests in one transaction.
+"""Group commit for holds: many reserve requests, of one SKU or many, in one transaction.
 
-All levels of the SKU are locked (in location order, like a cart), each request is allocated
-in arrival order with the same location policy as a single reserve, and then each touched
-level gets ONE guarded UPDATE for its total, the reservations ONE INSERT and the ledger ONE
-INSERT. The guard (available >= total) still holds in the database; the allocation only
-decides which request gets which units, under the row locks.
+All levels of the batch's SKUs are locked in (sku, location) order, as carts lock them, each
+request is allocated in arrival order with the same location policy as a single reserve, and
+then ONE guarded UPDATE sets every touched level to its total, ONE INSERT writes the
+reservations, ONE UPDATE hands out each SKU's sequence numbers (the SKU rows last and in id
+order, like every writer), and ONE INSERT writes the ledger: the same number of statements for
+one request or for 256 over 200 SKUs. The guard (available >= total) still holds in the
+database; the allocation only decides which request gets which units, under the row locks.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 import asyncpg
 
-from domain.errors import InsufficientStock, NotFound, StockError
+from domain.errors import InsufficientStock, NotFound
 from domain.model import (
+    AvailabilityStatus,
     Reservation,
     ReservationStatus,
     StockEvent,
@@ -29,38 +31,49 @@ from domain.outcome import Outcome
 from store import lookups
 
 LOCK_LEVELS = """
-SELECT l.location_id, lo.code AS location, l.on_hand, l.reserved, l.safety_stock, l.version
+SELECT l.sku_id, l.location_id, lo.code AS location, l.on_hand, l.reserved, l.safety_stock,
+       l.version
 FROM stock_levels l JOIN locations lo ON lo.id = l.location_id
-WHERE l.sku_id = $1 ORDER BY l.location_id FOR UPDATE OF l
+WHERE l.sku_id = ANY($1::bigint[]) ORDER BY l.sku_id, l.location_id FOR UPDATE OF l
 """
-HOLD_TOTAL = """
-UPDATE stock_levels SET reserved = reserved + $3, version = version + $4, updated_at = now()
-WHERE sku_id = $1 AND location_id = $2 AND on_hand - reserved - safety_stock >= $3
-RETURNING updated_at
+HOLD_TOTALS = """
+UPDATE stock_levels l
+SET reserved = l.reserved + u.quantity, version = l.version + u.count, updated_at = now()
+FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[])
+     AS u(sku_id, location_id, quantity, count)
+WHERE l.sku_id = u.sku_id AND l.location_id = u.location_id
+  AND l.on_hand - l.reserved - l.safety_stock >= u.quantity
+RETURNING l.updated_at
 """
 INSERT_RESERVATIONS = """
 INSERT INTO reservations (id, sku_id, location_id, quantity, expires_at, reference)
-SELECT u.id, $1, u.location_id, u.quantity, now() + make_interval(secs => u.ttl), u.reference
-FROM unnest($2::uuid[], $3::bigint[], $4::int[], $5::float8[], $6::text[])
-     AS u(id, location_id, quantity, ttl, reference)
+SELECT u.id, u.sku_id, u.location_id, u.quantity, now() + make_interval(secs => u.ttl),
+       u.reference
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::float8[], $6::text[])
+     AS u(id, sku_id, location_id, quantity, ttl, reference)
 RETURNING id::text AS id, expires_at, created_at
 """
+# The SKU rows last and in id order, like every other writer (see store/ledger.py).
 NEXT_SEQUENCES = """
-UPDATE skus SET last_sequence = last_sequence + $2 WHERE id = $1
-RETURNING code, last_sequence, low_stock_threshold
+WITH locked AS (SELECT id FROM skus WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE)
+UPDATE skus s SET last_sequence = s.last_sequence + u.n
+FROM locked JOIN unnest($1::bigint[], $2::int[]) AS u(id, n) ON u.id = locked.id
+WHERE s.id = locked.id
+RETURNING s.id, s.code, s.last_sequence, s.low_stock_threshold
 """
 INSERT_EVENTS = """
 INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta,
     level_on_hand, level_reserved, level_safety, level_version,
     sku_on_hand, sku_reserved, available, status, reservation_id, reference)
-SELECT $1, u.sequence, 'RESERVED', u.location_id, 0, u.quantity, u.on_hand, u.reserved,
-       u.safety, u.version, $2, u.sku_reserved, u.available, u.status, u.reservation_id,
-       u.reference
-FROM unnest($3::bigint[], $4::bigint[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[],
-            $10::bigint[], $11::int[], $12::text[], $13::uuid[], $14::text[])
-     AS u(sequence, location_id, quantity, on_hand, reserved, safety, version, sku_reserved,
-          available, status, reservation_id, reference)
+SELECT u.sku_id, u.sequence, 'RESERVED', u.location_id, 0, u.quantity, u.on_hand, u.reserved,
+       u.safety, u.version, u.sku_on_hand, u.sku_reserved, u.available, u.status,
+       u.reservation_id, u.reference
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::int[],
+            $7::int[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::text[],
+            $13::uuid[], $14::text[])
+     AS u(sku_id, sequence, location_id, quantity, on_hand, reserved, safety, version,
+          sku_on_hand, sku_reserved, available, status, reservation_id, reference)
 RETURNING occurred_at
 """
 
@@ -107,83 +120,118 @@ def _pick(levels: list[_Level], request: HoldRequest) -> _Level | None:
 async def hold_batch(
     conn: asyncpg.Connection, sku: str, requests: Sequence[HoldRequest]
 ) -> list[Outcome]:
-    """One outcome per request, in order; the caller runs this in one transaction."""
-    sku_id = await lookups.sku_id(conn, sku, ["sku"])
-    known = await lookups.ids_by_code(
-        conn, "locations", [r.location for r in requests if r.location]
-    )
-    levels = [_Level(**dict(r)) for r in await conn.fetch(LOCK_LEVELS, sku_id)]
+    """One outcome per request of one SKU, in order; the caller runs this in one transaction."""
+    return await hold_many(conn, [(sku, r) for r in requests])
+
+
+async def hold_many(
+    conn: asyncpg.Connection, requests: Sequence[tuple[str, HoldRequest]]
+) -> list[Outcome]:
+    """One outcome per (SKU code, request), in order, over any number of SKUs, with a fixed
+    number of statements; the caller runs this in one transaction. Each SKU's requests are
+    allocated in arrival order exactly as single reserves arriving in that order would be."""
     outcomes: list[Outcome] = [Outcome() for _ in requests]
-    held: list[_Held] = []
-    for index, request in enumerate(requests):
-        error: StockError | None = None
-        if request.location and request.location not in known:
-            error = NotFound(f"unknown location {request.location!r}", ["location"])
-        elif (level := _pick(levels, request)) is None:
-            where = f" at {request.location}" if request.location else " at any one location"
-            error = InsufficientStock(
-                f"fewer than {request.quantity} of {sku} available{where}", ["quantity"]
-            )
+    sku_ids = await lookups.ids_by_code(conn, "skus", [sku for sku, _ in requests])
+    named = [r.location for _, r in requests if r.location]
+    known = await lookups.ids_by_code(conn, "locations", named) if named else {}
+    by_sku: dict[int, list[int]] = {}
+    for index, (sku, request) in enumerate(requests):
+        if sku not in sku_ids:
+            outcomes[index].error = NotFound(f"unknown SKU {sku!r}", ["sku"])
+        elif request.location and request.location not in known:
+            outcomes[index].error = NotFound(f"unknown location {request.location!r}",
+                                             ["location"])
         else:
+            by_sku.setdefault(sku_ids[sku], []).append(index)
+    if not by_sku:
+        return outcomes
+    levels: dict[int, list[_Level]] = {sku_id: [] for sku_id in by_sku}
+    for r in await conn.fetch(LOCK_LEVELS, sorted(by_sku)):
+        levels[r["sku_id"]].append(_Level(
+            r["location_id"], r["location"], r["on_hand"], r["reserved"], r["safety_stock"],
+            r["version"]))
+    held: dict[int, list[_Held]] = {}
+    for sku_id, indexes in by_sku.items():
+        mine = levels[sku_id]
+        for index in indexes:
+            sku, request = requests[index]
+            level = _pick(mine, request)
+            if level is None:
+                where = f" at {request.location}" if request.location else " at any one location"
+                outcomes[index].error = InsufficientStock(
+                    f"fewer than {request.quantity} of {sku} available{where}", ["quantity"])
+                continue
             level.reserved += request.quantity
             level.version += 1
-            held.append(_Held(index, request, replace(level), uuid.uuid4(),
-                              sum(lv.reserved for lv in levels),
-                              sum(lv.available for lv in levels)))
-        outcomes[index].error = error
+            held.setdefault(sku_id, []).append(_Held(
+                index, request, replace(level), uuid.uuid4(),
+                sum(lv.reserved for lv in mine), sum(lv.available for lv in mine)))
     if held:
-        await _write(conn, sku_id, sum(lv.on_hand for lv in levels), held, outcomes)
+        await _write(conn, levels, held, outcomes)
     return outcomes
 
 
 async def _write(
-    conn: asyncpg.Connection, sku_id: int, sku_on_hand: int, held: list[_Held],
+    conn: asyncpg.Connection, levels: dict[int, list[_Level]], held: dict[int, list[_Held]],
     outcomes: list[Outcome],
 ) -> None:
-    totals: dict[int, tuple[int, int]] = {}
-    for h in held:
-        quantity, count = totals.get(h.level.location_id, (0, 0))
-        totals[h.level.location_id] = (quantity + h.request.quantity, count + 1)
-    updated_at: datetime | None = None
-    for location_id in sorted(totals):
-        quantity, count = totals[location_id]
-        updated_at = await conn.fetchval(HOLD_TOTAL, sku_id, location_id, quantity, count)
-        if updated_at is None:  # the guard refused: the allocation was wrong; change nothing
-            raise RuntimeError("batched hold refused by the stock guard")
-    assert updated_at is not None
+    totals: dict[tuple[int, int], tuple[int, int]] = {}
+    for sku_id, hs in held.items():
+        for h in hs:
+            quantity, count = totals.get((sku_id, h.level.location_id), (0, 0))
+            totals[sku_id, h.level.location_id] = (quantity + h.request.quantity, count + 1)
+    keys = sorted(totals)
+    updated = await conn.fetch(
+        HOLD_TOTALS, [k[0] for k in keys], [k[1] for k in keys],
+        [totals[k][0] for k in keys], [totals[k][1] for k in keys],
+    )
+    if len(updated) != len(keys):  # the guard refused: the allocation was wrong; change nothing
+        raise RuntimeError("batched hold refused by the stock guard")
+    updated_at = updated[0]["updated_at"]  # now(): the same for the whole transaction
+    flat = [(sku_id, h) for sku_id in sorted(held) for h in held[sku_id]]
     inserted = await conn.fetch(
-        INSERT_RESERVATIONS, sku_id, [h.reservation_id for h in held],
-        [h.level.location_id for h in held], [h.request.quantity for h in held],
-        [float(h.request.ttl) for h in held], [h.request.reference for h in held],
+        INSERT_RESERVATIONS, [h.reservation_id for _, h in flat], [s for s, _ in flat],
+        [h.level.location_id for _, h in flat], [h.request.quantity for _, h in flat],
+        [float(h.request.ttl) for _, h in flat], [h.request.reference for _, h in flat],
     )
     stamps = {r["id"]: r for r in inserted}
-    head = await conn.fetchrow(NEXT_SEQUENCES, sku_id, len(held))
-    first = head["last_sequence"] - len(held) + 1
-    threshold = head["low_stock_threshold"]
-    statuses = [availability_status(h.available, threshold).value for h in held]
+    skus = sorted(held)
+    heads = {r["id"]: r for r in await conn.fetch(
+        NEXT_SEQUENCES, skus, [len(held[s]) for s in skus])}
+    sequences: list[int] = []
+    statuses: list[str] = []
+    sku_on_hand = {s: sum(lv.on_hand for lv in levels[s]) for s in skus}
+    for sku_id in skus:
+        head = heads[sku_id]
+        first = head["last_sequence"] - len(held[sku_id]) + 1
+        sequences += range(first, first + len(held[sku_id]))
+        statuses += [availability_status(h.available, head["low_stock_threshold"]).value
+                     for h in held[sku_id]]
     occurred = await conn.fetch(
-        INSERT_EVENTS, sku_id, sku_on_hand, list(range(first, first + len(held))),
-        [h.level.location_id for h in held], [h.request.quantity for h in held],
-        [h.level.on_hand for h in held], [h.level.reserved for h in held],
-        [h.level.safety_stock for h in held], [h.level.version for h in held],
-        [h.sku_reserved for h in held], [h.available for h in held], statuses,
-        [h.reservation_id for h in held], [h.request.reference for h in held],
+        INSERT_EVENTS, [s for s, _ in flat], sequences,
+        [h.level.location_id for _, h in flat], [h.request.quantity for _, h in flat],
+        [h.level.on_hand for _, h in flat], [h.level.reserved for _, h in flat],
+        [h.level.safety_stock for _, h in flat], [h.level.version for _, h in flat],
+        [sku_on_hand[s] for s, _ in flat], [h.sku_reserved for _, h in flat],
+        [h.available for _, h in flat], statuses,
+        [h.reservation_id for _, h in flat], [h.request.reference for _, h in flat],
     )
     occurred_at = occurred[0]["occurred_at"]
-    for offset, h in enumerate(held):
+    for (sku_id, h), sequence, status in zip(flat, sequences, statuses, strict=True):
+        code = heads[sku_id]["code"]
         stamp = stamps[str(h.reservation_id)]
-        level = StockLevel(head["code"], h.level.location_id, h.level.on_hand, h.level.reserved,
+        level = StockLevel(code, h.level.location_id, h.level.on_hand, h.level.reserved,
                            h.level.safety_stock, h.level.version, updated_at)
         outcome = outcomes[h.index]
         outcome.level = level
         outcome.reservations = [Reservation(
-            str(h.reservation_id), head["code"], h.level.location_id, h.request.quantity,
+            str(h.reservation_id), code, h.level.location_id, h.request.quantity,
             ReservationStatus.ACTIVE, stamp["expires_at"], h.request.reference,
             stamp["created_at"],
         )]
         outcome.events = [StockEvent(
-            head["code"], first + offset, StockEventKind.RESERVED, h.level.location_id,
-            h.level.location, 0, h.request.quantity, level, sku_on_hand, h.sku_reserved,
-            h.available, availability_status(h.available, threshold), None,
-            str(h.reservation_id), h.request.reference, occurred_at,
+            code, sequence, StockEventKind.RESERVED, h.level.location_id, h.level.location, 0,
+            h.request.quantity, level, sku_on_hand[sku_id], h.sku_reserved, h.available,
+            AvailabilityStatus(status), None, str(h.reservation_id), h.request.reference,
+            occurred_at,
         )]
