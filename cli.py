@@ -130,6 +130,8 @@ async def _seed(settings: Settings) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from web.ws_protocol import LeanWebSocketProtocol
+
     if not settings.database_url:
         # Start the embedded server here, once, so that every worker shares it.
         os.environ["DATABASE_URL"] = database_url(settings)
@@ -146,6 +148,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=settings.grace_seconds,
         ws_per_message_deflate=False,
+        ws=LeanWebSocketProtocol,
         ws_max_size=settings.max_body_bytes,
         proxy_headers=True,  # trusts X-Forwarded-For from FORWARDED_ALLOW_IPS (default 127.0.0.1)
     )

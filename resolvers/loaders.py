@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -30,16 +31,25 @@ def _loader(
 
 
 class Loaders:
+    """Made on first use: a WebSocket context lives as long as its socket, and most sockets
+    never resolve a field that needs one (four idle DataLoaders cost ~2 KB per subscriber)."""
+
     def __init__(self, pool: asyncpg.Pool, *, cache: bool = True) -> None:
-        self.sku: DataLoader[str, Sku | None] = _loader(
-            pool, catalog.skus_by_code, cache=cache
-        )
-        self.levels: DataLoader[int, list[StockLevel]] = _loader(
-            pool, catalog.levels_of, [], cache=cache
-        )
-        self.location: DataLoader[int, Location] = _loader(
-            pool, catalog.locations_by_id, cache=cache
-        )
-        self.location_by_code: DataLoader[str, Location | None] = _loader(
-            pool, catalog.locations_by_code, cache=cache
-        )
+        self._pool = pool
+        self._cache = cache
+
+    @functools.cached_property
+    def sku(self) -> DataLoader[str, Sku | None]:
+        return _loader(self._pool, catalog.skus_by_code, cache=self._cache)
+
+    @functools.cached_property
+    def levels(self) -> DataLoader[int, list[StockLevel]]:
+        return _loader(self._pool, catalog.levels_of, [], cache=self._cache)
+
+    @functools.cached_property
+    def location(self) -> DataLoader[int, Location]:
+        return _loader(self._pool, catalog.locations_by_id, cache=self._cache)
+
+    @functools.cached_property
+    def location_by_code(self) -> DataLoader[str, Location | None]:
+        return _loader(self._pool, catalog.locations_by_code, cache=self._cache)

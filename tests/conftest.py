@@ -19,6 +19,7 @@ from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
 from tests.redis_server import RedisServer
+from web.ws_protocol import LeanWebSocketProtocol
 
 TEMPLATE = f"inv_template_{os.getpid()}"
 ADMIN_KEY = "test-admin-key"
@@ -112,7 +113,7 @@ class RunningServer:
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
         config = uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning",
-            lifespan="on",
+            lifespan="on", ws=LeanWebSocketProtocol,  # as `python server.py serve` runs
         )
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task[None] | None = None

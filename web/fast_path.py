@@ -7,7 +7,8 @@ the operation runs through the same `schema.execute` with the same context, and 
 built by the view's own `process_result` and GraphQL-over-HTTP rules, so a client cannot tell
 the two paths apart (tests/api/test_fast_path.py compares them byte for byte).
 
-Anything else goes to the full app unchanged: another method or path, WebSockets, a request
+WebSockets on the same path go straight to the view (see `_socket`). Anything else goes to
+the full app unchanged: another method or path, a request
 with an Origin header (CORS), a streaming or multipart Accept, a body that is not one JSON
 object with a string `query`, a batch, `extensions`, or an operation that is not a query or a
 mutation. A body already read is replayed to it, and the request is not counted twice.
@@ -100,6 +101,9 @@ class GraphQLFastPath:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.path:
+            await self._socket(scope, receive, send)
+            return
         headers = _eligible(scope, self.path)
         if headers is None:
             await self.app(scope, receive, send)
@@ -136,6 +140,16 @@ class GraphQLFastPath:
                 (b"x-request-id", rid.encode()),
             ]})
             await send({"type": "http.response.body", "body": content})
+        finally:
+            request_id.current.reset(token)
+
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket on /graphql goes straight to the view: of the middleware stack only the
+        request id applies to sockets, and every layer's frame would otherwise stay alive for
+        the socket's lifetime (~4 KB per idle subscriber)."""
+        token = request_id.current.set(request_id.assign(scope))
+        try:
+            await self.view(scope, receive, send)
         finally:
             request_id.current.reset(token)
 
