@@ -73,6 +73,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if message["type"] == "connection_init" and message.get("payload", {}) is None:
             message = {"type": "connection_init"}  # the protocol allows `"payload": null`
         await super().handle_message(message)
+        if message["type"] == "connection_init":
+            # cancelled by Strawberry once init arrived; the done task would stay referenced
+            # (with its frame) for the socket's lifetime
+            self.connection_init_timeout_task = None
 
 
 class _StrictJSON(AsyncWebSocketAdapter):
