@@ -113,7 +113,8 @@ class RunningServer:
         self.ws_url = f"ws://127.0.0.1:{self.port}/graphql"
         config = uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning",
-            lifespan="on", ws=LeanWebSocketProtocol,  # as `python server.py serve` runs
+            lifespan="on", ws=LeanWebSocketProtocol, ws_per_message_deflate=False,
+            # as `python server.py serve` runs it
         )
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task[None] | None = None
