@@ -39,7 +39,7 @@ class Config:
     deflate_off_variant: bool = False
     workers: int = 2
     one_worker_variant: bool = True
-    log_level: str = "WARNING"
+    log_level: str = "INFO"
     profile: bool = False
     keep_databases: bool = False
     admin_key: str = field(default_factory=lambda: "bench-" + secrets.token_hex(12))
@@ -108,7 +108,7 @@ def parse(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -
         not in ("0", "false", "no"),
         workers=int(env.get("BENCH_WORKERS") or psutil.cpu_count() or 1),
         one_worker_variant=(env.get("BENCH_ONE_WORKER") or "1") not in ("0", "false", "no"),
-        log_level=env.get("BENCH_LOG_LEVEL") or "WARNING",
+        log_level=env.get("BENCH_LOG_LEVEL") or "INFO",
         profile=args.profile,
         keep_databases=args.keep_databases,
     )

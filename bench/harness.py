@@ -77,8 +77,8 @@ class Harness:
             "RATE_LIMIT_ANONYMOUS": "0",
             "MAX_CONNECTIONS_PER_KEY": "1000000",
             "PYTHONUNBUFFERED": "1",
-            # one JSON line per stock change and per operation is what production logs;
-            # the figures leave it out (BENCH_LOG_LEVEL=INFO puts it back)
+            # INFO, as production runs: a JSON line per operation and per stock change
+            # (into the server's log file; BENCH_LOG_LEVEL=WARNING leaves them out)
             "LOG_LEVEL": self.config.log_level,
         }
 
