@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast, BroadcastBackend, Event
@@ -96,6 +97,15 @@ class BoundedBroadcast(Broadcast):
                 continue
             for subscriber in list(self._members.get(event.channel, ())):
                 subscriber.offer(event)
+
+    async def publish_many(self, messages: Sequence[tuple[str, Any]]) -> None:
+        """In one round trip where the backend can (ReliableRedisBackend), else one by one."""
+        many = getattr(self._backend, "publish_many", None)
+        if many is not None:
+            await many(messages)
+            return
+        for channel, message in messages:
+            await self._backend.publish(channel, message)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[BoundedSubscriber]:

@@ -142,6 +142,30 @@ async def test_disconnect_ends_waiting_subscribers(url: str) -> None:
             assert await reader == []
 
 
+async def test_a_batch_published_at_once_arrives_whole_and_in_order(
+    broadcast: BoundedBroadcast,
+) -> None:
+    async with broadcast.subscribe("sku:A") as first, broadcast.subscribe("sku:B") as second:
+        await broadcast.publish_many(
+            [("sku:A" if n % 3 else "sku:B", str(n)) for n in range(300)])
+        assert [(await receive(first)).message for _ in range(200)] == [
+            str(n) for n in range(300) if n % 3]
+        assert [(await receive(second)).message for _ in range(100)] == [
+            str(n) for n in range(300) if not n % 3]
+
+
+async def test_a_batch_fails_fast_while_redis_is_down(redis_server: RedisServer) -> None:
+    loop = asyncio.get_running_loop()
+    async with connected(redis_server.url) as broadcast:
+        redis_server.stop()
+        started = loop.time()
+        with pytest.raises(FeedUnavailable):
+            async with asyncio.timeout(3):
+                await broadcast.publish_many([("sku:A", "lost"), ("sku:B", "lost")])
+        assert loop.time() - started < 2
+        await asyncio.to_thread(redis_server.start)
+
+
 async def test_redis_outage_fails_fast_then_resyncs_and_delivers_again(
     redis_server: RedisServer,
 ) -> None:
