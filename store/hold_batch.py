@@ -4,9 +4,10 @@ All levels of the batch's SKUs are locked in (sku, location) order, as carts loc
 request is allocated in arrival order with the same location policy as a single reserve, and
 then ONE guarded UPDATE sets every touched level to its total, ONE INSERT writes the
 reservations, ONE UPDATE hands out each SKU's sequence numbers (the SKU rows last and in id
-order, like every writer), and ONE INSERT writes the ledger: the same number of statements for
-one request or for 256 over 200 SKUs. The guard (available >= total) still holds in the
-database; the allocation only decides which request gets which units, under the row locks.
+order, like every writer), and ONE INSERT writes the ledger with SKU-wide figures read under
+those locks: the same number of statements for one request or for 256 over 200 SKUs. The
+guard (available >= total) still holds in the database; the allocation only decides which
+request gets which units, under the row locks.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from domain.model import (
     StockEvent,
     StockEventKind,
     StockLevel,
-    availability_status,
 )
 from domain.outcome import Outcome
 from store import lookups
@@ -59,22 +59,34 @@ WITH locked AS (SELECT id FROM skus WHERE id = ANY($1::bigint[]) ORDER BY id FOR
 UPDATE skus s SET last_sequence = s.last_sequence + u.n
 FROM locked JOIN unnest($1::bigint[], $2::int[]) AS u(id, n) ON u.id = locked.id
 WHERE s.id = locked.id
-RETURNING s.id, s.code, s.last_sequence, s.low_stock_threshold
+RETURNING s.id, s.code, s.last_sequence
 """
+# A separate statement from NEXT_SEQUENCES, as in store/ledger.py: its snapshot is taken after
+# every SKU lock was granted, so the SKU totals count each change sequenced before the batch,
+# even at a level created after LOCK_LEVELS ran. The totals hold all of the batch's holds; each
+# entry takes back what the SKU's later ones reserved and gives back the availability they used.
 INSERT_EVENTS = """
 INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta,
     level_on_hand, level_reserved, level_safety, level_version,
     sku_on_hand, sku_reserved, available, status, reservation_id, reference)
 SELECT u.sku_id, u.sequence, 'RESERVED', u.location_id, 0, u.quantity, u.on_hand, u.reserved,
-       u.safety, u.version, u.sku_on_hand, u.sku_reserved, u.available, u.status,
+       u.safety, u.version, t.on_hand, t.reserved - u.reserved_later,
+       t.available + u.available_later,
+       CASE WHEN t.available + u.available_later <= 0 THEN 'OUT_OF_STOCK'
+            WHEN t.available + u.available_later <= s.low_stock_threshold THEN 'LOW_STOCK'
+            ELSE 'IN_STOCK' END,
        u.reservation_id, u.reference
 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::int[],
-            $7::int[], $8::int[], $9::bigint[], $10::bigint[], $11::int[], $12::text[],
-            $13::uuid[], $14::text[])
+            $7::int[], $8::int[], $9::bigint[], $10::int[], $11::uuid[], $12::text[])
      AS u(sku_id, sequence, location_id, quantity, on_hand, reserved, safety, version,
-          sku_on_hand, sku_reserved, available, status, reservation_id, reference)
-RETURNING occurred_at
+          reserved_later, available_later, reservation_id, reference)
+JOIN skus s ON s.id = u.sku_id
+JOIN (SELECT sku_id, sum(on_hand) AS on_hand, sum(reserved) AS reserved,
+             sum(greatest(0, on_hand - reserved - safety_stock))::int AS available
+      FROM stock_levels WHERE sku_id = ANY($13::bigint[]) GROUP BY sku_id) t
+  ON t.sku_id = u.sku_id
+RETURNING sku_id, sequence, sku_on_hand, sku_reserved, available, status, occurred_at
 """
 
 
@@ -199,27 +211,27 @@ async def _write(
     heads = {r["id"]: r for r in await conn.fetch(
         NEXT_SEQUENCES, skus, [len(held[s]) for s in skus])}
     sequences: list[int] = []
-    statuses: list[str] = []
-    sku_on_hand = {s: sum(lv.on_hand for lv in levels[s]) for s in skus}
+    reserved_later: list[int] = []
+    available_later: list[int] = []
     for sku_id in skus:
-        head = heads[sku_id]
-        first = head["last_sequence"] - len(held[sku_id]) + 1
+        first = heads[sku_id]["last_sequence"] - len(held[sku_id]) + 1
         sequences += range(first, first + len(held[sku_id]))
-        statuses += [availability_status(h.available, head["low_stock_threshold"]).value
-                     for h in held[sku_id]]
-    occurred = await conn.fetch(
+        reserved = sum(lv.reserved for lv in levels[sku_id])
+        available = sum(lv.available for lv in levels[sku_id])
+        reserved_later += [reserved - h.sku_reserved for h in held[sku_id]]
+        available_later += [h.available - available for h in held[sku_id]]
+    entries = {(r["sku_id"], r["sequence"]): r for r in await conn.fetch(
         INSERT_EVENTS, [s for s, _ in flat], sequences,
         [h.level.location_id for _, h in flat], [h.request.quantity for _, h in flat],
         [h.level.on_hand for _, h in flat], [h.level.reserved for _, h in flat],
         [h.level.safety_stock for _, h in flat], [h.level.version for _, h in flat],
-        [sku_on_hand[s] for s, _ in flat], [h.sku_reserved for _, h in flat],
-        [h.available for _, h in flat], statuses,
-        [h.reservation_id for _, h in flat], [h.request.reference for _, h in flat],
-    )
-    occurred_at = occurred[0]["occurred_at"]
-    for (sku_id, h), sequence, status in zip(flat, sequences, statuses, strict=True):
+        reserved_later, available_later,
+        [h.reservation_id for _, h in flat], [h.request.reference for _, h in flat], skus,
+    )}
+    for (sku_id, h), sequence in zip(flat, sequences, strict=True):
         code = heads[sku_id]["code"]
         stamp = stamps[str(h.reservation_id)]
+        entry = entries[sku_id, sequence]
         level = StockLevel(code, h.level.location_id, h.level.on_hand, h.level.reserved,
                            h.level.safety_stock, h.level.version, updated_at)
         outcome = outcomes[h.index]
@@ -231,7 +243,7 @@ async def _write(
         )]
         outcome.events = [StockEvent(
             code, sequence, StockEventKind.RESERVED, h.level.location_id, h.level.location, 0,
-            h.request.quantity, level, sku_on_hand[sku_id], h.sku_reserved, h.available,
-            AvailabilityStatus(status), None, str(h.reservation_id), h.request.reference,
-            occurred_at,
+            h.request.quantity, level, entry["sku_on_hand"], entry["sku_reserved"],
+            entry["available"], AvailabilityStatus(entry["status"]), None,
+            str(h.reservation_id), h.request.reference, entry["occurred_at"],
         )]
