@@ -22,6 +22,7 @@ import asyncpg
 
 from domain.model import Sku, StockEvent
 from feed import codec
+from feed.audience import Audience, Member, Render
 from feed.backends import RESYNC
 from ops.metrics import DELIVERED, FEED_LAG, PUBLISHED
 from store import catalog, ledger
@@ -34,14 +35,17 @@ SHARED_SIZE = 4096
 T = TypeVar("T")
 
 
-
-
 def _age(event: StockEvent) -> float:
     return max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds())
 
 
 class FeedOverflow(Exception):
     """The client fell too far behind; it may resume with afterSequence."""
+
+    @classmethod
+    def behind(cls, queue_size: int) -> FeedOverflow:
+        return cls(f"client fell more than {queue_size} events behind; "
+                   "resubscribe with afterSequence to resume")
 
 
 @dataclass(eq=False, slots=True)
@@ -73,13 +77,15 @@ class Watch:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def take(self) -> list[StockEvent]:
+        """What is buffered, emptying the buffer."""
+        events, self._events = self._events, []
+        return events
+
     async def next(self) -> StockEvent:
         while True:
             if self.overflowed:
-                raise FeedOverflow(
-                    f"client fell more than {self.queue_size} events behind; "
-                    "resubscribe with afterSequence to resume"
-                )
+                raise FeedOverflow.behind(self.queue_size)
             if self._events:
                 return self._events.pop(0)
             self._waiter = asyncio.get_running_loop().create_future()
@@ -94,6 +100,7 @@ class Channel:
         self.feed = feed
         self.sku = sku
         self.watches: set[Watch] = set()
+        self.audiences: dict[Hashable, Audience] = {}
         self.last = 0
         self.ready = asyncio.Event()
         self.lock = asyncio.Lock()
@@ -155,8 +162,11 @@ class Channel:
         self.last = event.sequence
         for watch in self.watches:
             watch.offer(event)
-        if self.watches:
+        for audience in self.audiences.values():
+            audience.offer(event)
+        if self.watches:  # an audience counts its members' deliveries itself
             DELIVERED.inc(len(self.watches))
+        if self.watches or self.audiences:
             FEED_LAG.labels("commit_to_send").observe(_age(event))
 
 
@@ -187,6 +197,9 @@ class StockFeed:
             async with asyncio.timeout(2):
                 await self._outbox.join()
         tasks = [c.task for c in self.channels.values()] + self._tasks
+        for channel in self.channels.values():
+            for audience in channel.audiences.values():
+                audience.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -256,9 +269,43 @@ class StockFeed:
             yield watch
         finally:
             channel.watches.discard(watch)
-            if not channel.watches and self.channels.get(sku) is channel:
-                del self.channels[sku]
-                channel.task.cancel()
+            self._release(channel)
+
+    def _release(self, channel: Channel) -> None:
+        if (not channel.watches and not channel.audiences
+                and self.channels.get(channel.sku) is channel):
+            del self.channels[channel.sku]
+            channel.task.cancel()
+
+    def relay(self, follow: Follow, key: Hashable, render: Callable[[], Render],
+              member: Member) -> Audience:
+        """Hand `follow`'s subscriber over to the audience of its SKU that asked `key`
+        (made with `render()` if it is the first): from now on the audience delivers it every
+        live event after `follow.last`, and `follow` itself no longer receives any. What its
+        buffer held goes to it first, so nothing is lost or doubled in the switch."""
+        if follow.watch.overflowed:
+            raise FeedOverflow.behind(self.queue_size)
+        channel = self.channels[follow.sku]
+        channel.watches.discard(follow.watch)
+        audience = channel.audiences.get(key)
+        if audience is None:
+            audience = channel.audiences[key] = Audience(follow.sku, key, render())
+        member.last = follow.last
+        audience.members.add(member)
+        for event in follow.watch.take():
+            audience.offer(event, member)
+        return audience
+
+    def unrelay(self, audience: Audience, member: Member) -> None:
+        audience.members.discard(member)
+        channel = self.channels.get(audience.sku)
+        if audience.members or channel is None:
+            return
+        if channel.audiences.get(audience.key) is not audience:
+            return
+        audience.stop()
+        del channel.audiences[audience.key]
+        self._release(channel)
 
     @contextlib.asynccontextmanager
     async def follow(
@@ -303,8 +350,8 @@ class Follow:
     snapshot: Sku | None
     last: int
 
-    async def events(self) -> AsyncIterator[StockEvent]:
-        """Every event after `last`: the ledger's first, then live ones."""
+    async def replay(self) -> AsyncIterator[StockEvent]:
+        """Every event after `last` that the ledger holds now."""
         while True:
             async with self.feed.pool.acquire() as conn:
                 replay = await ledger.events_after(conn, self.sku, self.last, PAGE)
@@ -313,6 +360,11 @@ class Follow:
                 yield event
             if len(replay) < PAGE:
                 break
+
+    async def events(self) -> AsyncIterator[StockEvent]:
+        """Every event after `last`: the ledger's first, then live ones."""
+        async for event in self.replay():
+            yield event
         while True:
             fresh = await self.live()
             if fresh is not None:

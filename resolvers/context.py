@@ -27,6 +27,8 @@ class Context:
     connection_params: Any = None
     cache: bool = True
     batcher: ReserveBatcher | None = None
+    # the transport delivers live subscription events itself (schema.execution.Handoff)
+    handoff: bool = False
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

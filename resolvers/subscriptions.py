@@ -1,18 +1,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+import functools
+from collections.abc import AsyncGenerator, Callable, Hashable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from graphql import GraphQLError
 
 from domain import model
-from feed.hub import FeedOverflow, Follow
+from feed.hub import FeedOverflow, Follow, StockFeed
 from ops.metrics import counted
 from resolvers.context import Info
-from schema.execution import SHARED_RESULTS
+from schema.execution import SHARED_RESULTS, Handoff
 from schema.types import Sku, StockEvent
 
 MAX_THROTTLE_MS = 60_000
@@ -24,11 +25,11 @@ def _not_found(sku: str) -> GraphQLError:
     return GraphQLError(f"unknown SKU {sku!r}", extensions={"code": "NOT_FOUND"})
 
 
-def _overflow(error: FeedOverflow) -> GraphQLError:
+def overflow_error(error: FeedOverflow) -> GraphQLError:
     return GraphQLError(str(error), extensions={"code": "SLOW_CONSUMER"})
 
 
-def _shared(info: Info, build: Callable[[D], P], value: D, key: tuple[str, int]) -> P:
+def _shared(feed: StockFeed, build: Callable[[D], P], value: D, key: Hashable) -> P:
     """The payload object every local subscriber gets for this event, marked so that its
     result is computed once per query shape (schema/execution.py)."""
 
@@ -37,7 +38,11 @@ def _shared(info: Info, build: Callable[[D], P], value: D, key: tuple[str, int])
         setattr(payload, SHARED_RESULTS, {})
         return payload
 
-    return info.context.feed.shared((build, *key), make)
+    return feed.shared((build, key), make)
+
+
+def _event_payload(feed: StockFeed, event: model.StockEvent) -> StockEvent:
+    return _shared(feed, StockEvent.from_domain, event, (event.sku, event.sequence))
 
 
 def snapshot_event(sku: model.Sku) -> model.StockEvent:
@@ -60,13 +65,21 @@ async def stock_events(
         async with info.context.feed.follow(sku, after_sequence) as follow:
             if follow.snapshot is None:
                 raise _not_found(sku)
+            feed = info.context.feed
             if after_sequence is None:
                 yield StockEvent.from_domain(snapshot_event(follow.snapshot))
             try:
+                if info.context.handoff:  # replay here, then the transport takes live events
+                    async for event in follow.replay():
+                        yield _event_payload(feed, event)
+                    # not a StockEvent: execution passes it through to the transport
+                    yield cast(StockEvent, Handoff(
+                        "stockEvents", follow, functools.partial(_event_payload, feed)))
+                    return
                 async for event in follow.events():
-                    yield _shared(info, StockEvent.from_domain, event, (event.sku, event.sequence))
+                    yield _event_payload(feed, event)
             except FeedOverflow as error:
-                raise _overflow(error) from None
+                raise overflow_error(error) from None
 
 
 def _figures(base: model.Sku, event: model.StockEvent) -> model.Sku:
@@ -89,7 +102,8 @@ async def availability(
             yield Sku.from_domain(shown)
             async for current in _changes(follow, shown, throttle):
                 shown = current
-                yield _shared(info, Sku.from_domain, current, (current.code, current.sequence))
+                yield _shared(info.context.feed, Sku.from_domain, current,
+                              (current.code, current.sequence))
 
 
 async def _changes(

@@ -11,18 +11,39 @@ Sharing: payloads that carry a `shared_results` dict (see resolvers/subscription
 payload object per SKU event, handed to all its subscribers) get executed once per distinct
 operation and variables; every other subscriber of the same shape reuses that result. The
 fields of a subscription event depend only on the event, not on who asked.
+
+Handoff: a subscription resolver may yield a `Handoff` when its transport can deliver the
+live events itself (resolvers/websocket.py). It leaves execution as the result's `data`,
+carrying the subscription's executor, with which the transport then executes each event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
+from graphql import ExecutionResult
 from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 SHARED_RESULTS = "shared_results"
+
+
+class Handoff(dict[str, Any]):
+    """What a subscription resolver yields to let its transport take over: its feed.hub.Follow
+    and how to make an event's root value; `executor` is filled in on the way out."""
+
+    def __init__(self, kind: str, follow: Any, payload: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.kind = kind
+        self.follow = follow
+        self.payload = payload
+        self.executor: PerEventMemoExecutionContext | None = None
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _shape(executor: Any) -> tuple[Any, ...]:
@@ -39,6 +60,8 @@ class PerEventMemoExecutionContext(StrawberryGraphQLCoreExecutionContext):
     _per_event = False
 
     def build_per_event_executor(self, payload: Any) -> Any:
+        if isinstance(payload, Handoff):
+            payload.executor = self
         if self._share_key is None:
             self._share_key = _shape(self)
         executor = super().build_per_event_executor(payload)
@@ -48,6 +71,8 @@ class PerEventMemoExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
+        if isinstance(self.root_value, Handoff):
+            return ExecutionResult(self.root_value, None)
         shared: dict[Any, Any] | None = getattr(self.root_value, SHARED_RESULTS, None)
         if not self._per_event or shared is None:
             return super().execute_operation(serially)
