@@ -79,6 +79,7 @@ class Settings:
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
+    ws_ping_interval: float = 45.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +105,7 @@ class Settings:
             feed_queue_size=_int(env, "FEED_QUEUE_SIZE", 1000),
             feed_sweep_interval=_int(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
+            ws_ping_interval=float(_int(env, "WS_PING_INTERVAL_SECONDS", 45)),
             migrate_on_start=_flag(env, "MIGRATE_ON_START", True),
             admin_api_key=env.get("ADMIN_API_KEY") or None,
             anonymous_scopes=_anonymous_scopes(env),
