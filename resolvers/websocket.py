@@ -24,9 +24,10 @@ from contextlib import suppress
 from typing import Any, cast
 
 import orjson
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.http.exceptions import NonJsonMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, WebSocketDisconnected
 from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -155,6 +156,28 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         super().__init__(*args, **kwargs)
         self.context.handoff = True
         self.relayed: dict[str, Relayed] = {}
+
+    async def handle(self) -> None:
+        """Strawberry's read loop, without keeping the last message and its text referenced
+        while the socket idles (~1 KB per subscriber: the subscribe message)."""
+        self.on_request_accepted()
+        socket = cast(ASGIWebSocketAdapter, self.websocket).ws
+        try:
+            while socket.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    message = self.view.decode_json(await socket.receive_text())
+                except KeyError:
+                    await self.handle_invalid_message("WebSocket message type must be text")
+                    return
+                except ValueError:
+                    await self.handle_invalid_message(NOT_JSON)
+                    return
+                await self.handle_message(cast(Message, message))
+                del message
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            pass
+        finally:
+            await self.shutdown()
 
     async def handle_message(self, message: Message) -> None:
         problem = transport_ws_problem(message)
