@@ -5,13 +5,17 @@ queued (at most `max_batch`) and run it in one transaction. There is no waiting 
 batch is whatever queued while the previous ones committed, so a lone request goes straight
 through, a flash sale on one SKU turns into few transactions, and 200 shoppers on 200 SKUs
 into a few transactions rather than 200. Two drains keep one transaction working while the
-other waits for its commit to reach the disk; both lock rows in the global (sku, location)
-order, so they never deadlock with each other or with carts.
+other waits for its commit to reach the disk. Batches in flight share no SKU: a request whose
+SKU is in a batch being committed waits for the next one, so a hot SKU's requests pile into
+one batch instead of splitting between drains that would only queue on the same rows, and a
+SKU's batches commit and publish in turn. Each batch locks rows in the global (sku, location)
+order anyway, like carts, so nothing deadlocks.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 
 from domain.outcome import Outcome
@@ -34,31 +38,59 @@ class ReserveBatcher:
         self.max_batch = max_batch
         self.max_drains = max_drains
         self._queue: list[_Pending] = []
-        self._drains: set[asyncio.Task[None]] = set()
+        self._in_flight: Counter[str] = Counter()  # SKU codes of the batches being committed
+        self._drains = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def reserve(self, sku: str, request: HoldRequest) -> Outcome:
         pending = _Pending(sku, request)
         self._queue.append(pending)
-        if len(self._drains) < self.max_drains:
-            drain = asyncio.create_task(self._drain(), name="reserve-batch")
-            self._drains.add(drain)
-            drain.add_done_callback(self._drains.discard)
+        # a drain committing this SKU takes the request next; otherwise start one if allowed
+        if sku not in self._in_flight and self._drains < self.max_drains:
+            self._drains += 1
+            task = asyncio.create_task(self._drain(), name="reserve-batch")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await asyncio.shield(pending.future)
 
+    def _take(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        waiting: list[_Pending] = []
+        for p in self._queue:
+            if len(batch) < self.max_batch and p.sku not in self._in_flight:
+                batch.append(p)
+            else:
+                waiting.append(p)
+        self._queue = waiting
+        self._in_flight.update(p.sku for p in batch)
+        return batch
+
+    def _landed(self, batch: list[_Pending]) -> None:
+        for p in batch:
+            self._in_flight[p.sku] -= 1
+            if not self._in_flight[p.sku]:
+                del self._in_flight[p.sku]
+
     async def _drain(self) -> None:
-        while self._queue:
-            batch = self._queue[: self.max_batch]
-            del self._queue[: self.max_batch]
-            try:
-                outcomes = await self._commit(batch)
-            except Exception as exc:
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(exc)
-                continue
-            for p, outcome in zip(batch, outcomes, strict=True):
-                if not p.future.done():
-                    p.future.set_result(outcome)
+        try:
+            while batch := self._take():
+                outcomes: list[Outcome] | Exception
+                try:
+                    outcomes = await self._commit(batch)
+                except Exception as exc:  # every request of the batch gets it
+                    outcomes = exc
+                finally:
+                    self._landed(batch)
+                for n, p in enumerate(batch):
+                    if p.future.done():
+                        continue
+                    if isinstance(outcomes, Exception):
+                        p.future.set_exception(outcomes)
+                    else:
+                        p.future.set_result(outcomes[n])
+        finally:
+            # in the step of the last (empty) take, so that no request is left without a drain
+            self._drains -= 1
 
     async def _commit(self, batch: list[_Pending]) -> list[Outcome]:
         async with self.inventory.pool.acquire() as conn, conn.transaction():
