@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             max_tokens=settings.max_tokens, introspection=settings.introspection,
         )),
         keep_alive=True,
-        keep_alive_interval=15,
+        keep_alive_interval=settings.ws_ping_interval or 15,  # legacy graphql-ws "ka" messages
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         subscription_protocols=(
             GRAPHQL_TRANSPORT_WS_PROTOCOL,
