@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -134,14 +135,19 @@ class RunningServer:
             async with asyncio.timeout(20):
                 await self.task
 
+    async def __aenter__(self) -> RunningServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[RunningServer]:
     """A real uvicorn serving the app over real sockets, on this test's database."""
-    running = RunningServer(settings)
-    await running.start()
-    yield running
-    await running.stop()
+    async with RunningServer(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +161,20 @@ def redis_server() -> Iterator[RedisServer]:
 def redis_url(redis_server: RedisServer) -> str:
     redis_server.start()  # a no-op unless a previous test stopped it
     return redis_server.url
+
+
+@pytest.fixture
+def location_resolutions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The location ids `Location` fields were resolved for (schema.types._location), in
+    order: how many times a shared execution really ran."""
+    import schema.types
+
+    seen: list[int] = []
+    original = schema.types._location
+
+    async def counting(info: Any, location_id: int) -> Any:
+        seen.append(location_id)
+        return await original(info, location_id)
+
+    monkeypatch.setattr(schema.types, "_location", counting)
+    return seen

@@ -61,10 +61,8 @@ IGNORED_HEADERS = {"date", "server"}
 @pytest.fixture
 async def full_path(settings: Settings, server: RunningServer) -> AsyncIterator[RunningServer]:
     """A second server on the same database, with the fast path off."""
-    running = RunningServer(dataclasses.replace(settings, http_fast_path=False))
-    await running.start()
-    yield running
-    await running.stop()
+    async with RunningServer(dataclasses.replace(settings, http_fast_path=False)) as running:
+        yield running
 
 
 async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any],
@@ -138,9 +136,7 @@ async def test_what_the_fast_path_hands_on_is_answered_once_by_the_full_path(
 async def test_rate_limit_counts_a_request_once_on_either_path(
     settings: Settings,
 ) -> None:
-    limited = RunningServer(dataclasses.replace(settings, rate_limit_anonymous=4))
-    await limited.start()
-    try:
+    async with RunningServer(dataclasses.replace(settings, rate_limit_anonymous=4)) as limited:
         async with aiohttp.ClientSession() as session:
             async def status(headers: dict[str, str]) -> int:
                 async with session.post(limited.graphql_url, json={"query": "{ __typename }"},
@@ -157,8 +153,6 @@ async def test_rate_limit_counts_a_request_once_on_either_path(
                     break
                 await asyncio.sleep(1 - time.time() % 1)
             assert seen == [200, 200, 200, 200, 429]
-    finally:
-        await limited.stop()
 
 
 async def test_concurrent_reserves_through_the_fast_path_never_oversell(

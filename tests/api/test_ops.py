@@ -72,10 +72,8 @@ async def test_metrics_move_with_reservations_and_deliveries(
 
 @pytest.fixture
 async def redis_backed(settings: Settings, redis_url: str) -> AsyncIterator[RunningServer]:
-    running = RunningServer(dataclasses.replace(settings, redis_url=redis_url))
-    await running.start()
-    yield running
-    await running.stop()
+    async with RunningServer(dataclasses.replace(settings, redis_url=redis_url)) as running:
+        yield running
 
 
 async def test_readyz_follows_redis(redis_backed: RunningServer, redis_server: RedisServer) -> None:

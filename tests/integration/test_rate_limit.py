@@ -26,11 +26,11 @@ async def _incrby_calls(client: aioredis.Redis) -> int:
 
 async def test_two_instances_share_a_leased_budget(settings: Settings, redis_url: str) -> None:
     shared = dataclasses.replace(settings, redis_url=redis_url, rate_limit_anonymous=LIMIT)
-    servers = [RunningServer(shared), RunningServer(shared)]
-    for s in servers:
-        await s.start()
-    client = aioredis.Redis.from_url(redis_url)
-    try:
+    async with (
+        aioredis.Redis.from_url(redis_url) as client,
+        RunningServer(shared) as first, RunningServer(shared) as second,
+    ):
+        servers = [first, second]
         async with aiohttp.ClientSession() as session:
             async def one(url: str) -> int:
                 async with session.post(url, json={"query": "{ __typename }"}) as r:
@@ -55,10 +55,6 @@ async def test_two_instances_share_a_leased_budget(settings: Settings, redis_url
         assert LIMIT - 2 * chunk <= admitted <= LIMIT, admitted
         # a round trip per chunk (and one to learn the budget is gone), not per request
         assert calls <= LIMIT // chunk + 2 * len(servers), calls
-    finally:
-        await client.aclose()
-        for s in servers:
-            await s.stop()
 
 
 async def test_a_counter_without_redis_counts_exactly() -> None:
