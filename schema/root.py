@@ -22,7 +22,7 @@ from schema.payloads import (
     UpsertSkuPayload,
 )
 from schema.types import Location, Reservation, Sku, SkuConnection, StockEvent
-from web.errors import MaskUnexpectedErrors
+from schema.errors import MaskUnexpectedErrors
 
 
 @strawberry.type

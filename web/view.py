@@ -18,7 +18,7 @@ from ops.metrics import WEBSOCKETS
 from resolvers.context import Context
 from resolvers.websocket import LegacyWSHandler, TransportWSHandler
 from service.access import AccessError
-from web.errors import with_codes
+from schema.errors import with_codes
 from web.graphql_http import GraphQLOverHTTP
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
