@@ -1,4 +1,5 @@
-"""broadcaster's Broadcast with bounded subscriber queues and race-free channel bookkeeping."""
+"""broadcaster's Broadcast with bounded subscriber queues and race-free topic bookkeeping;
+server.py makes it (make_broadcast) for feed/hub.py's streams and outbox."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast, BroadcastBackend, Event
-from broadcaster._backends.memory import MemoryBackend
-from broadcaster._base import Subscriber, Unsubscribed
 
+from compat.broadcaster import MemoryBackend, Subscriber, Unsubscribed
 from feed.backends import ReliableRedisBackend
 
 log = logging.getLogger(__name__)
