@@ -1,7 +1,5 @@
-"""The feed of one instance, as the rest of the server sees it: committed events out through
-the outbox, one SkuStream per followed SKU, followers and relayed audiences registered on
-them, and the shared render cache. server.py opens it; resolvers, web/sse.py and
-web/websocket.py follow SKUs through it."""
+"""StockFeed, the feed of one instance as the server sees it (outbox, SKU streams, followers,
+audiences, render cache): server.py opens it; resolvers and web/ follow SKUs through it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""One SKU's live events on this instance: a backbone subscription, gap-filled from the ledger
-(the source of truth), offered in sequence order to its watches and audiences; StockFeed keeps
-one per followed SKU and sweeps them against the ledger heads.
+"""One SKU's live events on this instance (a backbone subscription, gap-filled from the ledger)
+and the sweep against the ledger heads; StockFeed (feed/hub.py) keeps one per followed SKU.
 
 A stream delivers contiguously. When a sequence is missing (a lost publish, a backbone
 outage, a restart) it reads the gap from the ledger before going on; the backbone's RESYNC
