@@ -1,4 +1,4 @@
-"""Relayed graphql-transport-ws subscriptions (resolvers/websocket.py): many subscribers of one
+"""Relayed graphql-transport-ws subscriptions (web/websocket.py): many subscribers of one
 document get one execution per event, each under its own id, in the protocol's own format."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What an idle relayed subscriber costs the server (resolvers/websocket.py, feed/audience.py):
+"""What an idle relayed subscriber costs the server (web/websocket.py, feed/audience.py):
 500 graphql-transport-ws sockets, each with one stockEvents subscription, opened by another
 process against a real uvicorn configured as `serve` runs it. Traced growth per socket was
 36.5 KB with a task and generator pipeline per subscription; relayed it is ~22 KB."""
