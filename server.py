@@ -29,7 +29,6 @@ from strawberry.subscriptions import (
 
 from feed.broadcast import make_broadcast
 from feed.hub import StockFeed
-from feed.sse import sku_events
 from ops.gc_pacing import paced_collections
 from ops.health import healthz, readyz
 from ops.metrics import metrics_endpoint
@@ -45,6 +44,7 @@ from web.fast_path import GraphQLFastPath
 from web.http_limits import BodyLimit, RequestTimeout
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
+from web.sse import sku_events
 from web.view import STATIC_DIR, InventoryGraphQL
 
 log = logging.getLogger("inventory")

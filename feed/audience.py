@@ -1,8 +1,9 @@
-"""Live subscribers that hold no task, generator or buffer of their own while idle.
+"""Live subscribers that hold no task, generator or buffer of their own while idle; made by
+StockFeed.relay for web/websocket.py.
 
-A subscription handed over by its transport (see resolvers/websocket.py) becomes a `Member`
-of an `Audience`: the subscribers of one SKU channel that asked the same question (same
-document and variables). The channel offers each event to the audience once; the audience
+A subscription handed over by its transport (see web/websocket.py) becomes a `Member`
+of an `Audience`: the subscribers of one SKU stream that asked the same question (same
+document and variables). The stream offers each event to the audience once; the audience
 renders it once (execution and JSON) and gives the same text to every member, in sequence
 order. A task runs only while events are pending, not one per subscriber.
 """

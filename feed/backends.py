@@ -1,11 +1,12 @@
-"""A Redis pub/sub backend for broadcaster that subscribes without races and survives outages."""
+"""A Redis pub/sub backend for broadcaster that subscribes without races and survives outages;
+feed/broadcast.py's make_broadcast picks it for redis:// URLs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from broadcaster import BroadcastBackend, Event
@@ -48,6 +49,7 @@ class ReliableRedisBackend(BroadcastBackend):
             retry=Retry(NoBackoff(), 0),
         )
         self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._receive: Callable[[Event], None] | None = None
         self._channels: set[str] = set()
         self._resync: set[str] = set()
         self._confirmations: dict[str, asyncio.Future[None]] = {}
@@ -117,8 +119,22 @@ class ReliableRedisBackend(BroadcastBackend):
         except (RedisError, OSError, TimeoutError) as exc:
             raise FeedUnavailable(f"cannot publish {len(messages)} events: {exc}") from exc
 
+    def deliver_to(self, receive: Callable[[Event], None]) -> None:
+        """Hands every event to `receive` as it is read (it must not block), instead of queueing
+        it for next_published: no queue and no listener task between Redis and subscribers."""
+        self._receive = receive
+
     async def next_published(self) -> Event:
         return await self._events.get()
+
+    def _emit(self, event: Event) -> None:
+        if self._receive is None:
+            self._events.put_nowait(event)
+            return
+        try:
+            self._receive(event)
+        except Exception:
+            log.exception("redis feed: delivering an event failed; continuing")
 
     async def _listen(self) -> None:
         backoff = self._min_backoff
@@ -170,14 +186,14 @@ class ReliableRedisBackend(BroadcastBackend):
             return  # PONG outside subscribed mode
         kind, channel = bytes(reply[0]), bytes(reply[1]).decode()
         if kind == b"message":
-            self._events.put_nowait(Event(channel, bytes(reply[2]).decode()))
+            self._emit(Event(channel, bytes(reply[2]).decode()))
         elif kind == b"subscribe":
             confirmed = self._confirmations.pop(channel, None)
             if confirmed is not None and not confirmed.done():
                 confirmed.set_result(None)
             if channel in self._resync and channel in self._channels:
                 self._resync.discard(channel)
-                self._events.put_nowait(Event(channel, RESYNC))
+                self._emit(Event(channel, RESYNC))
 
     def _release_confirmations(self) -> None:
         for confirmed in self._confirmations.values():

@@ -1,4 +1,5 @@
-"""broadcaster's Broadcast with bounded subscriber queues and race-free channel bookkeeping."""
+"""broadcaster's Broadcast with bounded subscriber queues and race-free topic bookkeeping;
+server.py makes it (make_broadcast) for feed/hub.py's streams and outbox."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast, BroadcastBackend, Event
-from broadcaster._backends.memory import MemoryBackend
-from broadcaster._base import Subscriber, Unsubscribed
 
+from compat.broadcaster import MemoryBackend, Subscriber, Unsubscribed
 from feed.backends import ReliableRedisBackend
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,12 @@ class BoundedBroadcast(Broadcast):
         self._listener_task: asyncio.Task[None] | None = None  # type: ignore[assignment]
 
     async def connect(self) -> None:
+        deliver_to = getattr(self._backend, "deliver_to", None)
+        if deliver_to is not None:  # ReliableRedisBackend hands events over as it reads them
+            deliver_to(self._offer)
         await self._backend.connect()
-        self._listener_task = asyncio.create_task(self._listener(), name="feed-listener")
+        if deliver_to is None:
+            self._listener_task = asyncio.create_task(self._listener(), name="feed-listener")
 
     async def disconnect(self) -> None:
         if self._listener_task is not None:
@@ -95,8 +99,11 @@ class BoundedBroadcast(Broadcast):
                 log.exception("feed: backend failed to deliver an event; continuing")
                 await asyncio.sleep(0.1)
                 continue
-            for subscriber in list(self._members.get(event.channel, ())):
-                subscriber.offer(event)
+            self._offer(event)
+
+    def _offer(self, event: Event) -> None:
+        for subscriber in list(self._members.get(event.channel, ())):
+            subscriber.offer(event)
 
     async def publish_many(self, messages: Sequence[tuple[str, Any]]) -> None:
         """In one round trip where the backend can (ReliableRedisBackend), else one by one."""

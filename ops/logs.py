@@ -1,4 +1,5 @@
-"""One JSON object per log line, with the request id of the request it belongs to."""
+"""One JSON object per log line, with the request id of the request it belongs to; cli.py
+configures it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from web import request_id
+from ops import request_id
 
 EXTRA_FIELDS = ("operation", "key", "duration_ms", "outcome", "sku", "sequence", "kind",
                 "status", "method", "path", "changes", "location", "reservation")

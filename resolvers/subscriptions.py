@@ -1,3 +1,6 @@
+"""The two subscription fields: check the arguments, follow the SKU's feed, yield domain values
+through `present` (schema/root.py binds it to the GraphQL type's from_domain)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +16,7 @@ from domain import model
 from feed.hub import FeedOverflow, Follow, StockFeed
 from ops.metrics import counted
 from resolvers.context import Info
-from schema.execution import SHARED_RESULTS, Handoff
-from schema.types import Sku, StockEvent
+from resolvers.handoff import SHARED_RESULTS, Handoff
 
 MAX_THROTTLE_MS = 60_000
 D = TypeVar("D")
@@ -41,8 +43,10 @@ def _shared(feed: StockFeed, build: Callable[[D], P], value: D, key: Hashable) -
     return feed.shared((build, key), make)
 
 
-def _event_payload(feed: StockFeed, event: model.StockEvent) -> StockEvent:
-    return _shared(feed, StockEvent.from_domain, event, (event.sku, event.sequence))
+def _event_payload(
+    feed: StockFeed, present: Callable[[model.StockEvent], P], event: model.StockEvent
+) -> P:
+    return _shared(feed, present, event, (event.sku, event.sequence))
 
 
 def snapshot_event(sku: model.Sku) -> model.StockEvent:
@@ -56,8 +60,8 @@ def snapshot_event(sku: model.Sku) -> model.StockEvent:
 
 
 async def stock_events(
-    info: Info, sku: str, after_sequence: int | None = None
-) -> AsyncGenerator[StockEvent, None]:
+    info: Info, sku: str, after_sequence: int | None, present: Callable[[model.StockEvent], P]
+) -> AsyncGenerator[P, None]:
     if after_sequence is not None and after_sequence < 0:
         raise GraphQLError("afterSequence must not be negative",
                            extensions={"code": "BAD_USER_INPUT"})
@@ -67,17 +71,17 @@ async def stock_events(
                 raise _not_found(sku)
             feed = info.context.feed
             if after_sequence is None:
-                yield StockEvent.from_domain(snapshot_event(follow.snapshot))
+                yield present(snapshot_event(follow.snapshot))
             try:
                 if info.context.handoff:  # replay here, then the transport takes live events
                     async for event in follow.replay():
-                        yield _event_payload(feed, event)
-                    # not a StockEvent: execution passes it through to the transport
-                    yield cast(StockEvent, Handoff(
-                        "stockEvents", follow, functools.partial(_event_payload, feed)))
+                        yield _event_payload(feed, present, event)
+                    # not a presented event: execution passes it through to the transport
+                    yield cast(P, Handoff(
+                        "stockEvents", follow, functools.partial(_event_payload, feed, present)))
                     return
                 async for event in follow.events():
-                    yield _event_payload(feed, event)
+                    yield _event_payload(feed, present, event)
             except FeedOverflow as error:
                 raise overflow_error(error) from None
 
@@ -88,8 +92,8 @@ def _figures(base: model.Sku, event: model.StockEvent) -> model.Sku:
 
 
 async def availability(
-    info: Info, sku: str, throttle_ms: int | None = 0
-) -> AsyncGenerator[Sku, None]:
+    info: Info, sku: str, throttle_ms: int | None, present: Callable[[model.Sku], P]
+) -> AsyncGenerator[P, None]:
     throttle = (throttle_ms or 0) / 1000
     if not 0 <= throttle * 1000 <= MAX_THROTTLE_MS:
         raise GraphQLError(f"throttleMs must be between 0 and {MAX_THROTTLE_MS}",
@@ -99,10 +103,10 @@ async def availability(
             if follow.snapshot is None:
                 raise _not_found(sku)
             shown = follow.snapshot
-            yield Sku.from_domain(shown)
+            yield present(shown)
             async for current in _changes(follow, shown, throttle):
                 shown = current
-                yield _shared(info.context.feed, Sku.from_domain, current,
+                yield _shared(info.context.feed, present, current,
                               (current.code, current.sequence))
 
 

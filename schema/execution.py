@@ -1,19 +1,18 @@
-"""Subscription execution: a memory-leak workaround for graphql-core 3.3.1/3.3.2, and one
-execution per event and query shape, shared by every subscriber of this instance.
+"""Subscription execution (schema/root.py installs it): a memory-leak workaround for
+graphql-core 3.3.1/3.3.2, and one execution per event and query shape for every subscriber.
 
 Leak: each event of a subscription runs on a shallow copy of the subscription's executor, so
-the copies share its `_relevant_sub_fields` memo, keyed by the id of a list built anew for
-every event: one entry per event and object field, kept until the subscription ends (about
-1.5-1.9 KB per delivered event). A fresh memo per event keeps caching within the event and
-frees it after. tests/integration/test_subscription_memory.py fails if this stops working.
+the copies share its memo, one entry per event and object field, kept until the subscription
+ends. A fresh memo per event (compat/graphql_core.py) keeps caching within the event and frees
+it after. tests/integration/test_subscription_memory.py fails if this stops working.
 
 Sharing: payloads that carry a `shared_results` dict (see resolvers/subscriptions.py: one
 payload object per SKU event, handed to all its subscribers) get executed once per distinct
 operation and variables; every other subscriber of the same shape reuses that result. The
 fields of a subscription event depend only on the event, not on who asked.
 
-Handoff: a subscription resolver may yield a `Handoff` when its transport can deliver the
-live events itself (resolvers/websocket.py). It leaves execution as the result's `data`,
+Handoff: a subscription resolver may yield a `resolvers.handoff.Handoff` when its transport can
+deliver the live events itself (web/websocket.py). It leaves execution as the result's `data`,
 carrying the subscription's executor, with which the transport then executes each event.
 """
 
@@ -21,29 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 from graphql import ExecutionResult
-from graphql.pyutils import RefMap
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-SHARED_RESULTS = "shared_results"
-
-
-class Handoff(dict[str, Any]):
-    """What a subscription resolver yields to let its transport take over: its feed.hub.Follow
-    and how to make an event's root value; `executor` is filled in on the way out."""
-
-    def __init__(self, kind: str, follow: Any, payload: Callable[[Any], Any]) -> None:
-        super().__init__()
-        self.kind = kind
-        self.follow = follow
-        self.payload = payload
-        self.executor: PerEventMemoExecutionContext | None = None
-
-    def __bool__(self) -> bool:
-        return True
+from compat.graphql_core import fresh_memo
+from compat.strawberry import StrawberryGraphQLCoreExecutionContext
+from resolvers.handoff import SHARED_RESULTS, Handoff
 
 
 def _shape(executor: Any) -> tuple[Any, ...]:
@@ -65,8 +48,7 @@ class PerEventMemoExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if self._share_key is None:
             self._share_key = _shape(self)
         executor = super().build_per_event_executor(payload)
-        executor._relevant_sub_fields = {}
-        executor._stream_usages = RefMap()
+        fresh_memo(executor)
         executor._per_event = True  # type: ignore[attr-defined]
         return executor
 

@@ -7,8 +7,10 @@ from strawberry.extensions import SchemaExtension, ValidationCache
 
 from ops.extension import OperationMetrics
 from ops.tracing import tracing_extensions
-from resolvers import catalog, queries, reservations, stock, subscriptions
+from resolvers import catalog, queries, reservations, stock
 from resolvers.permissions import CanRead, CanReserve, CanWrite, IsAdmin
+from schema import subscriptions as bound
+from schema.errors import MaskUnexpectedErrors
 from schema.execution import PerEventMemoExecutionContext
 from schema.payloads import (
     AdjustStockPayload,
@@ -22,7 +24,6 @@ from schema.payloads import (
     UpsertSkuPayload,
 )
 from schema.types import Location, Reservation, Sku, SkuConnection, StockEvent
-from web.errors import MaskUnexpectedErrors
 
 
 @strawberry.type
@@ -104,7 +105,7 @@ class Mutation:
 class Subscription:
     stock_events: StockEvent = strawberry.subscription(  # type: ignore[assignment]
         permission_classes=[CanRead],
-        resolver=subscriptions.stock_events,
+        resolver=bound.stock_events,
         description="Every change of one SKU, in sequence order, exactly once. Without "
         "afterSequence: first a SNAPSHOT event, then every later change. With afterSequence: "
         "N, every event with sequence > N from the ledger, then live events, with no gap and "
@@ -112,7 +113,7 @@ class Subscription:
     )
     availability: Sku = strawberry.subscription(  # type: ignore[assignment]
         permission_classes=[CanRead],
-        resolver=subscriptions.availability,
+        resolver=bound.availability,
         description="What a product page shows: the current figures first, then a new value "
         "only when `available` or `status` changes, at most once per throttleMs (the latest "
         "value wins; the final value is never dropped).",

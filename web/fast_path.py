@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,32 +40,33 @@ from web.graphql_http import (
     negotiate,
     request_error_status,
 )
-from web.http_limits import BODY_READ, read_body, refuse_late, replaying
+from web.http_limits import BODY_READ, read_body, replaying
 from web.rate_limit import RateLimit
+from web.refusals import internal_error, too_late
 from web.view import InventoryGraphQL
 
 log = logging.getLogger(__name__)
 
 ALLOWED = frozenset({OperationType.QUERY, OperationType.MUTATION})
-_JSON_TYPES = (b"application/json", b"application/json; charset=utf-8",
-               b"application/json;charset=utf-8")
-_STREAMING = (b"text/event-stream", b"multipart/")
+_JSON_TYPES = ("application/json", "application/json; charset=utf-8",
+               "application/json;charset=utf-8")
+_STREAMING = ("text/event-stream", "multipart/")
 
 
 class _FullPath(Exception):
     """Raised before anything ran: the request needs the full app."""
 
 
-def _eligible(scope: Scope, path: str) -> dict[bytes, bytes] | None:
+def _eligible(scope: Scope, path: str) -> Headers | None:
     """The request's headers if only its body can still send it down the full path."""
     if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != path:
         return None
-    headers = dict(scope["headers"])
-    content_type = headers.get(b"content-type", b"").lower()
-    accept = headers.get(b"accept", b"").lower()
+    headers = Headers(scope=scope)
+    content_type = headers.get("content-type", "").lower()
+    accept = headers.get("accept", "").lower()
     if (
         content_type not in _JSON_TYPES
-        or b"origin" in headers
+        or "origin" in headers
         or any(kind in accept for kind in _STREAMING)
     ):
         return None
@@ -123,15 +125,12 @@ class GraphQLFastPath:
                 await self.app(scope, replaying(body, receive), send)
                 return
             except TimeoutError:
-                await refuse_late(send, self.timeout_seconds)
+                await too_late(self.timeout_seconds).send(send)
                 return
             except Exception:  # what Starlette's ServerErrorMiddleware would have caught
                 log.exception("request failed outside the operation")
-                status, media_type, extra = 500, JSON, []
-                content = encode({"errors": [{
-                    "message": f"Internal server error (request {rid}).",
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": rid},
-                }]})
+                refusal = internal_error(rid)
+                status, media_type, extra, content = refusal.status, JSON, [], refusal.body()
             await send({"type": "http.response.start", "status": status, "headers": [
                 (b"content-type", CONTENT_TYPES[media_type].encode()),
                 (b"content-length", str(len(content)).encode()),
@@ -154,7 +153,7 @@ class GraphQLFastPath:
             request_id.current.reset(token)
 
     async def _answer(
-        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+        self, scope: Scope, headers: Headers, body: bytes
     ) -> tuple[int, bytes, str, list[tuple[bytes, bytes]]]:
         query, variables, name = _operation(body)
         view = self.view
@@ -174,7 +173,7 @@ class GraphQLFastPath:
         if not isinstance(result, ExecutionResult):
             raise GraphQLError(f"unexpected execution result {type(result).__name__}")
         data = await view.process_result(request, result)
-        media_type = negotiate(headers.get(b"accept", b"").decode("latin-1") or None)
+        media_type = negotiate(headers.get("accept") or None)
         status = sub_response.status_code or 200
         if media_type == GRAPHQL_RESPONSE_JSON:
             refused = request_error_status(data)

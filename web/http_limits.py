@@ -1,34 +1,23 @@
 """Two pure-ASGI guards for HTTP requests: a body-size cap (413) and a deadline for the
-response to start (504). WebSockets pass through both untouched."""
+response to start (504); server.py installs them, web/fast_path.py uses the same functions.
+WebSockets pass through both untouched."""
 
 from __future__ import annotations
 
 import asyncio
 
-import orjson
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
-    await send({
-        "type": "http.response.start", "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-    })
-    await send({"type": "http.response.body", "body": body})
+from web.refusals import too_large, too_late
 
 
 async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> bytes | None:
     """The whole body, never a chunk past `max_bytes` (a declared Content-Length over the
     limit is refused without reading anything); None once answered 413 or the client left."""
-    declared = b""
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            declared = value
-            break
+    declared = Headers(scope=scope).get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        await _too_large(send, max_bytes)
+        await too_large(max_bytes).send(send)
         return None
     chunks: list[bytes] = []
     size, more = 0, True
@@ -40,7 +29,7 @@ async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int) 
         size += len(chunks[-1])
         more = message.get("more_body", False)
         if size > max_bytes:
-            await _too_large(send, max_bytes)
+            await too_large(max_bytes).send(send)
             return None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -57,15 +46,6 @@ def replaying(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replay
-
-
-async def _too_large(send: Send, max_bytes: int) -> None:
-    await _refuse(send, 413, "REQUEST_TOO_LARGE", f"Request body is larger than {max_bytes} bytes.")
-
-
-async def refuse_late(send: Send, seconds: float) -> None:
-    await _refuse(send, 504, "TIMEOUT",
-                  f"The request took longer than {seconds:g} s and was cancelled.")
 
 
 BODY_READ = "inventory.body_read"  # scope key: web.fast_path read the body within the limit
@@ -115,4 +95,4 @@ class RequestTimeout:
         except TimeoutError:
             if started or not deadline.expired():  # not ours, or too late for a 504
                 raise
-            await refuse_late(send, self.seconds)
+            await too_late(self.seconds).send(send)

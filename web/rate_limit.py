@@ -18,10 +18,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-import orjson
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from web.refusals import rate_limited
 
 log = logging.getLogger(__name__)
 
@@ -114,28 +116,22 @@ class RateLimit:
         self.anonymous = anonymous
         self.paths = paths
 
-    async def admit(self, scope: Scope, send: Send, headers: dict[bytes, bytes]) -> bool:
-        """Counts the request once; False after answering 429."""
+    async def admit(self, scope: Scope, send: Send, headers: Headers) -> bool:
+        """Counts the request once; False after answering 429. The key is the first
+        Authorization header's, the one authentication reads."""
         if scope.get(ADMITTED):
             return True
         scope[ADMITTED] = True
-        token = headers.get(b"authorization")
+        token = headers.get("authorization")
         if token:
-            identity, limit = "key:" + hashlib.sha256(token).hexdigest()[:24], self.per_key
+            digest = hashlib.sha256(token.encode("latin-1")).hexdigest()[:24]
+            identity, limit = "key:" + digest, self.per_key
         else:
             client = scope.get("client") or ("unknown", 0)
             identity, limit = f"ip:{client[0]}", self.anonymous
         if limit <= 0 or await self.counter.admit(identity, limit):
             return True
-        body = orjson.dumps({"errors": [{
-            "message": f"rate limit of {limit} requests per second exceeded; retry shortly",
-            "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
-        }]})
-        await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", b"application/json"), (b"retry-after", b"1"),
-            (b"content-length", str(len(body)).encode()),
-        ]})
-        await send({"type": "http.response.body", "body": body})
+        await rate_limited(limit).send(send)
         return False
 
 
@@ -147,6 +143,6 @@ class RateLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http" or not scope["path"].startswith(self.limit.paths)
-            or await self.limit.admit(scope, send, dict(scope["headers"]))
+            or await self.limit.admit(scope, send, Headers(scope=scope))
         ):
             await self.app(scope, receive, send)

@@ -1,14 +1,18 @@
-"""A request id for every HTTP request and WebSocket: in logs, in masked errors, in headers."""
+"""A request id for every HTTP request and WebSocket: in logs, in masked errors, in headers.
+RequestIdMiddleware and web.fast_path assign it."""
 
 from __future__ import annotations
 
-import contextvars
 import re
 import uuid
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-current: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+from ops.request_id import current
+
+__all__ = ["ASSIGNED", "RequestIdMiddleware", "assign", "current"]
+
 _VALID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ASSIGNED = "inventory.request_id"  # scope key: an id already given by web.fast_path
 
@@ -18,12 +22,7 @@ def assign(scope: Scope) -> str:
     assigned: str | None = scope.get(ASSIGNED)
     if assigned is not None:
         return assigned
-    given = b""
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            given = value
-            break
-    text = given.decode("latin-1")
+    text = Headers(scope=scope).get("x-request-id", "")
     request_id = scope[ASSIGNED] = text if _VALID.fullmatch(text) else uuid.uuid4().hex[:16]
     return request_id
 

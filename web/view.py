@@ -1,3 +1,6 @@
+"""The GraphQL view: HTTP (web/graphql_http.py), both WebSocket protocols, the IDE page, and
+the per-request context; server.py and web/fast_path.py serve it."""
+
 from __future__ import annotations
 
 import functools
@@ -16,10 +19,11 @@ from strawberry.types.unset import UnsetType
 from domain.access import Scope
 from ops.metrics import WEBSOCKETS
 from resolvers.context import Context
-from resolvers.websocket import LegacyWSHandler, TransportWSHandler
+from schema.errors import with_codes
 from service.access import AccessError
-from web.errors import with_codes
 from web.graphql_http import GraphQLOverHTTP
+from web.websocket import TransportWSHandler
+from web.ws_legacy import LegacyWSHandler
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 

@@ -1,21 +1,19 @@
-"""uvicorn's sans-I/O WebSocket protocol, lighter per idle connection.
-
-A product page holds its socket for as long as it is open, so what uvicorn keeps per
-connection is paid thousands of times over (tracemalloc, 1,000 idle subscribers): its receive
-queue, an asyncio.Queue, ~3.3 KB; the parsed handshake request and response, kept after the
-handshake though never read again, ~3.5 KB. This keeps the same behaviour with a list-backed
-queue and back-pressure flag, and drops the handshake objects once the connection is
-accepted.
-`python server.py serve` uses it (uvicorn's `ws=` takes the class).
-"""
+"""uvicorn's sans-I/O WebSocket protocol with less kept per idle connection (a list-backed
+receive queue and back-pressure flag; the handshake dropped once accepted); `serve` uses it."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
+
+from compat.uvicorn import (
+    WebSocketsSansIOProtocol,
+    forget_request,
+    forget_response,
+    replace_queues,
+)
 
 
 class ReceiveQueue:
@@ -89,15 +87,14 @@ class Writable:
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = ReceiveQueue()  # type: ignore[assignment]
-        self.writable = Writable()  # type: ignore[assignment]
-        self.writable.set()
+        writable = Writable()
+        writable.set()
+        replace_queues(self, ReceiveQueue(), writable)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
-        self.request = None  # type: ignore[assignment]  # assigned by uvicorn, never read
+        forget_request(self)
 
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if self.handshake_complete and self.response is not None:
-            self.response = None  # type: ignore[assignment]  # only read until accepted
+        forget_response(self)

@@ -1,4 +1,4 @@
-"""Relayed graphql-transport-ws subscriptions (resolvers/websocket.py): many subscribers of one
+"""Relayed graphql-transport-ws subscriptions (web/websocket.py): many subscribers of one
 document get one execution per event, each under its own id, in the protocol's own format."""
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ async def test_a_relayed_subscription_ends_with_its_socket(
 ) -> None:
     ws = await _open(server.ws_url, {"1": (PLAIN, "SKU-1")})
     await ws.close()
-    async with asyncio.timeout(5):  # the SKU's channel and audience go with the last subscriber
-        while server.server.lifespan.state["feed"].channels:
+    async with asyncio.timeout(5):  # the SKU's stream and audience go with the last subscriber
+        while server.server.lifespan.state["feed"].streams:
             await asyncio.sleep(0.05)
     ws = await _open(server.ws_url, {"1": (PLAIN, "SKU-1")})
     try:

@@ -1,4 +1,4 @@
-"""A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events`.
+"""A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events` (routed by server.py).
 
 `id:` is the event's sequence, so a browser's EventSource resumes by itself after a dropped
 connection (it sends Last-Event-ID). Without one, the first event is a `snapshot`.
@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from domain.access import Scope
 from feed import codec
 from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import SUBSCRIPTIONS
 from service.access import AccessError, Gatekeeper
+from web.refusals import Refusal
 
 KEEP_ALIVE = 15.0
 STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "TOO_MANY_CONNECTIONS": 429}
@@ -38,10 +39,7 @@ async def sku_events(request: Request) -> Response:
     try:
         after = _resume_point(request)
     except ValueError:
-        return JSONResponse(
-            {"error": {"code": "BAD_USER_INPUT", "message": "Last-Event-ID must be a sequence"}},
-            status_code=400,
-        )
+        return Refusal(400, "BAD_USER_INPUT", "Last-Event-ID must be a sequence").feed_response()
     gatekeeper: Gatekeeper = request.state.gatekeeper
     revoked = asyncio.Event()
 
@@ -56,17 +54,14 @@ async def sku_events(request: Request) -> Response:
         gatekeeper.check(principal, Scope.READ)
         watched = gatekeeper.watch(principal, Scope.READ, close)
     except AccessError as error:
-        return JSONResponse({"error": {"code": error.code, "message": error.message}},
-                            status_code=STATUS.get(error.code, 403))
+        return Refusal(STATUS.get(error.code, 403), error.code, error.message).feed_response()
     feed: StockFeed = request.state.feed
     stream = feed.follow(code, after)
     follow = await stream.__aenter__()
     if follow.snapshot is None:
         gatekeeper.unwatch(watched)
         await stream.__aexit__(None, None, None)
-        return JSONResponse(
-            {"error": {"code": "NOT_FOUND", "message": f"unknown SKU {code!r}"}}, status_code=404
-        )
+        return Refusal(404, "NOT_FOUND", f"unknown SKU {code!r}").feed_response()
 
     async def body() -> AsyncIterator[bytes]:
         SUBSCRIPTIONS.labels("sse").inc()

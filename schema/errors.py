@@ -1,4 +1,5 @@
-"""Unexpected exceptions are logged with the request id and masked for the client."""
+"""Unexpected exceptions are logged with the request id and masked for the client, and every
+error gets a stable code: schema/root.py installs the mask, web/ its codes and the relay both."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from web import request_id
+from ops import request_id
 
 log = logging.getLogger("inventory.errors")
 

@@ -1,0 +1,51 @@
+"""Strawberry 0.341's internals, reached by web/websocket.py (the WebSocket handlers and the
+relay), web/ws_legacy.py and schema/execution.py (the execution context).
+
+Besides the names below, the handler subclasses rely on these members of the 0.341 base
+classes: `operations`, `connection_init_timeout_task`, `on_request_accepted`,
+`handle_invalid_message`, `handle_task_exception`, `_handle_pre_execution_error`,
+`_reject_incremental_delivery`, `cleanup_operation`, and `Operation.completed/.task/.query/
+.variables/.operation_name`. Guarded by tests/api/test_relay.py, tests/api/test_subscriptions.py,
+tests/api/test_hostile.py and tests/integration/test_subscription_memory.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from graphql import GraphQLError
+from starlette.websockets import WebSocket
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.extensions import MaskErrors
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    _OperationStreamClosed as OperationStreamClosed,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+__all__ = [
+    "AsyncWebSocketAdapter",
+    "BaseGraphQLTransportWSHandler",
+    "BaseGraphQLWSHandler",
+    "Operation",
+    "OperationStreamClosed",
+    "StrawberryGraphQLCoreExecutionContext",
+    "masked",
+    "starlette_socket",
+]
+
+
+def starlette_socket(adapter: object) -> WebSocket:
+    """The Starlette WebSocket under a handler's `websocket` (an ASGIWebSocketAdapter)."""
+    return cast(ASGIWebSocketAdapter, adapter).ws
+
+
+def masked(mask: MaskErrors, errors: list[GraphQLError]) -> list[GraphQLError]:
+    """`errors` as the MaskErrors extension would leave them in a result."""
+    result: Any = mask._process_errors(errors)
+    return cast(list[GraphQLError], result)
