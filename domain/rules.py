@@ -75,7 +75,7 @@ def hold_seconds(ttl_seconds: int | None, field: Sequence[str | int], limits: Li
     if ttl_seconds is None:
         return limits.default_ttl_seconds
     if ttl_seconds <= 0:
-        raise InvalidInput("ttlSeconds must be positive", field)
+        raise InvalidInput(f"{field[-1]} must be positive", field)
     return min(ttl_seconds, limits.max_ttl_seconds)
 
 
