@@ -1,3 +1,6 @@
+"""The rules a command's values must meet: codes, texts, quantities, hold times, carts; each
+check names the field at fault as its caller does (called by resolvers and service/)."""
+
 from __future__ import annotations
 
 import re
