@@ -8,12 +8,13 @@ import os
 import sys
 import tempfile
 
-from domain.access import Scope
+from domain.access import ApiKey, Scope
 from ops import logs
 from schema.root import build_schema
 from server import database_url, open_inventory
+from service import auditing, keys
 from settings import Settings
-from store import audit, database, keys, migrations
+from store import database, migrations
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,32 +78,40 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_inventory(settings) as inventory, inventory.pool.acquire() as conn:
+    async with open_inventory(settings) as inventory:
+        pool = inventory.pool
         if args.action == "create":
-            token, key = await keys.create(
-                conn, args.name, [Scope(s) for s in args.scope], args.location
+            token, key = await keys.create_key(
+                pool, args.name, [Scope(s) for s in args.scope], args.location
             )
             print(f"created key {key.key_id} ({key.name}); its secret, shown only now:")
             print(token)
         elif args.action == "list":
-            for row in await keys.listing(conn):
-                print(keys.describe(row))
+            for found in await keys.list_keys(pool):
+                print(_describe(found))
         elif args.action == "revoke":
-            if not await keys.revoke(conn, args.key):
+            if not await keys.revoke_key(pool, args.key):
                 print(f"no live key {args.key!r}", file=sys.stderr)
                 return 1
             print(f"revoked {args.key}")
         elif args.action == "set-scopes":
-            if not await keys.set_scopes(conn, args.key, [Scope(s) for s in args.scope]):
+            if not await keys.set_scopes(pool, args.key, [Scope(s) for s in args.scope]):
                 print(f"no key {args.key!r}", file=sys.stderr)
                 return 1
             print(f"{args.key} now has {', '.join(args.scope)}")
     return 0
 
 
+def _describe(key: ApiKey) -> str:
+    where = ",".join(key.locations) if key.locations is not None else "*"
+    state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
+    return (f"{key.key_id:>4}  inv_{key.prefix}_…  {key.name:<24} "
+            f"{','.join(key.scopes):<40} {where:<20} {state}")
+
+
 async def _check(settings: Settings, repair: bool) -> int:
-    async with open_inventory(settings) as inventory, inventory.pool.acquire() as conn:
-        levels, sequences = await audit.find_drift(conn)
+    async with open_inventory(settings) as inventory:
+        levels, sequences = await auditing.find_drift(inventory.pool)
         for problem in [*map(str, levels), *sequences]:
             print(f"drift: {problem}")
         if not levels and not sequences:
@@ -111,16 +120,16 @@ async def _check(settings: Settings, repair: bool) -> int:
         if not repair:
             print(f"{len(levels) + len(sequences)} problem(s); run `check --repair` to fix")
             return 1
-        unrepairable = await audit.repair(conn)
+        unrepairable = await auditing.repair(inventory.pool)
         for problem in unrepairable:
             print(f"cannot repair: {problem}")
-        levels, sequences = await audit.find_drift(conn)
+        levels, sequences = await auditing.find_drift(inventory.pool)
         print("repaired" if not levels and not sequences else "drift remains")
         return 1 if unrepairable or levels or sequences else 0
 
 
 async def _seed(settings: Settings) -> None:
-    from store.seed import seed
+    from service.seed import seed
 
     async with open_inventory(settings) as inventory:
         created = await seed(inventory)

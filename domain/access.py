@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class Scope(enum.Enum):
@@ -33,6 +34,19 @@ class Principal:
     @property
     def idempotency_scope(self) -> str:
         return f"key:{self.key_id}" if self.key_id is not None else f"name:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key as an operator lists it: never its secret; scopes in stored order."""
+
+    key_id: int
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    locations: tuple[str, ...] | None
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 ADMIN = Principal(key_id=None, name="ADMIN_API_KEY", scopes=frozenset(Scope))

@@ -1,3 +1,6 @@
+"""The rules a command's values must meet: codes, texts, quantities, hold times, carts; each
+check names the field at fault as its caller does (called by resolvers and service/)."""
+
 from __future__ import annotations
 
 import re
@@ -75,7 +78,7 @@ def hold_seconds(ttl_seconds: int | None, field: Sequence[str | int], limits: Li
     if ttl_seconds is None:
         return limits.default_ttl_seconds
     if ttl_seconds <= 0:
-        raise InvalidInput("ttlSeconds must be positive", field)
+        raise InvalidInput(f"{field[-1]} must be positive", field)
     return min(ttl_seconds, limits.max_ttl_seconds)
 
 

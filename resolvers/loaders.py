@@ -1,4 +1,5 @@
-"""Per-request DataLoaders: one SQL statement per batch, whatever the number of SKUs."""
+"""Per-request DataLoaders over service.views: one SQL statement per batch, whatever the number
+of SKUs (made by resolvers.context, used by resolvers and schema.types)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import asyncpg
 from aiodataloader import DataLoader
 
 from domain.model import Location, Sku, StockLevel
-from store import catalog
+from service import views
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -18,13 +19,12 @@ V = TypeVar("V")
 
 def _loader(
     pool: asyncpg.Pool,
-    fetch: Callable[[asyncpg.Connection, Sequence[Any]], Awaitable[dict[Any, Any]]],
+    fetch: Callable[[asyncpg.Pool, Sequence[Any]], Awaitable[dict[Any, Any]]],
     missing: Any = None,
     cache: bool = True,
 ) -> DataLoader[Any, Any]:
     async def batch(keys: list[Any]) -> list[Any]:
-        async with pool.acquire() as conn:
-            found = await fetch(conn, keys)
+        found = await fetch(pool, keys)
         return [found.get(key, missing) for key in keys]
 
     return DataLoader(batch, cache=cache)
@@ -32,7 +32,7 @@ def _loader(
 
 class Loaders:
     """Made on first use: a WebSocket context lives as long as its socket, and most sockets
-    never resolve a field that needs one (four idle DataLoaders cost ~2 KB per subscriber)."""
+    never resolve a field that needs one, and idle DataLoaders cost memory per subscriber."""
 
     def __init__(self, pool: asyncpg.Pool, *, cache: bool = True) -> None:
         self._pool = pool
@@ -40,16 +40,16 @@ class Loaders:
 
     @functools.cached_property
     def sku(self) -> DataLoader[str, Sku | None]:
-        return _loader(self._pool, catalog.skus_by_code, cache=self._cache)
+        return _loader(self._pool, views.skus_by_code, cache=self._cache)
 
     @functools.cached_property
     def levels(self) -> DataLoader[int, list[StockLevel]]:
-        return _loader(self._pool, catalog.levels_of, [], cache=self._cache)
+        return _loader(self._pool, views.levels_of, [], cache=self._cache)
 
     @functools.cached_property
     def location(self) -> DataLoader[int, Location]:
-        return _loader(self._pool, catalog.locations_by_id, cache=self._cache)
+        return _loader(self._pool, views.locations_by_id, cache=self._cache)
 
     @functools.cached_property
     def location_by_code(self) -> DataLoader[str, Location | None]:
-        return _loader(self._pool, catalog.locations_by_code, cache=self._cache)
+        return _loader(self._pool, views.locations_by_code, cache=self._cache)

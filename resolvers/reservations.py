@@ -1,5 +1,9 @@
+"""Resolvers of the reservation mutations: check the arguments, call one use case of
+service.reserving (bound by schema.mutation)."""
+
 from __future__ import annotations
 
+from domain.outcome import Outcome
 from domain.rules import (
     check_code,
     check_quantity,
@@ -10,106 +14,95 @@ from domain.rules import (
     merge_lines,
 )
 from resolvers.context import Info
-from resolvers.mutation import run
+from resolvers.mutation import refused
 from resolvers.permissions import check_locations
-from schema.inputs import (
-    CommitReservationInput,
-    ExtendReservationInput,
-    ReleaseReservationInput,
-    ReserveInput,
-    ReserveLinesInput,
-)
-from schema.payloads import (
-    CommitReservationPayload,
-    ExtendReservationPayload,
-    ReleaseReservationPayload,
-    ReserveLinesPayload,
-    ReservePayload,
-)
-from store import reservations
-from store.hold_batch import HoldRequest
+from service import reserving, views
 
 
 async def _check_reservation_location(info: Info, reservation_id: str) -> None:
     principal = info.context.principal
     if principal is None or principal.locations is None or not is_reservation_id(reservation_id):
         return
-    async with info.context.inventory.pool.acquire() as conn:
-        found = await reservations.get(conn, reservation_id)
+    found = await views.reservation(info.context.inventory.pool, reservation_id)
     if found is not None:
-        location = await info.context.loaders.location.load(found["location_id"])
+        location = await info.context.loaders.location.load(found.location_id)
         check_locations(info, location.code)
 
 
-async def reserve(info: Info, input: ReserveInput) -> ReservePayload:
+async def reserve(
+    info: Info, *, sku: str, location: str | None, quantity: int, ttl_seconds: int | None,
+    reference: str | None, idempotency_key: str | None,
+) -> Outcome:
     limits = info.context.inventory.limits
-    location = input.location
-    batcher = info.context.batcher
     check_locations(info, location)
-    outcome = await run(info, "reserve", input, [
-        lambda: check_code(input.sku, ["sku"]),
+    if (refusal := refused(
+        lambda: check_code(sku, ["sku"]),
         lambda: location is None or check_code(location, ["location"]),
-        lambda: check_quantity(input.quantity, ["quantity"], limits),
-        lambda: hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits),
-        lambda: check_text(input.reference, ["reference"]),
-        lambda: check_text(input.idempotency_key, ["idempotencyKey"]),
-    ], lambda conn: reservations.reserve(
-        conn, input.sku, location, input.quantity,
-        hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits), input.reference,
-    ), batched=None if batcher is None else lambda: batcher.reserve(input.sku, HoldRequest(
-        location, input.quantity, hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits),
-        input.reference,
-    )))
-    return ReservePayload.from_outcome(outcome)
+        lambda: check_quantity(quantity, ["quantity"], limits),
+        lambda: hold_seconds(ttl_seconds, ["ttlSeconds"], limits),
+        lambda: check_text(reference, ["reference"]),
+        lambda: check_text(idempotency_key, ["idempotencyKey"]),
+    )) is not None:
+        return refusal
+    return await reserving.reserve(
+        info.context.inventory, sku=sku, location=location, quantity=quantity, ttl=ttl_seconds,
+        reference=reference, idempotency_key=idempotency_key,
+        idempotency_scope=info.context.idempotency_scope, batcher=info.context.batcher,
+    )
 
 
-async def reserve_lines(info: Info, input: ReserveLinesInput) -> ReserveLinesPayload:
+async def reserve_lines(
+    info: Info, *, lines: list[tuple[str, str | None, int]], ttl_seconds: int | None,
+    reference: str | None, idempotency_key: str | None,
+) -> Outcome:
     limits = info.context.inventory.limits
-    lines = [(ln.sku, ln.location, ln.quantity) for ln in input.lines]
-    check_locations(info, *(ln.location for ln in input.lines))
-    outcome = await run(info, "reserveLines", input, [
+    check_locations(info, *(location for _, location, _ in lines))
+    if (refusal := refused(
         lambda: merge_lines(lines, limits),
-        lambda: hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits),
-        lambda: check_text(input.reference, ["reference"]),
-        lambda: check_text(input.idempotency_key, ["idempotencyKey"]),
-    ], lambda conn: reservations.reserve_lines(
-        conn, merge_lines(lines, limits),
-        hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits), input.reference,
-    ))
-    return ReserveLinesPayload.from_outcome(outcome)
+        lambda: hold_seconds(ttl_seconds, ["ttlSeconds"], limits),
+        lambda: check_text(reference, ["reference"]),
+        lambda: check_text(idempotency_key, ["idempotencyKey"]),
+    )) is not None:
+        return refusal
+    return await reserving.reserve_lines(
+        info.context.inventory, lines=lines, ttl=ttl_seconds, reference=reference,
+        idempotency_key=idempotency_key, idempotency_scope=info.context.idempotency_scope,
+    )
 
 
-async def extend_reservation(
-    info: Info, input: ExtendReservationInput
-) -> ExtendReservationPayload:
+async def extend_reservation(info: Info, *, reservation_id: str, ttl_seconds: int) -> Outcome:
     limits = info.context.inventory.limits
-    await _check_reservation_location(info, input.reservation_id)
-    outcome = await run(info, "extendReservation", input, [
-        lambda: check_reservation_id(input.reservation_id, ["reservationId"]),
-        lambda: hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits),
-    ], lambda conn: reservations.extend(
-        conn, input.reservation_id, hold_seconds(input.ttl_seconds, ["ttlSeconds"], limits)
-    ))
-    return ExtendReservationPayload.from_outcome(outcome)
+    await _check_reservation_location(info, reservation_id)
+    if (refusal := refused(
+        lambda: check_reservation_id(reservation_id, ["reservationId"]),
+        lambda: hold_seconds(ttl_seconds, ["ttlSeconds"], limits),
+    )) is not None:
+        return refusal
+    return await reserving.extend(
+        info.context.inventory, reservation_id=reservation_id, ttl=ttl_seconds
+    )
 
 
 async def commit_reservation(
-    info: Info, input: CommitReservationInput
-) -> CommitReservationPayload:
-    await _check_reservation_location(info, input.reservation_id)
-    outcome = await run(info, "commitReservation", input, [
-        lambda: check_reservation_id(input.reservation_id, ["reservationId"]),
-        lambda: check_text(input.reference, ["reference"]),
-        lambda: check_text(input.idempotency_key, ["idempotencyKey"]),
-    ], lambda conn: reservations.commit(conn, input.reservation_id, input.reference))
-    return CommitReservationPayload.from_outcome(outcome)
+    info: Info, *, reservation_id: str, reference: str | None, idempotency_key: str | None
+) -> Outcome:
+    await _check_reservation_location(info, reservation_id)
+    if (refusal := refused(
+        lambda: check_reservation_id(reservation_id, ["reservationId"]),
+        lambda: check_text(reference, ["reference"]),
+        lambda: check_text(idempotency_key, ["idempotencyKey"]),
+    )) is not None:
+        return refusal
+    return await reserving.commit(
+        info.context.inventory, reservation_id=reservation_id, reference=reference,
+        idempotency_key=idempotency_key, idempotency_scope=info.context.idempotency_scope,
+    )
 
 
-async def release_reservation(
-    info: Info, input: ReleaseReservationInput
-) -> ReleaseReservationPayload:
-    await _check_reservation_location(info, input.reservation_id)
-    outcome = await run(info, "releaseReservation", input, [
-        lambda: check_reservation_id(input.reservation_id, ["reservationId"]),
-    ], lambda conn: reservations.release(conn, input.reservation_id))
-    return ReleaseReservationPayload.from_outcome(outcome)
+async def release_reservation(info: Info, *, reservation_id: str) -> Outcome:
+    await _check_reservation_location(info, reservation_id)
+    if (refusal := refused(
+        lambda: check_reservation_id(reservation_id, ["reservationId"]),
+    )) is not None:
+        return refusal
+    return await reserving.release(info.context.inventory, reservation_id=reservation_id)

@@ -1,43 +1,57 @@
+"""Resolvers of the stock mutations: check the arguments, call one use case of service.stocking
+(bound by schema.mutation)."""
+
 from __future__ import annotations
 
+from domain.model import AdjustmentReason
+from domain.outcome import Outcome
 from domain.rules import check_adjustment, check_code, check_stock_figure, check_text
 from resolvers.context import Info
-from resolvers.mutation import run
+from resolvers.mutation import refused
 from resolvers.permissions import check_locations
-from schema.inputs import AdjustStockInput, SetStockInput
-from schema.payloads import AdjustStockPayload, SetStockPayload
-from store import levels
+from service import stocking
 
 
-async def adjust_stock(info: Info, input: AdjustStockInput) -> AdjustStockPayload:
+async def adjust_stock(
+    info: Info, *, sku: str, location: str, delta: int, reason: AdjustmentReason,
+    reference: str | None, idempotency_key: str | None,
+) -> Outcome:
     limits = info.context.inventory.limits
-    check_locations(info, input.location)
-    outcome = await run(info, "adjustStock", input, [
-        lambda: check_code(input.sku, ["sku"]),
-        lambda: check_code(input.location, ["location"]),
-        lambda: check_adjustment(input.delta, input.reason, ["delta"], limits),
-        lambda: check_text(input.reference, ["reference"]),
-        lambda: check_text(input.idempotency_key, ["idempotencyKey"]),
-    ], lambda conn: levels.adjust(
-        conn, input.sku, input.location, input.delta, input.reason, input.reference
-    ))
-    return AdjustStockPayload.from_outcome(outcome)
+    check_locations(info, location)
+    if (refusal := refused(
+        lambda: check_code(sku, ["sku"]),
+        lambda: check_code(location, ["location"]),
+        lambda: check_adjustment(delta, reason, ["delta"], limits),
+        lambda: check_text(reference, ["reference"]),
+        lambda: check_text(idempotency_key, ["idempotencyKey"]),
+    )) is not None:
+        return refusal
+    return await stocking.adjust(
+        info.context.inventory, sku=sku, location=location, delta=delta, reason=reason,
+        reference=reference, idempotency_key=idempotency_key,
+        idempotency_scope=info.context.idempotency_scope,
+    )
 
 
-async def set_stock(info: Info, input: SetStockInput) -> SetStockPayload:
+async def set_stock(
+    info: Info, *, sku: str, location: str, on_hand: int, safety_stock: int | None,
+    expected_version: int | None, reference: str | None, idempotency_key: str | None,
+) -> Outcome:
     limits = info.context.inventory.limits
-    safety = input.safety_stock
-    version = input.expected_version
-    check_locations(info, input.location)
-    outcome = await run(info, "setStock", input, [
-        lambda: check_code(input.sku, ["sku"]),
-        lambda: check_code(input.location, ["location"]),
-        lambda: check_stock_figure(input.on_hand, ["onHand"], limits),
-        lambda: safety is None or check_stock_figure(safety, ["safetyStock"], limits),
-        lambda: version is None or check_stock_figure(version, ["expectedVersion"], limits),
-        lambda: check_text(input.reference, ["reference"]),
-        lambda: check_text(input.idempotency_key, ["idempotencyKey"]),
-    ], lambda conn: levels.set_stock(
-        conn, input.sku, input.location, input.on_hand, safety, version, input.reference
-    ))
-    return SetStockPayload.from_outcome(outcome)
+    check_locations(info, location)
+    if (refusal := refused(
+        lambda: check_code(sku, ["sku"]),
+        lambda: check_code(location, ["location"]),
+        lambda: check_stock_figure(on_hand, ["onHand"], limits),
+        lambda: safety_stock is None or check_stock_figure(safety_stock, ["safetyStock"], limits),
+        lambda: expected_version is None
+        or check_stock_figure(expected_version, ["expectedVersion"], limits),
+        lambda: check_text(reference, ["reference"]),
+        lambda: check_text(idempotency_key, ["idempotencyKey"]),
+    )) is not None:
+        return refusal
+    return await stocking.set_stock(
+        info.context.inventory, sku=sku, location=location, on_hand=on_hand,
+        safety_stock=safety_stock, expected_version=expected_version, reference=reference,
+        idempotency_key=idempotency_key, idempotency_scope=info.context.idempotency_scope,
+    )

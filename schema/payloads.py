@@ -1,5 +1,9 @@
+"""Mutation payloads, built from a use case's Outcome with from_outcome(); domain errors become
+userErrors here, in the API's names (called by schema.mutation)."""
+
 from __future__ import annotations
 
+import re
 from typing import Self
 
 import strawberry
@@ -24,14 +28,34 @@ class UserError:
 
     @classmethod
     def from_domain(cls, error: StockError) -> UserError:
-        return cls(code=UserErrorCode(error.code), field=error.field, message=error.message)
+        """The error as the API names it: its field path under "input", in argument names."""
+        field = [ARGUMENT_NAMES.get(part, part) for part in error.field or []]
+        message = error.message
+        for part in error.field or []:
+            if part in ARGUMENT_NAMES:
+                message = re.sub(rf"\b{part}\b", ARGUMENT_NAMES[part], message)
+        return cls(code=UserErrorCode(error.code), field=["input", *field], message=message)
+
+
+# The domain's words for the inputs' fields whose GraphQL names differ. Errors stored with an
+# idempotency key before the domain spoke its own words carry the GraphQL names already, which
+# pass through unchanged.
+ARGUMENT_NAMES = {
+    "expected_version": "expectedVersion",
+    "on_hand": "onHand",
+    "safety_stock": "safetyStock",
+    "low_stock_threshold": "lowStockThreshold",
+    "reservation_id": "reservationId",
+    "idempotency_key": "idempotencyKey",
+    "ttl": "ttlSeconds",
+}
 
 
 def user_errors(outcome: Outcome) -> list[UserError]:
     """The one translation point from domain failures to the payloads' userErrors."""
     if outcome.error is None:
         return []
-    return [UserError.from_domain(e.at("input")) for e in outcome.error.errors]
+    return [UserError.from_domain(e) for e in outcome.error.errors]
 
 
 def _level(outcome: Outcome) -> StockLevel | None:

@@ -1,3 +1,6 @@
+"""The unit of work every stock command runs in: one transaction, idempotency, metrics, and
+publishing after commit (used by the use cases in service/, the batcher and expiry)."""
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +46,11 @@ class Inventory:
         principal: str = "-",
     ) -> Outcome:
         """Run `work` in one transaction; business failures roll back and come back in the
-        outcome. With a key, the first outcome is stored and returned to every retry."""
+        outcome. With a key, the first outcome is stored and returned to every retry.
+
+        `field` names the command in idempotency scopes, metrics and logs, `principal` is the
+        caller's idempotency scope, and `arguments` is what a retry must repeat (hashed): both
+        are stored, so a command keeps its name and its arguments' keys."""
         scope = f"{principal}:{field}"
         digest = idempotency.request_hash(arguments)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -65,7 +72,7 @@ class Inventory:
         stored_digest, response = await idempotency.fetch(conn, scope, key)
         if stored_digest != digest:
             return Outcome(error=IdempotencyKeyReused(
-                "this idempotencyKey was used with a different input", ["idempotencyKey"]
+                "this idempotency_key was used with a different input", ["idempotency_key"]
             ))
         return idempotency.decode(response)
 

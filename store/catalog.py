@@ -1,4 +1,4 @@
-"""SKUs, locations and levels: the reads, and the catalogue upserts."""
+"""SKUs, locations and levels: the reads, and the catalogue upserts (called by service/)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,11 @@ async def skus_page(
     pattern = _like_pattern(search) if search else None
     records = await conn.fetch(SKUS_PAGE, after, pattern, location, status, limit)
     return [rows.sku(r) for r in records]
+
+
+async def count_skus(conn: asyncpg.Connection) -> int:
+    found: int = await conn.fetchval("SELECT count(*) FROM skus")
+    return found
 
 
 async def levels_of(

@@ -1,4 +1,5 @@
-"""Group commit for holds: many reserve requests, of one SKU or many, in one transaction.
+"""Group commit for holds: many reserve requests, of one SKU or many, in one transaction
+(called by service.batching).
 
 All levels of the batch's SKUs are locked in (sku, location) order, as carts lock them, each
 request is allocated in arrival order with the same location policy as a single reserve, and
@@ -127,13 +128,6 @@ def _pick(levels: list[_Level], request: HoldRequest) -> _Level | None:
             and lv.on_hand - lv.reserved - lv.safety_stock >= request.quantity]
     # the policy of store.reservations.HOLD: most available first, ties: the oldest location
     return min(fits, key=lambda lv: (-lv.available, lv.location_id), default=None)
-
-
-async def hold_batch(
-    conn: asyncpg.Connection, sku: str, requests: Sequence[HoldRequest]
-) -> list[Outcome]:
-    """One outcome per request of one SKU, in order; the caller runs this in one transaction."""
-    return await hold_many(conn, [(sku, r) for r in requests])
 
 
 async def hold_many(

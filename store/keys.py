@@ -1,4 +1,5 @@
-"""API keys: `inv_<prefix>_<secret>`; only the SHA-256 of the secret is stored."""
+"""API keys: `inv_<prefix>_<secret>`; only the SHA-256 of the secret is stored (called by
+service.access and service.keys)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from domain.access import Principal, Scope, parse_scopes
+from domain.access import ApiKey, Principal, Scope, parse_scopes
 
 COLUMNS = "id, name, prefix, scopes, locations, created_at, revoked_at"
 
@@ -64,8 +64,13 @@ async def live(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Princi
     return {r["id"]: _principal(r) for r in records}
 
 
-async def listing(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(f"SELECT {COLUMNS} FROM api_keys ORDER BY id")]
+async def listing(conn: asyncpg.Connection) -> list[ApiKey]:
+    return [
+        ApiKey(r["id"], r["name"], r["prefix"], tuple(r["scopes"]),
+               tuple(r["locations"]) if r["locations"] is not None else None,
+               r["created_at"], r["revoked_at"])
+        for r in await conn.fetch(f"SELECT {COLUMNS} FROM api_keys ORDER BY id")
+    ]
 
 
 async def revoke(conn: asyncpg.Connection, key: str) -> bool:
@@ -83,11 +88,3 @@ async def set_scopes(conn: asyncpg.Connection, key: str, scopes: Sequence[Scope]
         key, [s.value for s in scopes],
     )
     return result.endswith(" 1")
-
-
-def describe(row: dict[str, Any]) -> str:
-    revoked: datetime | None = row["revoked_at"]
-    where = ",".join(row["locations"]) if row["locations"] is not None else "*"
-    state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "live"
-    return (f"{row['id']:>4}  inv_{row['prefix']}_…  {row['name']:<24} "
-            f"{','.join(row['scopes']):<40} {where:<20} {state}")

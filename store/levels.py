@@ -1,4 +1,4 @@
-"""Counting stock in: adjustments and absolute sets of one level."""
+"""Counting stock in: adjustments and absolute sets of one level (called by service.stocking)."""
 
 from __future__ import annotations
 
@@ -72,18 +72,18 @@ async def set_stock(
         if current is not None:
             break
         if expected_version not in (None, 0):
-            raise VersionConflict(f"{sku} has no level at {location} yet", ["expectedVersion"])
+            raise VersionConflict(f"{sku} has no level at {location} yet", ["expected_version"])
         level = await conn.fetchrow(CREATE, sku_id, location_id, on_hand, safety_stock)
         if level is not None:
             return await _recorded(conn, level, sku, on_hand, reference)
     if expected_version is not None and current["version"] != expected_version:
         raise VersionConflict(
             f"level is at version {current['version']}, not {expected_version}",
-            ["expectedVersion"],
+            ["expected_version"],
         )
     if on_hand < current["reserved"]:
         raise InsufficientStock(
-            f"{current['reserved']} are reserved; onHand cannot go below that", ["onHand"]
+            f"{current['reserved']} are reserved; on_hand cannot go below that", ["on_hand"]
         )
     level = await conn.fetchrow(
         SET, sku_id, location_id, on_hand, safety_stock, expected_version

@@ -1,4 +1,5 @@
-"""Holding stock: reserve, carts, extend, commit, release and expiry.
+"""Holding stock: reserve, carts, extend, commit, release and expiry (called by service.reserving
+and service.expiry).
 
 Lock order, shared by every transaction that changes stock: reservation row, then stock
 levels in (sku_id, location_id) order, then SKU rows in id order (taken by the ledger).
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from domain.errors import InsufficientStock, NotFound, Rejected, ReservationNotActive, StockError
-from domain.model import StockEventKind
+from domain.model import Reservation, StockEventKind
 from domain.outcome import Outcome
 from domain.rules import CartLine
 from store import ledger, lookups, rows
@@ -172,10 +173,10 @@ async def _not_active(conn: asyncpg.Connection, reservation_id: str) -> StockErr
         "SELECT status FROM reservations WHERE id = $1::uuid", reservation_id
     )
     if status is None:
-        return NotFound(f"unknown reservation {reservation_id}", ["reservationId"])
+        return NotFound(f"unknown reservation {reservation_id}", ["reservation_id"])
     if status == "ACTIVE":
         status = "EXPIRED"
-    return ReservationNotActive(f"reservation is {status}", ["reservationId"])
+    return ReservationNotActive(f"reservation is {status}", ["reservation_id"])
 
 
 async def _close(
@@ -224,9 +225,10 @@ async def extend(conn: asyncpg.Connection, reservation_id: str, ttl: int) -> Out
     return Outcome(reservations=[rows.reservation(r, r["sku"])])
 
 
-async def get(conn: asyncpg.Connection, reservation_id: str) -> rows.Record | None:
-    return await conn.fetchrow(
+async def get(conn: asyncpg.Connection, reservation_id: str) -> Reservation | None:
+    r = await conn.fetchrow(
         f"""SELECT {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku
             FROM reservations WHERE id = $1::uuid""",
         reservation_id,
     )
+    return rows.reservation(r, r["sku"]) if r is not None else None

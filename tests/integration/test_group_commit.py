@@ -10,21 +10,21 @@ import asyncpg
 
 from domain.model import LocationKind
 from domain.outcome import Outcome
+from service import cataloguing, stocking
 from service.batching import ReserveBatcher
 from service.inventory import Inventory
-from store import catalog, levels, reservations
+from store import reservations
 from store.hold_batch import HoldRequest
 from tests.ledger_checks import assert_consistent
 
 
 async def stocked(inventory: Inventory, **on_hand: int) -> None:
-    async with inventory.pool.acquire() as conn:
-        await catalog.upsert_sku(conn, "HOT", "hot", 3)
-        for code in on_hand:
-            await catalog.upsert_location(conn, code, code, LocationKind.WAREHOUSE)
+    await cataloguing.upsert_sku(inventory, code="HOT", name="hot", low_stock_threshold=3)
+    for code in on_hand:
+        await cataloguing.upsert_location(inventory, code=code, name=code, kind=LocationKind.WAREHOUSE)
     for code, n in on_hand.items():
-        await inventory.mutate(lambda c, code=code, n=n: levels.set_stock(c, "HOT", code, n, None, None, None),
-                               field="setStock", arguments={})
+        await stocking.set_stock(inventory, sku="HOT", location=code, on_hand=n, safety_stock=None,
+                                 expected_version=None, reference=None)
 
 
 async def transactions_of(pool: asyncpg.Pool, kind: str) -> tuple[int, int]:
@@ -80,17 +80,15 @@ async def test_mixed_quantities_and_locations_match_the_single_path_policy(inven
 
 
 async def catalogue_of(inventory: Inventory, prefix: str, stock: list[dict[str, int]]) -> None:
-    async with inventory.pool.acquire() as conn:
-        for code in ("A", "B", "C"):
-            await catalog.upsert_location(conn, code, code, LocationKind.WAREHOUSE)
-        for n in range(len(stock)):
-            await catalog.upsert_sku(conn, f"{prefix}{n}", f"{prefix}{n}", 2)
+    for code in ("A", "B", "C"):
+        await cataloguing.upsert_location(inventory, code=code, name=code, kind=LocationKind.WAREHOUSE)
+    for n in range(len(stock)):
+        await cataloguing.upsert_sku(inventory, code=f"{prefix}{n}", name=f"{prefix}{n}",
+                                     low_stock_threshold=2)
     for n, levels_of_sku in enumerate(stock):
         for code, on_hand in levels_of_sku.items():
-            await inventory.mutate(
-                lambda c, sku=f"{prefix}{n}", code=code, on_hand=on_hand: levels.set_stock(
-                    c, sku, code, on_hand, None, None, None),
-                field="setStock", arguments={})
+            await stocking.set_stock(inventory, sku=f"{prefix}{n}", location=code, on_hand=on_hand,
+                                     safety_stock=None, expected_version=None, reference=None)
 
 
 def answer(outcome: Outcome, prefix: str) -> tuple[object, ...]:

@@ -9,10 +9,9 @@ import random
 import asyncpg
 
 from domain.model import AdjustmentReason, LocationKind
-from domain.rules import Limits, merge_lines
+from service import cataloguing, reserving, stocking
 from service.batching import ReserveBatcher
 from service.inventory import Inventory
-from store import catalog, levels, reservations
 from store.hold_batch import HoldRequest
 from tests.integration.test_group_commit import catalogue_of
 from tests.ledger_checks import assert_consistent
@@ -22,11 +21,10 @@ async def test_batches_racing_carts_and_adjustments_on_the_same_skus_stay_consis
     inventory: Inventory, pool: asyncpg.Pool
 ) -> None:
     await catalogue_of(inventory, "R", [{"A": 40, "B": 40, "C": 40} for _ in range(12)])
-    async with inventory.pool.acquire() as conn:  # D gets levels during the race
-        await catalog.upsert_location(conn, "D", "D", LocationKind.WAREHOUSE)
+    # D gets levels during the race
+    await cataloguing.upsert_location(inventory, code="D", name="D", kind=LocationKind.WAREHOUSE)
     rng = random.Random(11)
     batcher = ReserveBatcher(inventory)
-    limits = Limits()
 
     async def shopper() -> None:
         for _ in range(15):
@@ -37,19 +35,15 @@ async def test_batches_racing_carts_and_adjustments_on_the_same_skus_stay_consis
         for _ in range(10):
             lines = [(f"R{rng.randrange(12)}", rng.choice([None, "A", "B", "C"]), rng.randint(1, 2))
                      for _ in range(rng.randint(2, 4))]
-            await inventory.mutate(
-                lambda c, lines=lines: reservations.reserve_lines(
-                    c, merge_lines(lines, limits), 60, None),
-                field="reserveLines", arguments={})
+            await reserving.reserve_lines(inventory, lines=lines, ttl=60, reference=None)
 
     async def stocker() -> None:
         for _ in range(15):
             n, code, delta = rng.randrange(12), rng.choice("ABCD"), rng.choice([-2, -1, 1, 3])
-            await inventory.mutate(
-                lambda c, n=n, code=code, delta=delta: levels.adjust(
-                    c, f"R{n}", code, delta,
-                    AdjustmentReason.RESTOCK if delta > 0 else AdjustmentReason.DAMAGE, None),
-                field="adjustStock", arguments={})
+            await stocking.adjust(
+                inventory, sku=f"R{n}", location=code, delta=delta,
+                reason=AdjustmentReason.RESTOCK if delta > 0 else AdjustmentReason.DAMAGE,
+                reference=None)
 
     async with asyncio.timeout(90):  # a deadlock would end this (PostgreSQL aborts one side)
         await asyncio.gather(*(shopper() for _ in range(40)), *(cart() for _ in range(8)),
@@ -92,8 +86,7 @@ async def test_a_level_created_while_a_batch_waits_for_the_sku_row_is_in_its_fig
     inventory: Inventory, pool: asyncpg.Pool
 ) -> None:
     await catalogue_of(inventory, "N", [{"A": 5}])
-    async with inventory.pool.acquire() as conn:
-        await catalog.upsert_location(conn, "D", "D", LocationKind.WAREHOUSE)
+    await cataloguing.upsert_location(inventory, code="D", name="D", kind=LocationKind.WAREHOUSE)
     batcher = ReserveBatcher(inventory)
 
     async def waiting_for_the_sku_row(n: int) -> None:
@@ -109,9 +102,9 @@ async def test_a_level_created_while_a_batch_waits_for_the_sku_row_is_in_its_fig
         lock = holder.transaction()
         await lock.start()
         await holder.execute("SELECT 1 FROM skus WHERE code = 'N0' FOR UPDATE")
-        stocker = asyncio.create_task(inventory.mutate(
-            lambda c: levels.adjust(c, "N0", "D", 7, AdjustmentReason.RESTOCK, None),
-            field="adjustStock", arguments={}))
+        stocker = asyncio.create_task(stocking.adjust(
+            inventory, sku="N0", location="D", delta=7, reason=AdjustmentReason.RESTOCK,
+            reference=None))
         await waiting_for_the_sku_row(1)
         shopper = asyncio.create_task(batcher.reserve("N0", HoldRequest(None, 2, 60, None)))
         await waiting_for_the_sku_row(2)

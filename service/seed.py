@@ -1,16 +1,16 @@
-"""A small, realistic demo catalogue: a few locations and a few hundred SKUs with stock."""
+"""A small, realistic demo catalogue: a few locations and a few hundred SKUs with stock, loaded
+through the same use cases as the API (called by cli.py `seed` and `serve --seed`)."""
 
 from __future__ import annotations
 
-import functools
 import random
-
-import asyncpg
+from collections.abc import Awaitable
 
 from domain.model import LocationKind
 from domain.outcome import Outcome
+from service import cataloguing, stocking
 from service.inventory import Inventory
-from store import catalog, levels
+from store import catalog
 
 LOCATIONS = [
     ("WH-EAST", "East distribution centre", LocationKind.WAREHOUSE),
@@ -36,36 +36,38 @@ async def seed(inventory: Inventory, *, rng: random.Random | None = None) -> int
     """Load the catalogue unless SKUs exist already; returns the number of SKUs created."""
     rng = rng or random.Random(42)
     async with inventory.pool.acquire() as conn:
-        if await conn.fetchval("SELECT count(*) FROM skus"):
+        if await catalog.count_skus(conn):
             return 0
-        for code, name, kind in LOCATIONS:
-            await catalog.upsert_location(conn, code, name, kind)
+    for code, name, kind in LOCATIONS:
+        await _succeeded(cataloguing.upsert_location(inventory, code=code, name=name, kind=kind))
     created = 0
     for product, title in PRODUCTS:
         for colour in COLOURS:
             for size in SIZES:
                 code = f"{product}-{colour}-{size}"
                 name = f"{title}, {colour.lower()}, {size}"
-                await inventory.mutate(
-                    functools.partial(_stock, rng=rng, code=code, name=name),
-                    field="seed",
-                    arguments={},
-                )
+                await _succeeded(cataloguing.upsert_sku(
+                    inventory, code=code, name=name, low_stock_threshold=None
+                ))
+                await _stock(inventory, rng, code)
                 created += 1
     return created
 
 
-async def _stock(
-    conn: asyncpg.Connection, *, rng: random.Random, code: str, name: str
-) -> Outcome:
-    await catalog.upsert_sku(conn, code, name, None)
-    outcome = Outcome()
+async def _stock(inventory: Inventory, rng: random.Random, code: str) -> None:
     for location, _, kind in LOCATIONS:
         if kind is LocationKind.STORE and rng.random() < 0.4:
             continue
         on_hand = rng.choice([0, 2, 5, 12, 40, 120]) if kind is LocationKind.WAREHOUSE else (
             rng.randint(0, 8)
         )
-        step = await levels.set_stock(conn, code, location, on_hand, 0, 0, "seed")
-        outcome.events += step.events
-    return outcome
+        await _succeeded(stocking.set_stock(
+            inventory, sku=code, location=location, on_hand=on_hand, safety_stock=0,
+            expected_version=0, reference="seed",
+        ))
+
+
+async def _succeeded(step: Awaitable[Outcome]) -> None:
+    outcome = await step
+    if outcome.error is not None:
+        raise RuntimeError(f"seeding failed: {outcome.error.message}")

@@ -1,0 +1,151 @@
+"""The Mutation type: each field hands its input's values to its resolver and builds the
+payload from the Outcome it returns (used by schema.root)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import catalog, reservations, stock
+from resolvers.context import Info
+from resolvers.permissions import CanReserve, CanWrite, IsAdmin
+from schema.inputs import (
+    AdjustStockInput,
+    CommitReservationInput,
+    ExtendReservationInput,
+    ReleaseReservationInput,
+    ReserveInput,
+    ReserveLinesInput,
+    SetStockInput,
+    UpsertLocationInput,
+    UpsertSkuInput,
+)
+from schema.payloads import (
+    AdjustStockPayload,
+    CommitReservationPayload,
+    ExtendReservationPayload,
+    ReleaseReservationPayload,
+    ReserveLinesPayload,
+    ReservePayload,
+    SetStockPayload,
+    UpsertLocationPayload,
+    UpsertSkuPayload,
+)
+
+
+async def _upsert_sku(info: Info, input: UpsertSkuInput) -> UpsertSkuPayload:
+    return UpsertSkuPayload.from_outcome(await catalog.upsert_sku(
+        info, code=input.code, name=input.name,
+        low_stock_threshold=input.low_stock_threshold,
+    ))
+
+
+async def _upsert_location(info: Info, input: UpsertLocationInput) -> UpsertLocationPayload:
+    return UpsertLocationPayload.from_outcome(await catalog.upsert_location(
+        info, code=input.code, name=input.name, kind=input.kind
+    ))
+
+
+async def _reserve(info: Info, input: ReserveInput) -> ReservePayload:
+    return ReservePayload.from_outcome(await reservations.reserve(
+        info, sku=input.sku, location=input.location, quantity=input.quantity,
+        ttl_seconds=input.ttl_seconds, reference=input.reference,
+        idempotency_key=input.idempotency_key,
+    ))
+
+
+async def _reserve_lines(info: Info, input: ReserveLinesInput) -> ReserveLinesPayload:
+    return ReserveLinesPayload.from_outcome(await reservations.reserve_lines(
+        info, lines=[(ln.sku, ln.location, ln.quantity) for ln in input.lines],
+        ttl_seconds=input.ttl_seconds, reference=input.reference,
+        idempotency_key=input.idempotency_key,
+    ))
+
+
+async def _extend_reservation(
+    info: Info, input: ExtendReservationInput
+) -> ExtendReservationPayload:
+    return ExtendReservationPayload.from_outcome(await reservations.extend_reservation(
+        info, reservation_id=input.reservation_id, ttl_seconds=input.ttl_seconds
+    ))
+
+
+async def _commit_reservation(
+    info: Info, input: CommitReservationInput
+) -> CommitReservationPayload:
+    return CommitReservationPayload.from_outcome(await reservations.commit_reservation(
+        info, reservation_id=input.reservation_id, reference=input.reference,
+        idempotency_key=input.idempotency_key,
+    ))
+
+
+async def _release_reservation(
+    info: Info, input: ReleaseReservationInput
+) -> ReleaseReservationPayload:
+    return ReleaseReservationPayload.from_outcome(await reservations.release_reservation(
+        info, reservation_id=input.reservation_id
+    ))
+
+
+async def _adjust_stock(info: Info, input: AdjustStockInput) -> AdjustStockPayload:
+    return AdjustStockPayload.from_outcome(await stock.adjust_stock(
+        info, sku=input.sku, location=input.location, delta=input.delta,
+        reason=input.reason, reference=input.reference,
+        idempotency_key=input.idempotency_key,
+    ))
+
+
+async def _set_stock(info: Info, input: SetStockInput) -> SetStockPayload:
+    return SetStockPayload.from_outcome(await stock.set_stock(
+        info, sku=input.sku, location=input.location, on_hand=input.on_hand,
+        safety_stock=input.safety_stock, expected_version=input.expected_version,
+        reference=input.reference, idempotency_key=input.idempotency_key,
+    ))
+
+
+@strawberry.type
+class Mutation:
+    upsert_sku: UpsertSkuPayload = strawberry.mutation(
+        permission_classes=[IsAdmin],
+        resolver=_upsert_sku,
+    )
+    upsert_location: UpsertLocationPayload = strawberry.mutation(
+        permission_classes=[IsAdmin],
+        resolver=_upsert_location,
+    )
+    reserve: ReservePayload = strawberry.mutation(
+        permission_classes=[CanReserve],
+        description="Atomically holds stock: succeeds only if available >= quantity at that "
+        "moment. Never oversells.",
+        resolver=_reserve,
+    )
+    reserve_lines: ReserveLinesPayload = strawberry.mutation(
+        permission_classes=[CanReserve],
+        description="All-or-nothing hold of several lines, deadlock-free under concurrency "
+        "(consistent lock order).",
+        resolver=_reserve_lines,
+    )
+    extend_reservation: ExtendReservationPayload = strawberry.mutation(
+        permission_classes=[CanReserve],
+        description="Moves an ACTIVE reservation's expiry; RESERVATION_NOT_ACTIVE otherwise.",
+        resolver=_extend_reservation,
+    )
+    commit_reservation: CommitReservationPayload = strawberry.mutation(
+        permission_classes=[CanReserve],
+        description="Turns an ACTIVE reservation into a sale: onHand and reserved both drop "
+        "by its quantity.",
+        resolver=_commit_reservation,
+    )
+    release_reservation: ReleaseReservationPayload = strawberry.mutation(
+        permission_classes=[CanReserve],
+        resolver=_release_reservation,
+    )
+    adjust_stock: AdjustStockPayload = strawberry.mutation(
+        permission_classes=[CanWrite],
+        description="onHand may not go below reserved + 0 through SALE/DAMAGE "
+        "(INSUFFICIENT_STOCK).",
+        resolver=_adjust_stock,
+    )
+    set_stock: SetStockPayload = strawberry.mutation(
+        permission_classes=[CanWrite],
+        resolver=_set_stock,
+    )

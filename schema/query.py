@@ -1,0 +1,86 @@
+"""The Query type: each field calls its resolver in resolvers.queries and converts the domain
+values it returns (used by schema.root)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import queries
+from resolvers.context import Info
+from resolvers.permissions import CanRead
+from schema.inputs import SkuFilter
+from schema.types import Location, PageInfo, Reservation, Sku, SkuConnection, SkuEdge, StockEvent
+
+
+async def _sku(info: Info, code: str) -> Sku | None:
+    found = await queries.sku(info, code)
+    return Sku.from_domain(found) if found else None
+
+
+async def _skus(
+    info: Info, first: int | None = 50, after: str | None = None,
+    filter: SkuFilter | None = None,
+) -> SkuConnection:
+    page = await queries.skus(
+        info, first=first, after=after,
+        search=filter.search if filter else None,
+        status=filter.status if filter else None,
+        location=filter.location if filter else None,
+    )
+    edges = [SkuEdge(cursor=queries.encode_cursor(s.code), node=Sku.from_domain(s))
+             for s in page.skus]
+    return SkuConnection(edges=edges, page_info=PageInfo(
+        has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None,
+    ))
+
+
+async def _skus_by_code(info: Info, codes: list[str]) -> list[Sku]:
+    return [Sku.from_domain(s) for s in await queries.skus_by_code(info, codes)]
+
+
+async def _location(info: Info, code: str) -> Location | None:
+    found = await queries.location(info, code)
+    return Location.from_domain(found) if found else None
+
+
+async def _locations(info: Info) -> list[Location]:
+    return [Location.from_domain(loc) for loc in await queries.locations(info)]
+
+
+async def _reservation(info: Info, id: strawberry.ID) -> Reservation | None:
+    found = await queries.reservation(info, id)
+    return Reservation.from_domain(found) if found else None
+
+
+async def _stock_events(
+    info: Info, sku: str, after_sequence: int | None = 0, first: int | None = 100
+) -> list[StockEvent]:
+    events = await queries.stock_events(info, sku, after_sequence, first)
+    return [StockEvent.from_domain(e) for e in events]
+
+
+@strawberry.type
+class Query:
+    sku: Sku | None = strawberry.field(permission_classes=[CanRead], resolver=_sku)
+    skus: SkuConnection = strawberry.field(
+        permission_classes=[CanRead],
+        description="Relay-style cursor pagination, ordered by code.",
+        resolver=_skus,
+    )
+    skus_by_code: list[Sku] = strawberry.field(
+        permission_classes=[CanRead],
+        description="Batch lookup for listing pages, in the order of `codes`; unknown codes "
+        "are left out.",
+        resolver=_skus_by_code,
+    )
+    location: Location | None = strawberry.field(permission_classes=[CanRead], resolver=_location)
+    locations: list[Location] = strawberry.field(permission_classes=[CanRead], resolver=_locations)
+    reservation: Reservation | None = strawberry.field(
+        permission_classes=[CanRead],
+        resolver=_reservation,
+    )
+    stock_events: list[StockEvent] = strawberry.field(
+        permission_classes=[CanRead],
+        description="The ledger of one SKU, oldest first, from sequence afterSequence + 1.",
+        resolver=_stock_events,
+    )

@@ -1,0 +1,39 @@
+"""The catalogue: create or update SKUs and locations (called by resolvers.catalog and
+service.seed)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from domain.model import LocationKind
+from domain.outcome import Outcome
+from service.inventory import Inventory
+from store import catalog
+
+
+async def upsert_sku(
+    inventory: Inventory, *, code: str, name: str, low_stock_threshold: int | None
+) -> Outcome:
+    """Create the SKU `code`, or rename it (and change its threshold when given)."""
+
+    async def work(conn: asyncpg.Connection) -> Outcome:
+        await catalog.upsert_sku(conn, code, name, low_stock_threshold)
+        return Outcome(sku=(await catalog.skus_by_code(conn, [code]))[code])
+
+    return await inventory.mutate(
+        work, field="upsertSku",
+        arguments={"code": code, "name": name, "low_stock_threshold": low_stock_threshold},
+    )
+
+
+async def upsert_location(
+    inventory: Inventory, *, code: str, name: str, kind: LocationKind
+) -> Outcome:
+    """Create the location `code`, or change its name and kind."""
+
+    async def work(conn: asyncpg.Connection) -> Outcome:
+        return Outcome(location=await catalog.upsert_location(conn, code, name, kind))
+
+    return await inventory.mutate(
+        work, field="upsertLocation", arguments={"code": code, "name": name, "kind": kind}
+    )

@@ -1,0 +1,36 @@
+"""API key administration: create, list, revoke, rescope (called by cli.py `keys`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.access import ApiKey, Principal, Scope
+from store import keys
+
+
+async def create_key(
+    pool: asyncpg.Pool, name: str, scopes: Sequence[Scope],
+    locations: Sequence[str] | None = None,
+) -> tuple[str, Principal]:
+    """A new key bound to `locations` (None: all); returns its token, shown once."""
+    async with pool.acquire() as conn:
+        return await keys.create(conn, name, scopes, locations)
+
+
+async def list_keys(pool: asyncpg.Pool) -> list[ApiKey]:
+    async with pool.acquire() as conn:
+        return await keys.listing(conn)
+
+
+async def revoke_key(pool: asyncpg.Pool, key: str) -> bool:
+    """Revoke a live key by id or prefix; False if there is none."""
+    async with pool.acquire() as conn:
+        return await keys.revoke(conn, key)
+
+
+async def set_scopes(pool: asyncpg.Pool, key: str, scopes: Sequence[Scope]) -> bool:
+    """Replace a key's scopes (by id or prefix); False if there is no such key."""
+    async with pool.acquire() as conn:
+        return await keys.set_scopes(conn, key, scopes)

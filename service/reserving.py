@@ -1,0 +1,101 @@
+"""Holding stock: reserve, reserve lines, extend, commit and release, one use case each (called
+by resolvers.reservations and tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.errors import StockError
+from domain.outcome import Outcome
+from domain.rules import hold_seconds, merge_lines
+from service.batching import ReserveBatcher
+from service.inventory import Inventory
+from store import reservations
+from store.hold_batch import HoldRequest
+
+# Each `arguments` dict below is what a retry with the same idempotency key must repeat: its
+# keys are stored (hashed) with the key, so they stay as they were first written.
+
+
+async def reserve(
+    inventory: Inventory, *, sku: str, location: str | None, quantity: int, ttl: int | None,
+    reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
+    batcher: ReserveBatcher | None = None,
+) -> Outcome:
+    """Hold `quantity` of `sku` at `location` (None: the location with the most available) for
+    `ttl` seconds (None: the default). Without an idempotency key, a batcher given here commits
+    it together with the holds arriving at the same time."""
+    try:
+        seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
+    except StockError as error:
+        return Outcome(error=error)
+    if batcher is not None and idempotency_key is None:
+        return await batcher.reserve(sku, HoldRequest(location, quantity, seconds, reference))
+    return await inventory.mutate(
+        lambda conn: reservations.reserve(conn, sku, location, quantity, seconds, reference),
+        field="reserve",
+        arguments={"sku": sku, "quantity": quantity, "location": location,
+                   "ttl_seconds": ttl, "reference": reference},
+        idempotency_key=idempotency_key,
+        principal=idempotency_scope,
+    )
+
+
+async def reserve_lines(
+    inventory: Inventory, *, lines: Sequence[tuple[str, str | None, int]], ttl: int | None,
+    reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
+) -> Outcome:
+    """Hold every (sku, location, quantity) line of a cart, or none; lines of the same SKU and
+    location are summed."""
+    try:
+        merged = merge_lines(lines, inventory.limits)
+        seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
+    except StockError as error:
+        return Outcome(error=error)
+    return await inventory.mutate(
+        lambda conn: reservations.reserve_lines(conn, merged, seconds, reference),
+        field="reserveLines",
+        arguments={
+            "lines": [{"sku": sku, "quantity": quantity, "location": location}
+                      for sku, location, quantity in lines],
+            "ttl_seconds": ttl, "reference": reference,
+        },
+        idempotency_key=idempotency_key,
+        principal=idempotency_scope,
+    )
+
+
+async def extend(inventory: Inventory, *, reservation_id: str, ttl: int) -> Outcome:
+    """Hold an ACTIVE reservation for `ttl` seconds from now."""
+    try:
+        seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
+    except StockError as error:
+        return Outcome(error=error)
+    return await inventory.mutate(
+        lambda conn: reservations.extend(conn, reservation_id, seconds),
+        field="extendReservation",
+        arguments={"reservation_id": reservation_id, "ttl_seconds": ttl},
+    )
+
+
+async def commit(
+    inventory: Inventory, *, reservation_id: str, reference: str | None,
+    idempotency_key: str | None = None, idempotency_scope: str = "-",
+) -> Outcome:
+    """Turn an ACTIVE reservation into a sale."""
+    return await inventory.mutate(
+        lambda conn: reservations.commit(conn, reservation_id, reference),
+        field="commitReservation",
+        arguments={"reservation_id": reservation_id, "reference": reference},
+        idempotency_key=idempotency_key,
+        principal=idempotency_scope,
+    )
+
+
+async def release(inventory: Inventory, *, reservation_id: str) -> Outcome:
+    """Give an ACTIVE reservation's stock back."""
+    return await inventory.mutate(
+        lambda conn: reservations.release(conn, reservation_id),
+        field="releaseReservation",
+        arguments={"reservation_id": reservation_id},
+    )

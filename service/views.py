@@ -1,0 +1,57 @@
+"""Reads, straight from the store without the unit of work: the queries' pages and lookups and
+the batch fetchers behind the per-request DataLoaders (called by resolvers/)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from domain.model import Location, Reservation, Sku, StockEvent, StockLevel
+from store import catalog, ledger, reservations
+
+
+async def sku_page(
+    pool: asyncpg.Pool, *, after: str | None, limit: int, search: str | None = None,
+    status: str | None = None, location: str | None = None,
+) -> list[Sku]:
+    """Up to `limit` SKUs ordered by code, from the one after `after`."""
+    async with pool.acquire() as conn:
+        return await catalog.skus_page(
+            conn, after=after, limit=limit, search=search, status=status, location=location
+        )
+
+
+async def events_after(pool: asyncpg.Pool, sku: str, after: int, limit: int) -> list[StockEvent]:
+    async with pool.acquire() as conn:
+        return await ledger.events_after(conn, sku, after, limit)
+
+
+async def reservation(pool: asyncpg.Pool, reservation_id: str) -> Reservation | None:
+    async with pool.acquire() as conn:
+        return await reservations.get(conn, reservation_id)
+
+
+async def locations(pool: asyncpg.Pool) -> list[Location]:
+    async with pool.acquire() as conn:
+        return await catalog.all_locations(conn)
+
+
+async def skus_by_code(pool: asyncpg.Pool, codes: Sequence[str]) -> dict[str, Sku]:
+    async with pool.acquire() as conn:
+        return await catalog.skus_by_code(conn, codes)
+
+
+async def levels_of(pool: asyncpg.Pool, sku_ids: Sequence[int]) -> dict[int, list[StockLevel]]:
+    async with pool.acquire() as conn:
+        return await catalog.levels_of(conn, sku_ids)
+
+
+async def locations_by_id(pool: asyncpg.Pool, ids: Sequence[int]) -> dict[int, Location]:
+    async with pool.acquire() as conn:
+        return await catalog.locations_by_id(conn, ids)
+
+
+async def locations_by_code(pool: asyncpg.Pool, codes: Sequence[str]) -> dict[str, Location]:
+    async with pool.acquire() as conn:
+        return await catalog.locations_by_code(conn, codes)
