@@ -22,19 +22,21 @@ WITH loc AS (
 ), new_skus AS (
     INSERT INTO skus (code, name, last_sequence)
     SELECT $1 || lpad(n::text, 5, '0'), 'Bench item ' || n, 1 FROM generate_series(1, $2) n
-    RETURNING id
+    RETURNING id, low_stock_threshold
 ), levels AS (
     INSERT INTO stock_levels (sku_id, location_id, on_hand)
     SELECT new_skus.id, loc.id, $3 FROM new_skus, loc
-    RETURNING sku_id, location_id, on_hand, version
+    RETURNING sku_id, location_id, on_hand, reserved, safety_stock, version
 )
 INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta, level_on_hand,
     level_reserved, level_safety, level_version, sku_on_hand, sku_reserved, available, status,
     reason, reference)
-SELECT sku_id, 1, 'SET', location_id, on_hand, 0, on_hand, 0, 0, version, on_hand, 0, on_hand,
-       'IN_STOCK', 'CORRECTION', 'bench seed'
-FROM levels
+SELECT sku_id, 1, 'SET', location_id, on_hand, 0, on_hand, reserved, safety_stock, version,
+       on_hand, reserved, stock_available(on_hand, reserved, safety_stock),
+       stock_status(stock_available(on_hand, reserved, safety_stock), low_stock_threshold),
+       'CORRECTION', 'bench seed'
+FROM levels JOIN new_skus ON new_skus.id = levels.sku_id
 """
 
 # Whatever went wrong, one row per broken invariant (empty: consistent).

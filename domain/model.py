@@ -1,3 +1,5 @@
+"""The inventory's values and the stock formula's Python twin; used by every layer above."""
+
 from __future__ import annotations
 
 import enum
@@ -46,10 +48,14 @@ DEFAULT_LOW_STOCK_THRESHOLD = 5
 
 
 def available_quantity(on_hand: int, reserved: int, safety_stock: int) -> int:
+    """What can still be held at one level. Twin of SQL `stock_available` (migrations/0003);
+    tests/integration/test_formula.py checks that the two agree."""
     return max(0, on_hand - reserved - safety_stock)
 
 
 def availability_status(available: int, low_stock_threshold: int) -> AvailabilityStatus:
+    """A SKU's status from its available total. Twin of SQL `stock_status` (migrations/0003),
+    checked by tests/integration/test_formula.py."""
     if available <= 0:
         return AvailabilityStatus.OUT_OF_STOCK
     if available <= low_stock_threshold:

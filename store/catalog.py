@@ -17,7 +17,6 @@ WHERE s.code = ANY($1::text[])
 GROUP BY s.id
 """
 
-# The status expression mirrors domain.model.availability_status.
 SKUS_PAGE = f"""
 SELECT * FROM (
     SELECT {SKU_COLUMNS}
@@ -29,10 +28,7 @@ SELECT * FROM (
             WHERE x.sku_id = s.id AND xl.code = $3))
     GROUP BY s.id
 ) page
-WHERE $4::text IS NULL OR $4 = CASE
-    WHEN available <= 0 THEN 'OUT_OF_STOCK'
-    WHEN available <= low_stock_threshold THEN 'LOW_STOCK'
-    ELSE 'IN_STOCK' END
+WHERE $4::text IS NULL OR $4 = stock_status(available, low_stock_threshold)
 ORDER BY code
 LIMIT $5
 """

@@ -43,7 +43,7 @@ SET reserved = l.reserved + u.quantity, version = l.version + u.count, updated_a
 FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[])
      AS u(sku_id, location_id, quantity, count)
 WHERE l.sku_id = u.sku_id AND l.location_id = u.location_id
-  AND l.on_hand - l.reserved - l.safety_stock >= u.quantity
+  AND stock_available(l.on_hand, l.reserved, l.safety_stock) >= u.quantity
 RETURNING l.updated_at
 """
 INSERT_RESERVATIONS = """
@@ -74,9 +74,7 @@ INSERT INTO stock_events (
 SELECT u.sku_id, u.sequence, 'RESERVED', u.location_id, 0, u.quantity, u.on_hand, u.reserved,
        u.safety, u.version, t.on_hand, t.reserved - u.reserved_later,
        t.available + u.available_later,
-       CASE WHEN t.available + u.available_later <= 0 THEN 'OUT_OF_STOCK'
-            WHEN t.available + u.available_later <= s.low_stock_threshold THEN 'LOW_STOCK'
-            ELSE 'IN_STOCK' END,
+       stock_status(t.available + u.available_later, s.low_stock_threshold),
        u.reservation_id, u.reference
 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::int[],
             $7::int[], $8::int[], $9::bigint[], $10::int[], $11::uuid[], $12::text[])
@@ -84,7 +82,7 @@ FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::
           reserved_later, available_later, reservation_id, reference)
 JOIN skus s ON s.id = u.sku_id
 JOIN (SELECT sku_id, sum(on_hand) AS on_hand, sum(reserved) AS reserved,
-             sum(greatest(0, on_hand - reserved - safety_stock))::int AS available
+             sum(stock_available(on_hand, reserved, safety_stock))::int AS available
       FROM stock_levels WHERE sku_id = ANY($13::bigint[]) GROUP BY sku_id) t
   ON t.sku_id = u.sku_id
 RETURNING sku_id, sequence, sku_on_hand, sku_reserved, available, status, occurred_at

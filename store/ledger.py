@@ -16,19 +16,16 @@ RETURNING code, last_sequence, low_stock_threshold
 """
 
 # A separate statement from NEXT_SEQUENCE on purpose: it needs a snapshot taken after the SKU
-# lock was granted. The status expression mirrors domain.model.availability_status.
+# lock was granted.
 INSERT_EVENT = """
 INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta,
     level_on_hand, level_reserved, level_safety, level_version,
     sku_on_hand, sku_reserved, available, status, reason, reservation_id, reference)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.on_hand, t.reserved, t.available,
-       CASE WHEN t.available <= 0 THEN 'OUT_OF_STOCK'
-            WHEN t.available <= $11 THEN 'LOW_STOCK'
-            ELSE 'IN_STOCK' END,
-       $12, $13::uuid, $14
+       stock_status(t.available, $11), $12, $13::uuid, $14
 FROM (SELECT coalesce(sum(on_hand), 0) AS on_hand, coalesce(sum(reserved), 0) AS reserved,
-             coalesce(sum(greatest(0, on_hand - reserved - safety_stock)), 0)::int AS available
+             coalesce(sum(stock_available(on_hand, reserved, safety_stock)), 0)::int AS available
       FROM stock_levels WHERE sku_id = $1) t
 RETURNING *, $15::text AS sku, (SELECT code FROM locations WHERE id = location_id) AS location
 """

@@ -24,15 +24,15 @@ HOLD = f"""
 WITH pick AS (
     SELECT location_id FROM stock_levels
     WHERE sku_id = $1 AND ($2::bigint IS NULL OR location_id = $2)
-      AND on_hand - reserved - safety_stock >= $3
-    ORDER BY on_hand - reserved - safety_stock DESC, location_id
+      AND stock_available(on_hand, reserved, safety_stock) >= $3
+    ORDER BY stock_available(on_hand, reserved, safety_stock) DESC, location_id
     LIMIT 1
 ), held AS (
     UPDATE stock_levels l
     SET reserved = l.reserved + $3, version = l.version + 1, updated_at = now()
     FROM pick
     WHERE l.sku_id = $1 AND l.location_id = pick.location_id
-      AND l.on_hand - l.reserved - l.safety_stock >= $3
+      AND stock_available(l.on_hand, l.reserved, l.safety_stock) >= $3
     RETURNING l.{LEVEL_COLUMNS.replace(", ", ", l.")}
 )
 SELECT EXISTS (SELECT 1 FROM pick) AS picked, held.* FROM (VALUES (1)) one LEFT JOIN held ON true

@@ -23,7 +23,7 @@ SKU_COLUMNS = """
     s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence,
     coalesce(sum(l.on_hand), 0) AS on_hand,
     coalesce(sum(l.reserved), 0) AS reserved,
-    coalesce(sum(greatest(0, l.on_hand - l.reserved - l.safety_stock)), 0) AS available
+    coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0) AS available
 """
 
 LEVEL_COLUMNS = "sku_id, location_id, on_hand, reserved, safety_stock, version, updated_at"

@@ -70,16 +70,14 @@ async def figures_that_disagree_with_the_ledger(pool: asyncpg.Pool) -> list[asyn
                FROM stock_events e JOIN skus s ON s.id = e.sku_id
                CROSS JOIN LATERAL (
                    SELECT sum(f.level_on_hand) AS on_hand, sum(f.level_reserved) AS reserved,
-                          sum(greatest(0, f.level_on_hand - f.level_reserved - f.level_safety))
-                            AS available
+                          sum(stock_available(f.level_on_hand, f.level_reserved,
+                                              f.level_safety)) AS available
                    FROM (SELECT DISTINCT ON (location_id) * FROM stock_events
                          WHERE sku_id = e.sku_id AND sequence <= e.sequence
                          ORDER BY location_id, sequence DESC) f) t
                WHERE (e.sku_on_hand, e.sku_reserved, e.available)
                      IS DISTINCT FROM (t.on_hand, t.reserved, t.available)
-                  OR e.status <> CASE WHEN t.available <= 0 THEN 'OUT_OF_STOCK'
-                                      WHEN t.available <= s.low_stock_threshold THEN 'LOW_STOCK'
-                                      ELSE 'IN_STOCK' END""")
+                  OR e.status <> stock_status(t.available, s.low_stock_threshold)""")
 
 
 async def test_a_level_created_while_a_batch_waits_for_the_sku_row_is_in_its_figures(
