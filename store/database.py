@@ -1,3 +1,6 @@
+"""The asyncpg connection pool and the embedded PostgreSQL's URL (opened by server.py and
+cli.py)."""
+
 from __future__ import annotations
 
 import json
