@@ -11,8 +11,6 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
-Pool = asyncpg.Pool
-
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
