@@ -1,4 +1,5 @@
-"""Who may do what: scopes of API keys, and the locations a key is bound to."""
+"""Who may do what: scopes of API keys, and the locations a key is bound to (used by
+service.access, store.keys, resolvers.permissions, settings and cli.py)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,6 @@
+"""The business failures, one class per contract code: raised by domain/rules.py and store/,
+turned into userErrors by schema/payloads.py."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

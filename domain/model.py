@@ -44,9 +44,6 @@ class ReservationStatus(enum.Enum):
     EXPIRED = "EXPIRED"
 
 
-DEFAULT_LOW_STOCK_THRESHOLD = 5
-
-
 def available_quantity(on_hand: int, reserved: int, safety_stock: int) -> int:
     """What can still be held at one level. Twin of SQL `stock_available` (migrations/0003);
     tests/integration/test_formula.py checks that the two agree."""

@@ -1,3 +1,6 @@
+"""What a use case returns: its result, or the business error that changed nothing (made by
+store/ and service/, read by resolvers/ and schema/payloads.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

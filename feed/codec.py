@@ -1,4 +1,5 @@
-"""Stock events on the wire: the backbone's message, and the public JSON of the SSE feed."""
+"""Stock events on the wire: the backbone's message, and the public JSON of the SSE feed (used by
+feed.outbox, feed.stream and web/sse.py)."""
 
 from __future__ import annotations
 

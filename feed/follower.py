@@ -29,7 +29,7 @@ class Watch:
     """One local client's bounded buffer. Coalescing watches keep only the latest event.
 
     A list and at most one future, not an asyncio.Queue: an idle subscriber holds one of these
-    for hours, and a Queue's three deques cost several times as much per subscriber."""
+    for hours, and a Queue's three deques cost more per subscriber (BENCHMARKS.md)."""
 
     queue_size: int
     coalesce: bool = False

@@ -1,1 +1,2 @@
-"""Operating the server: metrics, structured logs, health."""
+"""Operating the server: metrics, structured logs, tracing, health, gc pacing (importable from
+every layer above domain/)."""

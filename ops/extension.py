@@ -1,4 +1,5 @@
-"""Per GraphQL operation: a metric sample and one structured log line (never variables)."""
+"""Per GraphQL operation: a metric sample and one structured log line (never variables); a
+schema extension installed by schema.root."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Full garbage collections on a schedule instead of whenever CPython decides.
+"""Full garbage collections on a schedule instead of whenever CPython decides (server.py
+runs paced_collections with GC_FULL_INTERVAL_SECONDS; BENCHMARKS.md has the pauses it removes).
 
 A worker holding thousands of WebSocket subscriptions has millions of long-lived objects, and
-each automatic full (generation 2) collection walks all of them with the event loop stopped:
-measured 180-530 ms per collection, 17 times a minute per worker while 5,000 subscribers
-connected and received 2,000 events/s, which made the fan-out p99 those pauses. Young
+each automatic full (generation 2) collection walks all of them with the event loop stopped,
+often enough to set the fan-out's tail latency. Young
 collections (generations 0 and 1) stay automatic and cheap; they free almost everything a
 request or an event allocates, and reference counting frees the rest that has no cycles.
 

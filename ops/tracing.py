@@ -1,4 +1,5 @@
-"""OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing at all otherwise."""
+"""OpenTelemetry spans when OTEL_EXPORTER_OTLP_ENDPOINT is set; nothing at all otherwise (a
+schema extension installed by schema.root)."""
 
 from __future__ import annotations
 

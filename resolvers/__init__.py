@@ -1,1 +1,2 @@
-"""Thin resolvers: check arguments, call the service and the store, build payloads."""
+"""Thin resolvers: check the arguments, call one use case of service/, return domain values or an
+Outcome (bound to fields by schema/)."""

@@ -1,6 +1,7 @@
-"""What a subscription resolver yields to let its transport take over the live events
-(resolvers/subscriptions.py yields it, schema/execution.py and web/websocket.py read it), and
-the mark on an event payload whose result every local subscriber shares."""
+"""Handoff, yielded by resolvers/subscriptions.py for its transport to take over the live
+events (read by schema/execution.py and web/websocket.py), and the shared-result mark.
+
+SHARED_RESULTS marks an event payload whose result every local subscriber shares."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What one GraphQL document may ask for: tokens, depth, aliases, and whether it may introspect.
+"""What one GraphQL document may ask for: tokens, depth, aliases, and whether it may introspect
+(limit_extensions: server.py hands them to schema.root's build_schema).
 
 Depth counts the fields on the longest chain, leaf included (`{ sku { code } }` is 2), and,
 unlike Strawberry's QueryDepthLimiter, introspection fields count too. The query the bundled
@@ -10,8 +11,8 @@ document costs one linear walk; fragments are measured once each, however often 
 
 Parsing and validation are cached here too (DocumentCache: an LRU keyed by the text and the
 token limit, holding the document, its measured shape and its validation), because the token
-limit has to be in force when a text is first parsed: clients send the same few documents over
-and over, and parsing, then validating, were the largest items of a request's CPU. A text that
+limit has to be in force when a text is first parsed, and clients send the same few documents
+over and over (BENCHMARKS.md has what parsing and validation cost). A text that
 does not parse is not cached and is left to Strawberry's own parse, so its syntax error keeps
 the usual path and code.
 """
@@ -156,9 +157,9 @@ class Prepared:
 
 
 class DocumentCache:
-    """An LRU of prepared documents bounded by the total length of their texts (a parsed
-    document with locations costs ~200-600 bytes per character of text, so counting entries
-    alone would let 256 distinct 2,000-token documents pin ~300 MB)."""
+    """An LRU of prepared documents bounded by the total length of their texts: a parsed
+    document with locations weighs many times its text (BENCHMARKS.md), so counting entries
+    alone would let a few hundred large distinct documents pin a lot of memory."""
 
     def __init__(self, *, max_text_bytes: int = 256 * 1024, max_entry_bytes: int = 16 * 1024,
                  max_entries: int = 1024) -> None:

@@ -1,4 +1,5 @@
-"""Scopes as Strawberry permissions: UNAUTHENTICATED or FORBIDDEN errors, nothing changed."""
+"""Scopes as Strawberry permissions: UNAUTHENTICATED or FORBIDDEN errors, nothing changed (put on
+fields by schema.query, schema.mutation and schema.root)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,6 @@
+"""The GraphQL enums: the domain's, registered with Strawberry, and UserErrorCode (used by
+schema.types, schema.inputs and schema.payloads)."""
+
 from __future__ import annotations
 
 import enum

@@ -1,3 +1,6 @@
+"""The GraphQL input types of the mutations and the SKU filter (used by schema.mutation and
+schema.query)."""
+
 from __future__ import annotations
 
 import strawberry

@@ -1,3 +1,6 @@
+"""The GraphQL object types, each built from a domain value with from_domain() (used by
+schema.query, schema.payloads, schema.subscriptions and schema.root)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
-"""Authenticating API keys, and closing long-lived feeds whose key was revoked or narrowed."""
+"""Authenticating API keys, and closing long-lived feeds whose key was revoked or narrowed
+(Gatekeeper: made by server.py, asked by resolvers.permissions, web/view.py and web/sse.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Group commit of concurrent reserves, across SKUs (see store/hold_batch.py).
+"""Group commit of concurrent reserves, across SKUs (see store/hold_batch.py); server.py makes the
+ReserveBatcher, service.reserving sends it single reserves.
 
 Requests of every SKU queue together; up to `max_drains` drain tasks each take whatever has
 queued (at most `max_batch`) and run it in one transaction. There is no waiting window: a

@@ -1,4 +1,5 @@
-"""Expire reservations whose hold ran out; several instances may run this at once."""
+"""Expire reservations whose hold ran out; several instances may run this at once (server.py runs
+run_expiry in the background)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Verify the levels against the ledger and the reservations, and repair drift.
+"""Verify the levels against the ledger and the reservations, and repair drift (called by
+service.auditing).
 
 The ledger is the source of truth for onHand (sum of its deltas) and the ACTIVE reservations
 for reserved. A repair sets the level to those figures and records an ADJUSTED/CORRECTION

@@ -1,3 +1,6 @@
+"""The asyncpg connection pool and the embedded PostgreSQL's URL (opened by server.py and
+cli.py)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +10,6 @@ from pathlib import Path
 import asyncpg
 
 log = logging.getLogger(__name__)
-
-Pool = asyncpg.Pool
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

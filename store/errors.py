@@ -1,4 +1,5 @@
-"""The one place where database failures become domain errors."""
+"""The one place where database failures become domain errors (used by service.inventory's unit
+of work)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from domain.model import (
     StockEvent,
     StockEventKind,
     StockLevel,
+    available_quantity,
 )
 from domain.outcome import Outcome
 from store import lookups
@@ -108,7 +109,7 @@ class _Level:
 
     @property
     def available(self) -> int:
-        return max(0, self.on_hand - self.reserved - self.safety_stock)
+        return available_quantity(self.on_hand, self.reserved, self.safety_stock)
 
 
 @dataclass(slots=True)
@@ -123,7 +124,7 @@ class _Held:
 
 def _pick(levels: list[_Level], request: HoldRequest) -> _Level | None:
     fits = [lv for lv in levels if (request.location is None or lv.location == request.location)
-            and lv.on_hand - lv.reserved - lv.safety_stock >= request.quantity]
+            and lv.available >= request.quantity]
     # the policy of store.reservations.HOLD: most available first, ties: the oldest location
     return min(fits, key=lambda lv: (-lv.available, lv.location_id), default=None)
 

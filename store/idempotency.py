@@ -1,4 +1,5 @@
-"""Idempotency records: the first result of a keyed mutation, kept for its retries."""
+"""Idempotency records: the first result of a keyed mutation, kept for its retries (called by
+service.inventory, and by service.expiry to prune them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The append-only stock ledger, with its gap-free per-SKU sequence."""
+"""The append-only stock ledger, with its gap-free per-SKU sequence: written by store's writers,
+read by service.views and feed/ (gap fill)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,6 @@
+"""Codes to ids (SKU, location), NotFound naming the argument at fault; used by the writers in
+store/ (reservations, levels, hold_batch)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
-"""Apply the numbered SQL files of migrations/ in order, once, under an advisory lock."""
+"""Apply the numbered SQL files of migrations/ in order, once, under an advisory lock (called by
+server.py at startup, cli.py `migrate` and /readyz)."""
 
 from __future__ import annotations
 

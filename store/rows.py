@@ -1,4 +1,4 @@
-"""Turn database records into domain values."""
+"""Turn database records into domain values: the one place records end (used by store's modules)."""
 
 from __future__ import annotations
 

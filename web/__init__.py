@@ -1,1 +1,2 @@
-"""The HTTP surface around the schema: the GraphQL view, middleware, small routes."""
+"""The HTTP and WebSocket surface around the schema: the GraphQL view, middleware, small routes
+(mounted by server.py)."""

@@ -1,5 +1,7 @@
 """GraphQL over HTTP (https://graphql.github.io/graphql-over-http/draft/) on top of Strawberry's
-ASGI view, as audited by graphql-http's `auditServer`.
+ASGI view: web/view.py's InventoryGraphQL and web/fast_path.py build on it.
+
+The spec as audited by graphql-http's `auditServer`.
 
 Strawberry 0.341 always answers `application/json` with status 200 and a `data` entry. This
 adds what the spec asks of a server that also speaks `application/graphql-response+json`:
@@ -87,8 +89,8 @@ def negotiate(accept: str | None) -> str:
 
 
 def encode(data: object) -> bytes:
-    """JSON as the responses carry it: orjson (several times faster than json.dumps, UTF-8
-    rather than ASCII escapes), json.dumps for what orjson refuses (integers beyond 64 bits)."""
+    """JSON as the responses carry it: orjson (UTF-8 rather than ASCII
+    escapes), json.dumps for what orjson refuses (integers beyond 64 bits)."""
     try:
         return orjson.dumps(data)
     except TypeError:

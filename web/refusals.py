@@ -1,6 +1,7 @@
-"""Every answer the server gives without running an operation (413, 429, 500, 504 and the SSE
-feed's 400/401/403/404/429): one Refusal, one way to build its body and send it. Used by
-web/http_limits.py, web/rate_limit.py, web/fast_path.py and web/sse.py."""
+"""Every answer the server gives without running an operation: one Refusal, one body, one way
+to send it (used by web/http_limits.py, web/rate_limit.py, web/fast_path.py and web/sse.py).
+
+HTTP: 413, 429, 500, 504; the SSE feed's 400/401/403/404/429."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""The `graphql-transport-ws` protocol (web/view.py installs it): Strawberry's handler, made to
-close a socket that sends a malformed message with 4400 and a reason (Strawberry 0.341 fails
-it with 1011), and to relay live subscription events without a task per subscription.
+"""The `graphql-transport-ws` protocol (web/view.py installs it): Strawberry's handler, with
+strict message checks and live events relayed without a task per subscription.
+
+A socket that sends a malformed message is closed with 4400 and a reason (Strawberry 0.341
+fails it with 1011).
 
 Relay: a subscription runs through Strawberry as usual (parsing, validation, limits,
 permissions, its first results), until its resolver yields a `resolvers.handoff.Handoff`.

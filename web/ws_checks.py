@@ -1,6 +1,8 @@
 """What a WebSocket message must look like before Strawberry's handlers see it: the checks of
-web/websocket.py (graphql-transport-ws) and web/ws_legacy.py (graphql-ws). A message that
-fails one closes its socket with 4400 and the reason, instead of 1011 or a silent skip."""
+web/websocket.py (graphql-transport-ws) and web/ws_legacy.py (graphql-ws).
+
+A message that fails one closes its socket with 4400 and the reason, instead of 1011 or a
+silent skip."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The legacy `graphql-ws` protocol: Strawberry's handler, made to close a socket that sends a
-malformed or non-JSON message with 4400 and a reason (Strawberry 0.341 silently skips frames
-that are not JSON). web/view.py installs it."""
+"""The legacy `graphql-ws` protocol (web/view.py installs it): Strawberry's handler, made to
+close a socket that sends a malformed or non-JSON message with 4400 and a reason.
+
+Strawberry 0.341 silently skips frames that are not JSON."""
 
 from __future__ import annotations
 

@@ -101,20 +101,29 @@ async def test_a_skus_figures_agree_over_random_levels(
 
 
 ROOT = Path(__file__).resolve().parents[2]
-SPELLED_OUT = re.compile(r"greatest\s*\(|THEN\s+'(OUT_OF|LOW)_STOCK'", re.IGNORECASE)
+SPELLED_OUT = re.compile(
+    r"greatest\s*\(|THEN\s+'(OUT_OF|LOW)_STOCK'"
+    # available written out, in Python or SQL, in either order, with or without a row prefix
+    r"|on_hand\s*-\s*\(?\s*(\w+\.)?(reserved|safety_stock)\s*[-+]\s*(\w+\.)?(reserved|safety_stock)",
+    re.IGNORECASE,
+)
+# The formula's two homes: migration 0003 (migrations/ is not scanned) and its Python twin.
+TWIN = ROOT / "domain" / "model.py"
 
 
-def _python_files() -> list[Path]:
-    tops = [p for p in ROOT.iterdir() if not p.name.startswith(".") and p.name != "tests"]
-    return sorted(f for top in tops for f in ([top] if top.is_file() else top.rglob("*.py"))
-                  if f.suffix == ".py")
+def _source_files() -> list[Path]:
+    tops = [p for p in ROOT.iterdir()
+            if not p.name.startswith(".") and p.name not in ("tests", "migrations")]
+    return sorted(f for top in tops for f in ([top] if top.is_file() else top.rglob("*"))
+                  if f.suffix in (".py", ".sql") and f != TWIN)
 
 
 def test_no_query_spells_the_formula_out() -> None:
-    """Queries call stock_available/stock_status; only migration 0003 writes them out."""
+    """Queries call stock_available/stock_status and Python calls domain/model.py's twins; only
+    migration 0003 and domain/model.py write the formula out."""
     found = [
         f"{path.relative_to(ROOT)}:{n}"
-        for path in _python_files()
+        for path in _source_files()
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if SPELLED_OUT.search(line)
     ]

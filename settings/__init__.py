@@ -1,4 +1,5 @@
-"""Configuration, read once from the environment (see the README for every variable)."""
+"""Configuration, read once from the environment (see the README for every variable); server.py
+and cli.py read it and hand the values on."""
 
 from __future__ import annotations
 
