@@ -9,9 +9,9 @@ import os
 import sys
 import tempfile
 
-from bootstrap.logs import configure_logging
 from bootstrap.resources import database_url, open_inventory, open_pool
 from domain.access import ApiKey, Scope
+from ops import logs
 from schema.root import build_schema
 from service import auditing, keys
 from settings import Settings
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                         choices=[s.value for s in Scope])
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    configure_logging(settings, json=args.command == "serve" and settings.log_json)
+    logs.configure(settings.log_level, json=args.command == "serve" and settings.log_json)
     if args.command == "export-schema":
         print(build_schema().as_str())
         return 0

@@ -8,7 +8,7 @@ import sys
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bootstrap.app import build_app
-from bootstrap.logs import configure_logging
+from ops import logs
 from settings import Settings
 
 
@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     environment and configures logging itself, as every worker process must."""
     if settings is None:
         settings = Settings.from_env()
-        configure_logging(settings)
+        logs.configure(settings.log_level, json=settings.log_json)
     return build_app(settings)
 
 
