@@ -1,4 +1,5 @@
-"""Command line: `python server.py <command>` (serve, migrate, seed, keys, check, ...)."""
+"""Command line: `python server.py <command>` (serve, migrate, seed, keys, check, ...); opens
+what it needs through bootstrap/, and `serve` runs uvicorn on server.py's create_app."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import os
 import sys
 import tempfile
 
+from bootstrap.resources import database_url, open_inventory, open_pool
 from domain.access import ApiKey, Scope
 from ops import logs
 from schema.root import build_schema
-from server import database_url, open_inventory
 from service import auditing, keys
 from settings import Settings
-from store import database, migrations
+from store import migrations
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    pool = await database.create_pool(database_url(settings), min_size=1, max_size=1)
-    async with pool.acquire() as conn:
-        applied = await migrations.migrate(conn)
-    await pool.close()
+    async with open_pool(settings, min_size=1, max_size=1, migrate=False) as pool:
+        async with pool.acquire() as conn:
+            applied = await migrations.migrate(conn)
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
     return 0
 

@@ -1,5 +1,5 @@
 """A Redis pub/sub backend for broadcaster that subscribes without races and survives outages;
-feed/broadcast.py's make_broadcast picks it for redis:// URLs."""
+feed/broadcast.py wraps it, over the Redis client bootstrap/ shares (or its own, from a URL)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,27 @@ class FeedUnavailable(Exception):
     """Redis could not be reached in time; nothing was published."""
 
 
+def redis_client(url: str, *, timeout: float = 1.0) -> Redis:
+    """A client as the backend needs it: RESP2 (its listener reads pub/sub replies as lists), no
+    retries (each caller's own deadline decides). It connects on first use."""
+    return Redis.from_url(
+        url,
+        protocol=2,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
 class ReliableRedisBackend(BroadcastBackend):
+    """Publishes through `client`'s pool; listens on one connection of its own, made from the
+    client's settings. Closes `client` on disconnect only if it `owns_client` (see from_url)."""
+
     def __init__(
         self,
-        url: str,
+        client: Redis,
         *,
+        owns_client: bool = False,
         timeout: float = 1.0,
         min_backoff: float = 0.05,
         max_backoff: float = 2.0,
@@ -41,13 +57,8 @@ class ReliableRedisBackend(BroadcastBackend):
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
         self._health_check_interval = health_check_interval
-        self._client = Redis.from_url(
-            url,
-            protocol=2,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._client = client
+        self._owns_client = owns_client
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._receive: Callable[[Event], None] | None = None
         self._channels: set[str] = set()
@@ -56,6 +67,12 @@ class ReliableRedisBackend(BroadcastBackend):
         self._conn: AbstractConnection | None = None
         self._connected = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 1.0, **options: float) -> ReliableRedisBackend:
+        """A backend with a client of its own, closed on disconnect."""
+        return cls(redis_client(url, timeout=timeout), owns_client=True, timeout=timeout,
+                   **options)
 
     async def connect(self) -> None:
         self._listener = asyncio.create_task(self._listen(), name="redis-feed-listener")
@@ -71,7 +88,8 @@ class ReliableRedisBackend(BroadcastBackend):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
-        await self._client.aclose()
+        if self._owns_client:
+            await self._client.aclose()
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)

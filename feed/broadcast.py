@@ -1,5 +1,5 @@
 """broadcaster's Broadcast with bounded subscriber queues and race-free topic bookkeeping;
-server.py makes it (make_broadcast) for feed/hub.py's streams and outbox."""
+bootstrap/ makes it (broadcast_over) for feed/hub.py's streams and outbox."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast, BroadcastBackend, Event
+from redis.asyncio import Redis
 
 from compat.broadcaster import MemoryBackend, Subscriber, Unsubscribed
 from feed.backends import ReliableRedisBackend
@@ -164,10 +165,18 @@ class BoundedBroadcast(Broadcast):
                 self._locks[channel] = (lock, users - 1)
 
 
+def broadcast_over(redis: Redis | None, *, queue_size: int = 1000) -> BoundedBroadcast:
+    """Over a shared Redis client (which the caller closes), or in-process without one."""
+    if redis is None:
+        return BoundedBroadcast(MemoryBackend("memory://"), queue_size=queue_size)
+    return BoundedBroadcast(ReliableRedisBackend(redis), queue_size=queue_size)
+
+
 def make_broadcast(url: str | None, *, queue_size: int = 1000) -> BoundedBroadcast:
+    """From a URL, with a Redis client of its own (closed on disconnect)."""
     scheme = urlparse(url).scheme if url else "memory"
     if url is None or scheme == "memory":
         return BoundedBroadcast(MemoryBackend(url or "memory://"), queue_size=queue_size)
     if scheme in ("redis", "rediss"):
-        return BoundedBroadcast(ReliableRedisBackend(url), queue_size=queue_size)
+        return BoundedBroadcast(ReliableRedisBackend.from_url(url), queue_size=queue_size)
     raise ValueError(f"unsupported broadcast URL scheme: {scheme!r}")

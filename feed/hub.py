@@ -1,5 +1,5 @@
-"""StockFeed, the feed of one instance as the server sees it (outbox, SKU streams, followers,
-audiences, render cache): server.py opens it; resolvers and web/ follow SKUs through it."""
+"""StockFeed, this instance's feed (outbox, SKU streams, followers, audiences, render cache):
+bootstrap/resources.py opens it; resolvers and web/ follow SKUs through it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""One JSON object per log line, with the request id of the request it belongs to; cli.py
-configures it."""
+"""One JSON object per log line, with the request id of the request it belongs to; server.py's
+create_app (and cli.py for its commands) configures it."""
 
 from __future__ import annotations
 

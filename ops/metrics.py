@@ -1,5 +1,5 @@
-"""Prometheus metrics. With several workers, set PROMETHEUS_MULTIPROC_DIR (serve --workers
-does it) and every process writes its samples there; /metrics merges them."""
+"""Prometheus metrics, counted by every layer and exposed by web/ops_routes.py's /metrics. With
+several workers, set PROMETHEUS_MULTIPROC_DIR (serve --workers does it); /metrics merges them."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
-from starlette.requests import Request
-from starlette.responses import Response
 
 LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -79,10 +77,12 @@ def registry() -> CollectorRegistry:
     return DEFAULT_REGISTRY
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    pool = request.state.inventory.pool
-    size, idle = pool.get_size(), pool.get_idle_size()
+def observe_pool(size: int, idle: int, max_size: int) -> None:
     POOL.labels("used").set(size - idle)
     POOL.labels("idle").set(idle)
-    POOL.labels("max").set(pool.get_max_size())
-    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
+    POOL.labels("max").set(max_size)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The samples in Prometheus' text format, and its media type."""
+    return generate_latest(registry()), CONTENT_TYPE_LATEST

@@ -1,3 +1,6 @@
+"""What every resolver gets as `info.context`: the shared services, the caller and fresh loaders;
+web/view.py's get_context builds one per request (or per WebSocket operation)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,6 +1,7 @@
-"""POST /graphql with a JSON body: what partner clients, checkouts and storefront backends send
-all day, answered without Starlette's router and middleware stack and without Strawberry's HTTP
-view machinery, which together cost about as much CPU as executing the operation.
+"""POST /graphql with a JSON body answered beside Starlette's stack and Strawberry's HTTP view
+(whose cost BENCHMARKS.md gives); bootstrap/app.py wraps the app in it.
+
+That is what partner clients, checkouts and storefront backends send all day.
 
 The guards are the same objects the full path uses (request id, rate limit, body cap, deadline),
 the operation runs through the same `schema.execute` with the same context, and the response is

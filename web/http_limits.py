@@ -1,5 +1,5 @@
 """Two pure-ASGI guards for HTTP requests: a body-size cap (413) and a deadline for the
-response to start (504); server.py installs them, web/fast_path.py uses the same functions.
+response to start (504); bootstrap/app.py installs them, web/fast_path.py uses the same functions.
 
 WebSockets pass through both untouched."""
 

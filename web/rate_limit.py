@@ -1,6 +1,8 @@
-"""Requests per second per API key (or per client address without one), counted in Redis so
-that every instance shares the budget; in-process when there is no Redis. Fails open when
-Redis does not answer: a counter outage must not take the API down.
+"""Requests per second per API key (or client address), shared by every instance through Redis;
+bootstrap/ builds it over the shared client, this middleware and web/fast_path.py ask it.
+
+In-process when there is no Redis. Fails open when Redis does not answer in time: a counter
+outage must not take the API down.
 
 Each instance leases the budget from Redis in chunks (a twentieth of the limit, at least 1):
 one INCRBY per chunk instead of a round trip per request. The count in Redis is what all
@@ -38,19 +40,27 @@ class _Lease:
 
 
 class Counter:
-    """Fixed one-second windows."""
+    """Fixed one-second windows. Each lease asks `redis` within `timeout` seconds; the client
+    is the caller's to close unless the counter `owns_client` (see from_url)."""
 
-    def __init__(self, redis_url: str | None, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis | None, prefix: str, *, timeout: float = 0.25,
+                 owns_client: bool = False) -> None:
         self.prefix = prefix
-        self.redis = (
-            aioredis.Redis.from_url(redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
-            if redis_url else None
-        )
+        self.redis = redis
+        self.timeout = timeout
+        self._owns_client = owns_client
         self.local: dict[str, int] = {}
         self.local_window = 0
         self._leases: dict[str, _Lease] = {}
         self._leasing: dict[str, asyncio.Future[None]] = {}
         self._leases_window = 0
+
+    @classmethod
+    def from_url(cls, redis_url: str | None, prefix: str) -> Counter:
+        """A counter with a Redis client of its own (closed by close()), or in-process."""
+        redis = (aioredis.Redis.from_url(redis_url, socket_timeout=0.25,
+                                         socket_connect_timeout=0.25) if redis_url else None)
+        return cls(redis, prefix, owns_client=True)
 
     async def admit(self, identity: str, limit: int) -> bool:
         """Counts one request of `identity`; False if it is over `limit` this second."""
@@ -83,7 +93,9 @@ class Counter:
         key = f"{self.prefix}:rate:{identity}:{window}"
         assert self.redis is not None
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with (
+                asyncio.timeout(self.timeout), self.redis.pipeline(transaction=False) as pipe
+            ):
                 pipe.incrby(key, chunk)
                 pipe.expire(key, 2)
                 leased, _ = await pipe.execute()
@@ -99,7 +111,7 @@ class Counter:
             self._leases[identity] = _Lease(window, granted, exhausted)
 
     async def close(self) -> None:
-        if self.redis is not None:
+        if self.redis is not None and self._owns_client:
             await self.redis.aclose()
 
 

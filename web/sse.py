@@ -1,4 +1,4 @@
-"""A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events` (routed by server.py).
+"""A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events` (routed by bootstrap/app.py).
 
 `id:` is the event's sequence, so a browser's EventSource resumes by itself after a dropped
 connection (it sends Last-Event-ID). Without one, the first event is a `snapshot`.
@@ -19,6 +19,7 @@ from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import SUBSCRIPTIONS
 from service.access import AccessError, Gatekeeper
 from web.refusals import Refusal
+from web.state import services
 
 KEEP_ALIVE = 15.0
 STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "TOO_MANY_CONNECTIONS": 429}
@@ -40,7 +41,7 @@ async def sku_events(request: Request) -> Response:
         after = _resume_point(request)
     except ValueError:
         return Refusal(400, "BAD_USER_INPUT", "Last-Event-ID must be a sequence").feed_response()
-    gatekeeper: Gatekeeper = request.state.gatekeeper
+    gatekeeper: Gatekeeper = services(request).gatekeeper
     revoked = asyncio.Event()
 
     async def close(reason: str) -> None:
@@ -55,7 +56,7 @@ async def sku_events(request: Request) -> Response:
         watched = gatekeeper.watch(principal, Scope.READ, close)
     except AccessError as error:
         return Refusal(STATUS.get(error.code, 403), error.code, error.message).feed_response()
-    feed: StockFeed = request.state.feed
+    feed: StockFeed = services(request).feed
     stream = feed.follow(code, after)
     follow = await stream.__aenter__()
     if follow.snapshot is None:

@@ -1,5 +1,5 @@
 """The GraphQL view: HTTP (web/graphql_http.py), both WebSocket protocols, the IDE page, and
-the per-request context; server.py and web/fast_path.py serve it."""
+the per-request context; bootstrap/app.py routes it, web/fast_path.py calls it."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from resolvers.context import Context
 from schema.errors import with_codes
 from service.access import AccessError
 from web.graphql_http import GraphQLOverHTTP
+from web.state import services
 from web.websocket import TransportWSHandler
 from web.ws_legacy import LegacyWSHandler
 
@@ -62,11 +63,11 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        state = request.state
+        found = services(request)
         context = Context(
-            inventory=state.inventory, feed=state.feed, gatekeeper=state.gatekeeper,
+            inventory=found.inventory, feed=found.feed, gatekeeper=found.gatekeeper,
             request=request, response=response, cache=isinstance(request, Request),
-            batcher=state.batcher,
+            batcher=found.batcher,
         )
         if isinstance(request, Request):
             try:

@@ -87,7 +87,7 @@ async def test_a_relayed_subscription_ends_with_its_socket(
     ws = await _open(server.ws_url, {"1": (PLAIN, "SKU-1")})
     await ws.close()
     async with asyncio.timeout(5):  # the SKU's stream and audience go with the last subscriber
-        while server.server.lifespan.state["feed"].streams:
+        while server.server.lifespan.state["services"].feed.streams:
             await asyncio.sleep(0.05)
     ws = await _open(server.ws_url, {"1": (PLAIN, "SKU-1")})
     try:

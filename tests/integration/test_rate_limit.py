@@ -68,7 +68,7 @@ async def test_a_counter_without_redis_counts_exactly() -> None:
 
 
 async def test_an_unreachable_redis_fails_open(unused_tcp_port: int) -> None:
-    counter = Counter(f"redis://127.0.0.1:{unused_tcp_port}/0", "t")
+    counter = Counter.from_url(f"redis://127.0.0.1:{unused_tcp_port}/0", "t")
     try:
         async with asyncio.timeout(10):
             assert all([await counter.admit("ip:a", 2) for _ in range(5)])

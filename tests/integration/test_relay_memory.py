@@ -16,7 +16,7 @@ async def test_an_idle_relayed_subscriber_costs_the_server_under_28_kb(
     server: RunningServer,
 ) -> None:
     async with idle_sockets(server, SOCKETS) as per_socket:
-        feed = server.server.lifespan.state["feed"]
+        feed = server.server.lifespan.state["services"].feed
         audiences = [len(a.members) for c in feed.streams.values() for a in c.audiences.values()]
     assert sorted(audiences) == [SOCKETS // 2, SOCKETS // 2]  # two SKUs, one document
     assert per_socket < MAX_KB_PER_SOCKET, f"{per_socket:.1f} KB per idle subscriber"

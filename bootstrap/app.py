@@ -1,0 +1,105 @@
+"""Builds the ASGI app from the settings: the GraphQL view, the rate limit over the shared Redis
+client, middleware, routes, the lifespan and the fast path; server.py's create_app calls it."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
+
+from bootstrap.lifespan import lifespan
+from bootstrap.resources import shared_redis
+from resolvers.limits import limit_extensions
+from schema.root import build_schema
+from settings import Settings
+from web.fast_path import GraphQLFastPath
+from web.http_limits import BodyLimit, RequestTimeout
+from web.ops_routes import healthz, metrics_endpoint, readyz
+from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
+from web.request_id import RequestIdMiddleware
+from web.sse import sku_events
+from web.view import STATIC_DIR, InventoryGraphQL
+
+
+async def demo_page(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "demo" / "index.html")
+
+
+def graphql_view(settings: Settings) -> InventoryGraphQL:
+    return InventoryGraphQL(
+        build_schema(limit_extensions(
+            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens, introspection=settings.introspection,
+        )),
+        keep_alive=True,
+        keep_alive_interval=settings.ws_ping_interval or 15,  # legacy graphql-ws "ka" messages
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_WS_PROTOCOL,
+            GRAPHQL_SSE_PROTOCOL,
+            MULTIPART_SUBSCRIPTION_PROTOCOL,
+        ),
+    )
+
+
+def middleware(settings: Settings, limit: RateLimit) -> list[Middleware]:
+    return [
+        Middleware(RequestIdMiddleware),
+        Middleware(RateLimitMiddleware, limit=limit),
+        Middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"], max_age=600,
+        ),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
+    ]
+
+
+def routes(graphql: InventoryGraphQL) -> list[BaseRoute]:
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        Route("/skus/{code}/events", sku_events),
+        Route("/demo", demo_page),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Mount(
+            "/static",
+            GZipMiddleware(StaticFiles(directory=STATIC_DIR, check_dir=False)),
+            name="static",
+        ),
+    ]
+
+
+def build_app(settings: Settings) -> ASGIApp:
+    """Connects nothing: the lifespan opens the resources, the Redis client on first use."""
+    redis = shared_redis(settings)
+    graphql = graphql_view(settings)
+    limit = RateLimit(
+        Counter(redis, settings.feed_prefix),
+        per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,
+    )
+    app = Starlette(
+        middleware=middleware(settings, limit), routes=routes(graphql),
+        lifespan=lifespan(settings, redis),
+    )
+    if not settings.http_fast_path:
+        return app
+    return GraphQLFastPath(app, graphql, limit=limit, max_body_bytes=settings.max_body_bytes,
+                           timeout_seconds=settings.request_timeout_seconds)

@@ -1,0 +1,76 @@
+"""The shared resources, each opened and closed in one place: the database pool (with the unit
+of work over it), the one Redis client, the feed; bootstrap/lifespan.py and cli.py open them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+from redis.asyncio import Redis
+
+from feed.backends import redis_client
+from feed.broadcast import broadcast_over
+from feed.hub import StockFeed
+from service.inventory import Inventory
+from settings import Settings
+from store import database, migrations
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return database.embedded_database_url(settings.data_dir)
+
+
+@contextlib.asynccontextmanager
+async def open_pool(
+    settings: Settings, *, min_size: int | None = None, max_size: int | None = None,
+    migrate: bool | None = None,
+) -> AsyncIterator[asyncpg.Pool]:
+    """The pool (settings' sizes unless given), migrated first if `migrate` (default:
+    MIGRATE_ON_START)."""
+    pool = await database.create_pool(
+        database_url(settings),
+        min_size=settings.pool_min_size if min_size is None else min_size,
+        max_size=settings.pool_max_size if max_size is None else max_size,
+    )
+    try:
+        if settings.migrate_on_start if migrate is None else migrate:
+            async with pool.acquire() as conn:
+                await migrations.migrate(conn)
+        yield pool
+    finally:
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def open_inventory(settings: Settings) -> AsyncIterator[Inventory]:
+    """The unit of work over a fresh pool, publishing nowhere (the CLI's, the seed's)."""
+    async with open_pool(settings) as pool:
+        yield Inventory(pool=pool, limits=settings.limits)
+
+
+def shared_redis(settings: Settings) -> Redis | None:
+    """The one Redis client of a process (feed, rate limit, /readyz), or None without
+    REDIS_URL. It connects on first use; whoever builds it closes it."""
+    return redis_client(settings.redis_url) if settings.redis_url else None
+
+
+@contextlib.asynccontextmanager
+async def open_feed(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis | None
+) -> AsyncIterator[StockFeed]:
+    """The feed over `redis` (left open: its owner closes it) or in-process without one."""
+    broadcast = broadcast_over(redis, queue_size=settings.feed_queue_size)
+    await broadcast.connect()
+    feed = StockFeed(
+        broadcast, pool, queue_size=settings.feed_queue_size,
+        sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
+    )
+    await feed.start()
+    try:
+        yield feed
+    finally:
+        await feed.stop()
+        await broadcast.disconnect()

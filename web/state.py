@@ -1,0 +1,28 @@
+"""What the lifespan hands every request and socket (Starlette's lifespan state): the services,
+built by bootstrap/lifespan.py, read by the GraphQL view, SSE and the ops routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
+
+from feed.hub import StockFeed
+from service.access import Gatekeeper
+from service.batching import ReserveBatcher
+from service.inventory import Inventory
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    inventory: Inventory  # the unit of work, publishing through `feed`
+    feed: StockFeed
+    gatekeeper: Gatekeeper
+    batcher: ReserveBatcher | None  # group commit (RESERVE_GROUP_COMMIT), else None
+    redis: Redis | None  # the one shared client (feed, rate limit, /readyz); None in-process
+
+
+def services(connection: HTTPConnection) -> Services:
+    found: Services = connection.state.services
+    return found
