@@ -11,6 +11,7 @@ import tempfile
 
 from bootstrap.resources import database_url, open_inventory, open_pool
 from domain.access import ApiKey, Scope
+from domain.drift import LevelDrift, SequenceDrift
 from ops import logs
 from schema.root import build_schema
 from service import auditing, keys
@@ -109,10 +110,20 @@ def _describe(key: ApiKey) -> str:
             f"{','.join(key.scopes):<40} {where:<20} {state}")
 
 
+def _level_drift(d: LevelDrift) -> str:
+    return (f"{d.sku}@{d.location}: onHand {d.on_hand} (ledger {d.ledger_on_hand}), reserved "
+            f"{d.reserved} (ACTIVE reservations {d.active_reserved}, ledger "
+            f"{d.ledger_reserved})")
+
+
+def _sequence_drift(d: SequenceDrift) -> str:
+    return f"{d.sku}: last_sequence {d.last_sequence}, ledger {d.ledger_sequence}"
+
+
 async def _check(settings: Settings, repair: bool) -> int:
     async with open_inventory(settings) as inventory:
         levels, sequences = await auditing.find_drift(inventory.pool)
-        for problem in [*map(str, levels), *sequences]:
+        for problem in [*map(_level_drift, levels), *map(_sequence_drift, sequences)]:
             print(f"drift: {problem}")
         if not levels and not sequences:
             print("ok: levels, reservations and ledger agree")
@@ -121,8 +132,10 @@ async def _check(settings: Settings, repair: bool) -> int:
             print(f"{len(levels) + len(sequences)} problem(s); run `check --repair` to fix")
             return 1
         unrepairable = await auditing.repair(inventory.pool)
-        for problem in unrepairable:
-            print(f"cannot repair: {problem}")
+        for found in unrepairable:
+            print(f"cannot repair: {found.sku}@{found.location}: ledger onHand "
+                  f"{found.ledger_on_hand} is below its ACTIVE reservations "
+                  f"{found.active_reserved}")
         levels, sequences = await auditing.find_drift(inventory.pool)
         print("repaired" if not levels and not sequences else "drift remains")
         return 1 if unrepairable or levels or sequences else 0

@@ -1,5 +1,5 @@
-"""Stock events on the wire: the backbone's message, and the public JSON of the SSE feed (used by
-feed.outbox, feed.stream and web/sse.py)."""
+"""Stock events as the backbone carries them between instances (used by feed.outbox and
+feed.stream); what clients see is built by schema/ and web/sse_format.py."""
 
 from __future__ import annotations
 
@@ -66,29 +66,3 @@ def decode(message: str) -> StockEvent:
         reference=d["reference"],
         occurred_at=datetime.fromisoformat(d["occurred_at"]),
     )
-
-
-def public_json(event: StockEvent) -> bytes:
-    """The event as the GraphQL StockEvent type shows it (camelCase), for plain SSE clients."""
-    level = event.level
-    return orjson.dumps({
-        "sku": event.sku,
-        "sequence": event.sequence,
-        "kind": event.kind.value,
-        "location": event.location,
-        "onHandDelta": event.on_hand_delta,
-        "reservedDelta": event.reserved_delta,
-        "level": None if level is None else {
-            "onHand": level.on_hand, "reserved": level.reserved,
-            "safetyStock": level.safety_stock, "available": level.available,
-            "version": level.version,
-        },
-        "onHand": event.sku_on_hand,
-        "reserved": event.sku_reserved,
-        "available": event.available,
-        "status": event.status.value,
-        "reason": event.reason.value if event.reason else None,
-        "reservationId": event.reservation_id,
-        "reference": event.reference,
-        "occurredAt": event.occurred_at.isoformat(),
-    })

@@ -16,12 +16,15 @@ PAGE = 500
 
 
 class FeedOverflow(Exception):
-    """The client fell too far behind; it may resume with afterSequence."""
+    """The client fell more than `queue_size` events behind; it may resume from the ledger."""
+
+    def __init__(self, queue_size: int) -> None:
+        super().__init__(f"client fell more than {queue_size} events behind")
+        self.queue_size = queue_size
 
     @classmethod
     def behind(cls, queue_size: int) -> FeedOverflow:
-        return cls(f"client fell more than {queue_size} events behind; "
-                   "resubscribe with afterSequence to resume")
+        return cls(queue_size)
 
 
 @dataclass(eq=False, slots=True)

@@ -28,7 +28,9 @@ def _not_found(sku: str) -> GraphQLError:
 
 
 def overflow_error(error: FeedOverflow) -> GraphQLError:
-    return GraphQLError(str(error), extensions={"code": "SLOW_CONSUMER"})
+    return GraphQLError(f"client fell more than {error.queue_size} events behind; "
+                        "resubscribe with afterSequence to resume",
+                        extensions={"code": "SLOW_CONSUMER"})
 
 
 def _shared(feed: StockFeed, build: Callable[[D], P], value: D, key: Hashable) -> P:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncpg
 
+from domain.drift import LevelDrift, SequenceDrift
 from store import audit
-from store.audit import Drift
 
 
-async def find_drift(pool: asyncpg.Pool) -> tuple[list[Drift], list[str]]:
+async def find_drift(pool: asyncpg.Pool) -> tuple[list[LevelDrift], list[SequenceDrift]]:
     """Levels that disagree with the ledger or the reservations, and SKU sequence drift."""
     async with pool.acquire() as conn:
         return await audit.find_drift(conn)
 
 
-async def repair(pool: asyncpg.Pool) -> list[str]:
-    """Repair every drift found; returns what could not be repaired."""
+async def repair(pool: asyncpg.Pool) -> list[LevelDrift]:
+    """Repair every drift found; returns the levels that could not be repaired."""
     async with pool.acquire() as conn:
         return await audit.repair(conn)

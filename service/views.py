@@ -1,5 +1,8 @@
-"""Reads, straight from the store without the unit of work: the queries' pages and lookups and
-the batch fetchers behind the per-request DataLoaders (called by resolvers/)."""
+"""Reads, straight from the store without the unit of work (called by resolvers/ and by /readyz
+in web/ops_routes.py).
+
+The queries' pages and lookups, the batch fetchers behind the per-request DataLoaders, and the
+migrations /readyz reports as pending."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from domain.model import Location, Reservation, Sku, StockEvent, StockLevel
-from store import catalog, ledger, reservations
+from store import catalog, ledger, migrations, reservations
 
 
 async def sku_page(
@@ -55,3 +58,9 @@ async def locations_by_id(pool: asyncpg.Pool, ids: Sequence[int]) -> dict[int, L
 async def locations_by_code(pool: asyncpg.Pool, codes: Sequence[str]) -> dict[str, Location]:
     async with pool.acquire() as conn:
         return await catalog.locations_by_code(conn, codes)
+
+
+async def pending_migrations(pool: asyncpg.Pool) -> list[str]:
+    """Migrations this code has and the database has not applied yet."""
+    async with pool.acquire() as conn:
+        return await migrations.pending(conn)

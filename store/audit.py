@@ -1,17 +1,16 @@
 """Verify the levels against the ledger and the reservations, and repair drift (called by
 service.auditing).
 
-The ledger is the source of truth for onHand (sum of its deltas) and the ACTIVE reservations
+The ledger is the source of truth for on hand (sum of its deltas) and the ACTIVE reservations
 for reserved. A repair sets the level to those figures and records an ADJUSTED/CORRECTION
 entry so that the ledger's reserved deltas add up again and subscribers see the change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 
+from domain.drift import LevelDrift, SequenceDrift
 from domain.model import AdjustmentReason, StockEventKind
 from store import ledger
 from store.rows import LEVEL_COLUMNS
@@ -49,38 +48,23 @@ RETURNING {LEVEL_COLUMNS}
 """
 
 
-@dataclass(frozen=True)
-class Drift:
-    sku: str
-    location: str
-    on_hand: int
-    reserved: int
-    ledger_on_hand: int
-    ledger_reserved: int
-    active_reserved: int
-
-    def __str__(self) -> str:
-        return (f"{self.sku}@{self.location}: onHand {self.on_hand} (ledger "
-                f"{self.ledger_on_hand}), reserved {self.reserved} (ACTIVE reservations "
-                f"{self.active_reserved}, ledger {self.ledger_reserved})")
+def _drift(r: asyncpg.Record) -> LevelDrift:
+    return LevelDrift(r["sku"], r["location"], r["on_hand"], r["reserved"],
+                      int(r["ledger_on_hand"]), int(r["ledger_reserved"]),
+                      int(r["active_reserved"]))
 
 
-async def find_drift(conn: asyncpg.Connection) -> tuple[list[Drift], list[str]]:
-    levels = [
-        Drift(r["sku"], r["location"], r["on_hand"], r["reserved"], int(r["ledger_on_hand"]),
-              int(r["ledger_reserved"]), int(r["active_reserved"]))
-        for r in await conn.fetch(DRIFT, None, None)
-    ]
-    sequences = [
-        f"{r['code']}: last_sequence {r['last_sequence']}, ledger {r['ledger_sequence']}"
-        for r in await conn.fetch(SEQUENCE_DRIFT)
-    ]
+async def find_drift(conn: asyncpg.Connection) -> tuple[list[LevelDrift], list[SequenceDrift]]:
+    levels = [_drift(r) for r in await conn.fetch(DRIFT, None, None)]
+    sequences = [SequenceDrift(r["code"], r["last_sequence"], int(r["ledger_sequence"]))
+                 for r in await conn.fetch(SEQUENCE_DRIFT)]
     return levels, sequences
 
 
-async def repair(conn: asyncpg.Connection) -> list[str]:
-    """Repair every drift in one transaction each; returns what could not be repaired."""
-    unrepairable = []
+async def repair(conn: asyncpg.Connection) -> list[LevelDrift]:
+    """Repair every drift in one transaction each; returns the levels that cannot be repaired
+    (their ledger's on hand is below their ACTIVE reservations)."""
+    unrepairable: list[LevelDrift] = []
     for found in await conn.fetch(DRIFT, None, None):
         async with conn.transaction():
             # lock the level, then look again: traffic may have moved on meanwhile
@@ -93,9 +77,7 @@ async def repair(conn: asyncpg.Connection) -> list[str]:
                 continue
             target_on_hand, target_reserved = int(r["ledger_on_hand"]), int(r["active_reserved"])
             if not 0 <= target_reserved <= target_on_hand:
-                unrepairable.append(f"{r['sku']}@{r['location']}: ledger onHand "
-                                    f"{target_on_hand} is below its ACTIVE reservations "
-                                    f"{target_reserved}")
+                unrepairable.append(_drift(r))
                 continue
             level = await conn.fetchrow(
                 FIX_LEVEL, r["sku_id"], r["location_id"], target_on_hand, target_reserved

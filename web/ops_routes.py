@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ops import health, metrics
-from store import migrations
+from service import views
 from web.state import services
 
 
@@ -19,8 +19,7 @@ async def readyz(request: Request) -> Response:
     found = services(request)
 
     async def database() -> str:
-        async with found.inventory.pool.acquire() as conn:
-            pending = await migrations.pending(conn)
+        pending = await views.pending_migrations(found.inventory.pool)
         return "ok" if not pending else f"migrations pending: {', '.join(pending)}"
 
     async def redis() -> str:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from domain.access import Scope
-from feed import codec
 from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import SUBSCRIPTIONS
 from service.access import AccessError, Gatekeeper
+from web import sse_format
 from web.refusals import Refusal
 from web.state import services
 
@@ -69,13 +68,8 @@ async def sku_events(request: Request) -> Response:
         try:
             yield b"retry: 1000\n\n"
             if after is None and follow.snapshot is not None:
-                s = follow.snapshot
-                data = orjson.dumps({
-                    "sku": s.code, "sequence": s.sequence, "kind": "SNAPSHOT",
-                    "onHand": s.on_hand, "reserved": s.reserved, "available": s.available,
-                    "status": s.status.value,
-                })
-                yield b"id: %d\nevent: snapshot\ndata: %s\n\n" % (s.sequence, data)
+                yield b"id: %d\nevent: snapshot\ndata: %s\n\n" % (
+                    follow.snapshot.sequence, sse_format.snapshot_data(follow.snapshot))
             events = follow.events().__aiter__()
             next_event = asyncio.ensure_future(events.__anext__())
             revoked_wait = asyncio.ensure_future(revoked.wait())
@@ -94,7 +88,7 @@ async def sku_events(request: Request) -> Response:
                     event = next_event.result()
                     next_event = asyncio.ensure_future(events.__anext__())
                     yield b"id: %d\nevent: stock\ndata: %s\n\n" % (
-                        event.sequence, codec.public_json(event)
+                        event.sequence, sse_format.event_data(event)
                     )
             finally:
                 next_event.cancel()

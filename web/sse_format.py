@@ -1,0 +1,42 @@
+"""The JSON of the plain SSE feed's `snapshot` and `stock` events, in the GraphQL types' camelCase
+field names (used by web/sse.py)."""
+
+from __future__ import annotations
+
+import orjson
+
+from domain.model import Sku, StockEvent
+
+
+def snapshot_data(sku: Sku) -> bytes:
+    return orjson.dumps({
+        "sku": sku.code, "sequence": sku.sequence, "kind": "SNAPSHOT",
+        "onHand": sku.on_hand, "reserved": sku.reserved, "available": sku.available,
+        "status": sku.status.value,
+    })
+
+
+def event_data(event: StockEvent) -> bytes:
+    """The event as the GraphQL StockEvent type shows it (camelCase), for plain SSE clients."""
+    level = event.level
+    return orjson.dumps({
+        "sku": event.sku,
+        "sequence": event.sequence,
+        "kind": event.kind.value,
+        "location": event.location,
+        "onHandDelta": event.on_hand_delta,
+        "reservedDelta": event.reserved_delta,
+        "level": None if level is None else {
+            "onHand": level.on_hand, "reserved": level.reserved,
+            "safetyStock": level.safety_stock, "available": level.available,
+            "version": level.version,
+        },
+        "onHand": event.sku_on_hand,
+        "reserved": event.sku_reserved,
+        "available": event.available,
+        "status": event.status.value,
+        "reason": event.reason.value if event.reason else None,
+        "reservationId": event.reservation_id,
+        "reference": event.reference,
+        "occurredAt": event.occurred_at.isoformat(),
+    })
