@@ -23,14 +23,24 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 
 class LazyApp:
     """`server:app`: builds the app on its first call (the lifespan's startup), not at import,
-    so importing this module (as `python server.py migrate` does) builds nothing."""
+    so importing this module (as `python server.py migrate` does) builds nothing.
+
+    A configuration that cannot build an app fails the startup, as a failing import did: uvicorn
+    stops with the error instead of serving 500s."""
 
     def __init__(self) -> None:
         self._app: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            self._app = create_app()
+            try:
+                self._app = create_app()
+            except Exception as exc:
+                if scope["type"] != "lifespan":
+                    raise
+                await receive()  # lifespan.startup
+                await send({"type": "lifespan.startup.failed", "message": f"{exc!r}"})
+                return
         await self._app(scope, receive, send)
 
 

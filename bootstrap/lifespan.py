@@ -1,5 +1,5 @@
-"""The app's lifespan: opens the services (pool, feed, gatekeeper, batcher), runs the background
-tasks (expiry, key re-check) and gc pacing, closes it all and the Redis client; app.py uses it."""
+"""The app's lifespan: opens the services (pool, feed, unit of work, gatekeeper), runs the
+background tasks (expiry, key re-check) and gc pacing, closes it all; app.py uses it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from starlette.applications import Starlette
 from bootstrap.resources import open_feed, open_pool
 from ops.gc_pacing import paced_collections
 from service.access import Gatekeeper
-from service.batching import ReserveBatcher
 from service.expiry import run_expiry
 from service.inventory import Inventory
 from settings import Settings
@@ -32,7 +31,8 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
     """The services over a fresh pool and `redis` (which the caller closes), with their
     background tasks running until the block exits."""
     async with open_pool(settings) as pool, open_feed(settings, pool, redis) as feed:
-        inventory = Inventory(pool=pool, limits=settings.limits, publish=feed.publish)
+        inventory = Inventory(pool=pool, limits=settings.limits, publish=feed.publish,
+                              group_commit=settings.group_commit)
         gatekeeper = Gatekeeper(
             pool, admin_token=settings.admin_api_key, anonymous=settings.anonymous_scopes,
             max_feeds_per_key=settings.max_connections_per_key,
@@ -44,10 +44,7 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
             asyncio.create_task(gatekeeper.run(settings.key_recheck_interval)),
         ]
         try:
-            yield Services(
-                inventory=inventory, feed=feed, gatekeeper=gatekeeper, redis=redis,
-                batcher=ReserveBatcher(inventory) if settings.group_commit else None,
-            )
+            yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper, redis=redis)
         finally:
             for task in tasks:
                 task.cancel()

@@ -12,7 +12,6 @@ from domain.access import Principal
 from feed.hub import StockFeed
 from resolvers.loaders import Loaders
 from service.access import AccessError, Gatekeeper
-from service.batching import ReserveBatcher
 from service.inventory import Inventory
 
 
@@ -29,8 +28,7 @@ class Context:
     auth_error: AccessError | None = None
     connection_params: Any = None
     cache: bool = True
-    batcher: ReserveBatcher | None = None
-    # the transport delivers live subscription events itself (schema.execution.Handoff)
+    # the transport delivers live subscription events itself (resolvers.handoff.Handoff)
     handoff: bool = False
     loaders: Loaders = field(init=False)
 

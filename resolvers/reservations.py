@@ -47,7 +47,7 @@ async def reserve(
     return await reserving.reserve(
         info.context.inventory, sku=sku, location=location, quantity=quantity, ttl=ttl_seconds,
         reference=reference, idempotency_key=idempotency_key,
-        idempotency_scope=info.context.idempotency_scope, batcher=info.context.batcher,
+        idempotency_scope=info.context.idempotency_scope,
     )
 
 

@@ -1,5 +1,5 @@
-"""Group commit of concurrent reserves, across SKUs (see store/hold_batch.py); server.py makes the
-ReserveBatcher, service.reserving sends it single reserves.
+"""Group commit of concurrent reserves, across SKUs (see store/hold_batch.py); the unit of work
+(service.inventory) makes the ReserveBatcher, service.reserving sends it single reserves.
 
 Requests of every SKU queue together; up to `max_drains` drain tasks each take whatever has
 queued (at most `max_batch`) and run it in one transaction. There is no waiting window: a
@@ -18,10 +18,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from domain.outcome import Outcome
-from service.inventory import Inventory, record
+from service.recording import Command, record
 from store.hold_batch import HoldRequest, hold_many
+
+if TYPE_CHECKING:
+    from service.inventory import Inventory
 
 
 @dataclass(eq=False, slots=True)
@@ -97,7 +101,7 @@ class ReserveBatcher:
         async with self.inventory.pool.acquire() as conn, conn.transaction():
             outcomes = await hold_many(conn, [(p.sku, p.request) for p in batch])
         for outcome in outcomes:
-            record("reserve", outcome)
+            record(Command.RESERVE, outcome)
         events = [event for outcome in outcomes for event in outcome.events]
         if events:
             await self.inventory.publish_committed(events)

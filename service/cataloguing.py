@@ -8,6 +8,7 @@ import asyncpg
 from domain.model import LocationKind
 from domain.outcome import Outcome
 from service.inventory import Inventory
+from service.recording import Command
 from store import catalog
 
 
@@ -21,7 +22,7 @@ async def upsert_sku(
         return Outcome(sku=(await catalog.skus_by_code(conn, [code]))[code])
 
     return await inventory.mutate(
-        work, field="upsertSku",
+        work, command=Command.UPSERT_SKU,
         arguments={"code": code, "name": name, "low_stock_threshold": low_stock_threshold},
     )
 
@@ -35,5 +36,5 @@ async def upsert_location(
         return Outcome(location=await catalog.upsert_location(conn, code, name, kind))
 
     return await inventory.mutate(
-        work, field="upsertLocation", arguments={"code": code, "name": name, "kind": kind}
+        work, command=Command.UPSERT_LOCATION, arguments={"code": code, "name": name, "kind": kind}
     )

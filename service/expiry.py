@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from service.inventory import Inventory
+from service.recording import Command
 from store import idempotency, reservations
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,8 @@ async def expire_due(inventory: Inventory, batch: int = 500) -> int:
     """Expire up to `batch` due reservations, one transaction each; returns how many."""
     expired = 0
     while expired < batch:
-        outcome = await inventory.mutate(reservations.expire_next, field="expire", arguments={})
+        outcome = await inventory.mutate(
+            reservations.expire_next, command=Command.EXPIRE, arguments={})
         if outcome.error is not None or not outcome.events:
             break
         expired += 1

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from domain.errors import StockError
 from domain.outcome import Outcome
 from domain.rules import hold_seconds, merge_lines
-from service.batching import ReserveBatcher
 from service.inventory import Inventory
+from service.recording import Command
 from store import reservations
 from store.hold_batch import HoldRequest
 
@@ -20,20 +20,20 @@ from store.hold_batch import HoldRequest
 async def reserve(
     inventory: Inventory, *, sku: str, location: str | None, quantity: int, ttl: int | None,
     reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
-    batcher: ReserveBatcher | None = None,
 ) -> Outcome:
     """Hold `quantity` of `sku` at `location` (None: the location with the most available) for
-    `ttl` seconds (None: the default). Without an idempotency key, a batcher given here commits
-    it together with the holds arriving at the same time."""
+    `ttl` seconds (None: the default). Without an idempotency key, and when the unit of work
+    commits in groups, it is committed together with the holds arriving at the same time."""
     try:
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
         return Outcome(error=error)
-    if batcher is not None and idempotency_key is None:
-        return await batcher.reserve(sku, HoldRequest(location, quantity, seconds, reference))
+    if inventory.batcher is not None and idempotency_key is None:
+        return await inventory.batcher.reserve(
+            sku, HoldRequest(location, quantity, seconds, reference))
     return await inventory.mutate(
         lambda conn: reservations.reserve(conn, sku, location, quantity, seconds, reference),
-        field="reserve",
+        command=Command.RESERVE,
         arguments={"sku": sku, "quantity": quantity, "location": location,
                    "ttl_seconds": ttl, "reference": reference},
         idempotency_key=idempotency_key,
@@ -54,7 +54,7 @@ async def reserve_lines(
         return Outcome(error=error)
     return await inventory.mutate(
         lambda conn: reservations.reserve_lines(conn, merged, seconds, reference),
-        field="reserveLines",
+        command=Command.RESERVE_LINES,
         arguments={
             "lines": [{"sku": sku, "quantity": quantity, "location": location}
                       for sku, location, quantity in lines],
@@ -73,7 +73,7 @@ async def extend(inventory: Inventory, *, reservation_id: str, ttl: int) -> Outc
         return Outcome(error=error)
     return await inventory.mutate(
         lambda conn: reservations.extend(conn, reservation_id, seconds),
-        field="extendReservation",
+        command=Command.EXTEND,
         arguments={"reservation_id": reservation_id, "ttl_seconds": ttl},
     )
 
@@ -85,7 +85,7 @@ async def commit(
     """Turn an ACTIVE reservation into a sale."""
     return await inventory.mutate(
         lambda conn: reservations.commit(conn, reservation_id, reference),
-        field="commitReservation",
+        command=Command.COMMIT,
         arguments={"reservation_id": reservation_id, "reference": reference},
         idempotency_key=idempotency_key,
         principal=idempotency_scope,
@@ -96,6 +96,6 @@ async def release(inventory: Inventory, *, reservation_id: str) -> Outcome:
     """Give an ACTIVE reservation's stock back."""
     return await inventory.mutate(
         lambda conn: reservations.release(conn, reservation_id),
-        field="releaseReservation",
+        command=Command.RELEASE,
         arguments={"reservation_id": reservation_id},
     )

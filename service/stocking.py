@@ -6,6 +6,7 @@ from __future__ import annotations
 from domain.model import AdjustmentReason
 from domain.outcome import Outcome
 from service.inventory import Inventory
+from service.recording import Command
 from store import levels
 
 # Each `arguments` dict below is what a retry with the same idempotency key must repeat: its
@@ -19,7 +20,7 @@ async def adjust(
     """Change a level's on-hand stock by `delta`; never below what is reserved there."""
     return await inventory.mutate(
         lambda conn: levels.adjust(conn, sku, location, delta, reason, reference),
-        field="adjustStock",
+        command=Command.ADJUST,
         arguments={"sku": sku, "location": location, "delta": delta, "reason": reason,
                    "reference": reference},
         idempotency_key=idempotency_key,
@@ -38,7 +39,7 @@ async def set_stock(
         lambda conn: levels.set_stock(
             conn, sku, location, on_hand, safety_stock, expected_version, reference
         ),
-        field="setStock",
+        command=Command.SET_STOCK,
         arguments={"sku": sku, "location": location, "on_hand": on_hand,
                    "safety_stock": safety_stock, "expected_version": expected_version,
                    "reference": reference},

@@ -10,16 +10,14 @@ from starlette.requests import HTTPConnection
 
 from feed.hub import StockFeed
 from service.access import Gatekeeper
-from service.batching import ReserveBatcher
 from service.inventory import Inventory
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    inventory: Inventory  # the unit of work, publishing through `feed`
+    inventory: Inventory  # the unit of work (with its group-commit batcher), publishing to `feed`
     feed: StockFeed
     gatekeeper: Gatekeeper
-    batcher: ReserveBatcher | None  # group commit (RESERVE_GROUP_COMMIT), else None
     redis: Redis | None  # the one shared client (feed, rate limit, /readyz); None in-process
 
 

@@ -67,7 +67,6 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         context = Context(
             inventory=found.inventory, feed=found.feed, gatekeeper=found.gatekeeper,
             request=request, response=response, cache=isinstance(request, Request),
-            batcher=found.batcher,
         )
         if isinstance(request, Request):
             try:

@@ -13,6 +13,7 @@ from domain.outcome import Outcome
 from service import cataloguing, stocking
 from service.batching import ReserveBatcher
 from service.inventory import Inventory
+from service.recording import Command
 from store import reservations
 from store.hold_batch import HoldRequest
 from tests.ledger_checks import assert_consistent
@@ -120,7 +121,7 @@ async def test_a_batch_across_skus_answers_as_single_reserves_in_arrival_order(
     # the reference: one reserve at a time, in this order, through the single-request path
     single = [await inventory.mutate(
         lambda c, n=n, loc=loc, q=q: reservations.reserve(c, sku("P", n), loc, q, 60, None),
-        field="reserve", arguments={}) for n, loc, q in requests]
+        command=Command.RESERVE, arguments={}) for n, loc, q in requests]
     # the same requests all at once: one drain takes them as one batch, in arrival order
     batcher = ReserveBatcher(inventory, max_drains=1)
     async with asyncio.timeout(60):

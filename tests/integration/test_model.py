@@ -30,6 +30,7 @@ from domain.model import AdjustmentReason, LocationKind
 from domain.outcome import Outcome
 from domain.rules import Limits, merge_lines
 from service.inventory import Inventory, Work
+from service.recording import Command
 from store import catalog, database, levels, reservations
 from tests.ledger_checks import assert_consistent
 
@@ -124,7 +125,8 @@ class StockMachine(RuleBasedStateMachine):
             return ids
 
     def mutate(self, work: Work, name: str) -> Outcome:
-        outcome: Outcome = self.run(self.inventory.mutate(work, field=name, arguments={}))
+        command = {"commit": Command.COMMIT, "release": Command.RELEASE}.get(name) or Command(name)
+        outcome: Outcome = self.run(self.inventory.mutate(work, command=command, arguments={}))
         event(f"{name}: {code_of(outcome) or 'ok'}")  # see --hypothesis-show-statistics
         return outcome
 
