@@ -1,6 +1,5 @@
-"""The one exit of committed events: StockFeed.publish queues them here without making the
-mutation wait, and one task hands each batch to every sink: the backbone first, then those
-bootstrap/resources.py's open_feed adds."""
+"""The one exit of committed events: StockFeed.publish queues them here, and one task hands each
+batch to every sink: the backbone first, then those bootstrap/resources.py's open_feed adds."""
 
 from __future__ import annotations
 
