@@ -28,7 +28,7 @@ class Unsubscribed(Exception):
     """The subscription was closed: its consumer stops (iteration just ends)."""
 
 
-class Reading(enum.Enum):
+class SubscriberState(enum.Enum):
     OPEN = "open"  # events are queued for the consumer
     OVERFLOWED = "overflowed"  # the queue filled up: the next get() raises SubscriberOverflow
     CLOSED = "closed"  # unsubscribed or disconnected: the next get() raises Unsubscribed
@@ -39,28 +39,28 @@ class BoundedSubscriber:
 
     def __init__(self, channel: str, maxsize: int) -> None:
         self.channel = channel
-        self.state = Reading.OPEN
+        self.state = SubscriberState.OPEN
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
 
     def offer(self, event: Event) -> None:
-        if self.state is not Reading.OPEN:
+        if self.state is not SubscriberState.OPEN:
             return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.state = Reading.OVERFLOWED
+            self.state = SubscriberState.OVERFLOWED
             log.warning("feed: subscriber on %r overflowed; dropping it", self.channel)
 
     def close(self) -> None:
-        if self.state is Reading.OPEN:
-            self.state = Reading.CLOSED
+        if self.state is SubscriberState.OPEN:
+            self.state = SubscriberState.CLOSED
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)  # wakes a get() waiting on an empty queue
 
     async def get(self) -> Event:
-        if self.state is Reading.OVERFLOWED:
+        if self.state is SubscriberState.OVERFLOWED:
             raise SubscriberOverflow(self.channel)
-        if self.state is Reading.CLOSED:
+        if self.state is SubscriberState.CLOSED:
             raise Unsubscribed()
         item = await self._queue.get()
         if item is None:

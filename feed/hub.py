@@ -18,7 +18,7 @@ from feed.render_cache import RenderCache
 from feed.stream import SkuStream, sweep
 from store import catalog
 
-__all__ = ["FeedOverflow", "Follow", "Sink", "StockFeed", "Watch"]
+__all__ = ["FeedOverflow", "Follow", "StockFeed", "Watch"]
 T = TypeVar("T")
 
 
