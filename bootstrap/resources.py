@@ -4,7 +4,7 @@ of work over it), the one Redis client, the feed; bootstrap/lifespan.py and cli.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 from redis.asyncio import Redis
@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from feed.backends import redis_client
 from feed.broadcast import broadcast_over
 from feed.hub import StockFeed
+from feed.outbox import Sink
 from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
@@ -57,16 +58,25 @@ def shared_redis(settings: Settings) -> Redis | None:
     return redis_client(settings.redis_url) if settings.redis_url else None
 
 
+def feed_sinks(settings: Settings) -> list[Sink]:
+    """Where committed events go besides the backbone (always first, the SKU streams read it):
+    none yet. A webhook, NATS or MQTT sink (feed/outbox.py's Sink) is built here."""
+    return []
+
+
 @contextlib.asynccontextmanager
 async def open_feed(
-    settings: Settings, pool: asyncpg.Pool, redis: Redis | None
+    settings: Settings, pool: asyncpg.Pool, redis: Redis | None, *,
+    sinks: Sequence[Sink] | None = None,
 ) -> AsyncIterator[StockFeed]:
-    """The feed over `redis` (left open: its owner closes it) or in-process without one."""
+    """The feed over `redis` (left open: its owner closes it) or in-process without one,
+    sending to `sinks` after the backbone (default: feed_sinks(settings))."""
     broadcast = broadcast_over(redis, queue_size=settings.feed_queue_size)
     await broadcast.connect()
     feed = StockFeed(
         broadcast, pool, queue_size=settings.feed_queue_size,
         sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
+        sinks=feed_sinks(settings) if sinks is None else sinks,
     )
     await feed.start()
     try:

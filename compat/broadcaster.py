@@ -1,5 +1,5 @@
-"""broadcaster 0.3.1's private modules, used by feed/broadcast.py (bounded subscribers, the
-in-process `memory://` backend).
+"""broadcaster 0.3.1's private in-process backend (`memory://`), used by feed/broadcast.py
+when there is no Redis.
 
 Upstream renamed `_backends` to `backends` in unreleased code. Guarded by
 tests/integration/test_broadcast.py (runs against both backends).
@@ -8,6 +8,5 @@ tests/integration/test_broadcast.py (runs against both backends).
 from __future__ import annotations
 
 from broadcaster._backends.memory import MemoryBackend
-from broadcaster._base import Subscriber, Unsubscribed
 
-__all__ = ["MemoryBackend", "Subscriber", "Unsubscribed"]
+__all__ = ["MemoryBackend"]

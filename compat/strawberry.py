@@ -1,5 +1,5 @@
 """Strawberry 0.341's internals, reached by web/websocket.py (the WebSocket handlers and the
-relay), web/ws_legacy.py and schema/execution.py (the execution context).
+relay), web/ws_legacy.py, schema/execution.py (the execution context) and resolvers/limits.py.
 
 Besides the names below, the handler subclasses rely on these members of the 0.341 base
 classes: `operations`, `connection_init_timeout_task`, `on_request_accepted`,
@@ -7,18 +7,23 @@ classes: `operations`, `connection_init_timeout_task`, `on_request_accepted`,
 `_reject_incremental_delivery`, `cleanup_operation`, and `Operation.completed/.task/.query/
 .variables/.operation_name`. Guarded by tests/api/test_relay.py, tests/api/test_subscriptions.py,
 tests/api/test_hostile.py and tests/integration/test_subscription_memory.py.
+
+resolvers/limits.py validates a cached document itself, as Strawberry's `_run_validation` would
+(`validate_document` on the graphql-core schema, `core_schema`), and relies on that step being
+skipped when an extension has set `pre_execution_errors` to a list. Guarded by
+tests/api/test_limits.py and tests/api/test_fast_path.py (its validation-error case).
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import MaskErrors
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -35,8 +40,10 @@ __all__ = [
     "Operation",
     "OperationStreamClosed",
     "StrawberryGraphQLCoreExecutionContext",
+    "core_schema",
     "masked",
     "starlette_socket",
+    "validate_document",
 ]
 
 
@@ -49,3 +56,9 @@ def masked(mask: MaskErrors, errors: list[GraphQLError]) -> list[GraphQLError]:
     """`errors` as the MaskErrors extension would leave them in a result."""
     result: Any = mask._process_errors(errors)
     return cast(list[GraphQLError], result)
+
+
+def core_schema(schema: object) -> GraphQLSchema:
+    """The graphql-core schema a Strawberry schema wraps (its `_schema`)."""
+    found: Any = schema
+    return cast(GraphQLSchema, found._schema)

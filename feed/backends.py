@@ -12,9 +12,10 @@ from typing import Any
 from broadcaster import BroadcastBackend, Event
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,20 @@ class FeedUnavailable(Exception):
 
 
 def redis_client(url: str, *, timeout: float = 1.0) -> Redis:
-    """A client as the backend needs it: RESP2 (its listener reads pub/sub replies as lists), no
-    retries (each caller's own deadline decides). It connects on first use."""
+    """A client as the backend needs it: RESP2 (its listener reads pub/sub replies as lists) and
+    one immediate retry on a new connection after a connection error. It connects on first use.
+
+    The retry is for a pooled connection that went stale while Redis restarted: without it the
+    first command on it (a /readyz ping, a rate-limit lease) fails although Redis is back. While
+    Redis is down the retry's connect is refused at once, and a timeout is never retried, so each
+    caller's own deadline still decides. (The asyncio Retry: redis.retry's does not retry
+    coroutines.)"""
     return Redis.from_url(
         url,
         protocol=2,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
 
 

@@ -1,19 +1,20 @@
-"""broadcaster's Broadcast with bounded subscriber queues and race-free topic bookkeeping;
-bootstrap/ makes it (broadcast_over) for feed/hub.py's streams and outbox."""
+"""A broadcast over a broadcaster backend with bounded subscriber queues and race-free topic
+bookkeeping; bootstrap/ makes it (broadcast_over) for feed/hub.py's streams and outbox."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from broadcaster import Broadcast, BroadcastBackend, Event
+from broadcaster import BroadcastBackend, Event
 from redis.asyncio import Redis
 
-from compat.broadcaster import MemoryBackend, Subscriber, Unsubscribed
+from compat.broadcaster import MemoryBackend
 from feed.backends import ReliableRedisBackend
 
 log = logging.getLogger(__name__)
@@ -23,31 +24,43 @@ class SubscriberOverflow(Exception):
     """The subscriber fell `maxsize` events behind and was dropped; close it and resync."""
 
 
-class BoundedSubscriber(Subscriber):
+class Unsubscribed(Exception):
+    """The subscription was closed: its consumer stops (iteration just ends)."""
+
+
+class SubscriberState(enum.Enum):
+    OPEN = "open"  # events are queued for the consumer
+    OVERFLOWED = "overflowed"  # the queue filled up: the next get() raises SubscriberOverflow
+    CLOSED = "closed"  # unsubscribed or disconnected: the next get() raises Unsubscribed
+
+
+class BoundedSubscriber:
+    """One subscriber's bounded queue: `offer` never blocks the reader of the backend."""
+
     def __init__(self, channel: str, maxsize: int) -> None:
-        super().__init__(asyncio.Queue(maxsize))
         self.channel = channel
-        self.overflowed = False
-        self._closed = False
+        self.state = SubscriberState.OPEN
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
 
     def offer(self, event: Event) -> None:
-        if self.overflowed or self._closed:
+        if self.state is not SubscriberState.OPEN:
             return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.overflowed = True
+            self.state = SubscriberState.OVERFLOWED
             log.warning("feed: subscriber on %r overflowed; dropping it", self.channel)
 
     def close(self) -> None:
-        self._closed = True
+        if self.state is SubscriberState.OPEN:
+            self.state = SubscriberState.CLOSED
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)  # wakes a get() waiting on an empty queue
 
     async def get(self) -> Event:
-        if self.overflowed:
+        if self.state is SubscriberState.OVERFLOWED:
             raise SubscriberOverflow(self.channel)
-        if self._closed:
+        if self.state is SubscriberState.CLOSED:
             raise Unsubscribed()
         item = await self._queue.get()
         if item is None:
@@ -62,14 +75,17 @@ class BoundedSubscriber(Subscriber):
             pass
 
 
-class BoundedBroadcast(Broadcast):
+class BoundedBroadcast:
+    """broadcaster's Broadcast API (connect, publish, subscribe, disconnect) over its public
+    BroadcastBackend interface, plus publish_many."""
+
     def __init__(self, backend: BroadcastBackend, *, queue_size: int = 1000) -> None:
-        super().__init__(backend=backend)
+        self._backend = backend
         self._queue_size = queue_size
         self._members: dict[str, set[BoundedSubscriber]] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._releases: set[asyncio.Task[None]] = set()
-        self._listener_task: asyncio.Task[None] | None = None  # type: ignore[assignment]
+        self._listener_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         deliver_to = getattr(self._backend, "deliver_to", None)
@@ -90,6 +106,13 @@ class BoundedBroadcast(Broadcast):
                 subscriber.close()
         await self._backend.disconnect()
 
+    async def __aenter__(self) -> BoundedBroadcast:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.disconnect()
+
     async def _listener(self) -> None:
         while True:
             try:
@@ -105,6 +128,9 @@ class BoundedBroadcast(Broadcast):
     def _offer(self, event: Event) -> None:
         for subscriber in list(self._members.get(event.channel, ())):
             subscriber.offer(event)
+
+    async def publish(self, channel: str, message: Any) -> None:
+        await self._backend.publish(channel, message)
 
     async def publish_many(self, messages: Sequence[tuple[str, Any]]) -> None:
         """In one round trip where the backend can (ReliableRedisBackend), else one by one."""

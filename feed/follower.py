@@ -22,10 +22,6 @@ class FeedOverflow(Exception):
         super().__init__(f"client fell more than {queue_size} events behind")
         self.queue_size = queue_size
 
-    @classmethod
-    def behind(cls, queue_size: int) -> FeedOverflow:
-        return cls(queue_size)
-
 
 @dataclass(eq=False, slots=True)
 class Watch:
@@ -64,7 +60,7 @@ class Watch:
     async def next(self) -> StockEvent:
         while True:
             if self.overflowed:
-                raise FeedOverflow.behind(self.queue_size)
+                raise FeedOverflow(self.queue_size)
             if self._events:
                 return self._events.pop(0)
             self._waiter = asyncio.get_running_loop().create_future()

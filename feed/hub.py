@@ -13,7 +13,7 @@ import asyncpg
 from domain.model import StockEvent
 from feed.audience import Audience, Member, Render
 from feed.follower import FeedOverflow, Follow, Watch
-from feed.outbox import BackboneSink, Outbox
+from feed.outbox import BackboneSink, Outbox, Sink
 from feed.render_cache import RenderCache
 from feed.stream import SkuStream, sweep
 from store import catalog
@@ -23,9 +23,11 @@ T = TypeVar("T")
 
 
 class StockFeed:
+    """Committed events go to the backbone (which the SKU streams read) and then to `sinks`."""
+
     def __init__(
         self, broadcast: Any, pool: asyncpg.Pool, *, queue_size: int = 1000,
-        sweep_interval: float = 1.0, prefix: str = "inventory",
+        sweep_interval: float = 1.0, prefix: str = "inventory", sinks: Sequence[Sink] = (),
     ) -> None:
         self.broadcast = broadcast
         self.prefix = prefix
@@ -33,13 +35,9 @@ class StockFeed:
         self.queue_size = queue_size
         self.sweep_interval = sweep_interval
         self.streams: dict[str, SkuStream] = {}
-        self.outbox = Outbox([BackboneSink(broadcast, self.topic)])
+        self.outbox = Outbox(BackboneSink(broadcast, self.topic), sinks)
         self.renders = RenderCache()
         self._tasks: list[asyncio.Task[None]] = []
-
-    @property
-    def dropped(self) -> int:
-        return self.outbox.dropped
 
     async def start(self) -> None:
         self._tasks = [
@@ -108,7 +106,7 @@ class StockFeed:
         live event after `follow.last`, and `follow` itself no longer receives any. What its
         buffer held goes to it first, so nothing is lost or doubled in the switch."""
         if follow.watch.overflowed:
-            raise FeedOverflow.behind(self.queue_size)
+            raise FeedOverflow(self.queue_size)
         stream = self.streams[follow.sku]
         stream.watches.discard(follow.watch)
         audience = stream.audiences.get(key)

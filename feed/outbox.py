@@ -1,5 +1,5 @@
-"""The one exit of committed events: StockFeed.publish queues them here without making the
-mutation wait, and one task hands each batch to every sink (today the backbone)."""
+"""The one exit of committed events: StockFeed.publish queues them here, and one task hands each
+batch to every sink: the backbone first, then those bootstrap/resources.py's open_feed adds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from domain.model import StockEvent
 from feed import codec
-from ops.metrics import FEED_LAG, PUBLISHED
+from ops.metrics import FEED_LAG, PUBLISHED, SINK_EVENTS
 
 log = logging.getLogger(__name__)
 SIZE = 10_000
@@ -25,9 +25,11 @@ def age(event: StockEvent) -> float:
 
 
 class Sink(Protocol):
-    """Where committed events go: one batch at a time, in commit order; raises if it failed."""
+    """Where committed events go: one batch at a time, in commit order; raises if it failed.
+    `name` labels its metrics; `on_failure` says in the log what becomes of a failed batch."""
 
     name: str
+    on_failure: str
 
     async def send(self, events: Sequence[StockEvent]) -> None: ...
 
@@ -37,6 +39,7 @@ class BackboneSink:
     pipelined publish per batch; every instance's StockFeed subscribes to it."""
 
     name = "backbone"
+    on_failure = "the sweep and RESYNC deliver them to subscribers from the ledger"
 
     def __init__(self, broadcast: Any, topic: Callable[[str], str]) -> None:
         self.broadcast = broadcast
@@ -48,12 +51,16 @@ class BackboneSink:
 
 
 class Outbox:
-    """What cannot be sent (queue full, sink down) is dropped and counted; subscribers get it
-    from the ledger through the sweep and the RESYNC notices."""
+    """What cannot be sent (queue full, sink down) is dropped and counted, per sink; a sink that
+    fails does not stop the others. Subscribers get what the backbone missed from the ledger
+    through the sweep and the RESYNC notices."""
 
-    def __init__(self, sinks: Sequence[Sink], size: int = SIZE) -> None:
-        self.sinks = tuple(sinks)
-        self.dropped = 0
+    def __init__(self, backbone: Sink, others: Sequence[Sink] = (), size: int = SIZE) -> None:
+        self.backbone = backbone
+        self.sinks = (backbone, *others)
+        names = [sink.name for sink in self.sinks]
+        if len(set(names)) < len(names):
+            raise ValueError(f"two sinks share a name (it labels their metrics): {names}")
         self._queue: asyncio.Queue[StockEvent] = asyncio.Queue(size)
 
     def put(self, events: Sequence[StockEvent]) -> None:
@@ -61,8 +68,9 @@ class Outbox:
             try:
                 self._queue.put_nowait(event)
             except asyncio.QueueFull:
-                self.dropped += 1
                 PUBLISHED.labels("dropped").inc()
+                for sink in self.sinks:
+                    SINK_EVENTS.labels(sink.name, "dropped").inc()
 
     async def drained(self, timeout: float) -> None:
         """Waits up to `timeout` seconds for what is queued to be sent."""
@@ -90,11 +98,16 @@ class Outbox:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.dropped += len(batch)
-            PUBLISHED.labels("failed").inc(len(batch))
-            log.warning("publish of %d events (%s #%d first) failed (%r); the sweep will "
-                        "deliver them", len(batch), batch[0].sku, batch[0].sequence, exc)
+            self._count(sink, "failed", len(batch))
+            log.warning("sink %s: sending %d events (%s #%d first) failed (%r); %s", sink.name,
+                        len(batch), batch[0].sku, batch[0].sequence, exc, sink.on_failure)
             return
-        PUBLISHED.labels("ok").inc(len(batch))
-        for event in batch:
-            FEED_LAG.labels("commit_to_publish").observe(age(event))
+        self._count(sink, "ok", len(batch))
+        if sink is self.backbone:
+            for event in batch:
+                FEED_LAG.labels("commit_to_publish").observe(age(event))
+
+    def _count(self, sink: Sink, outcome: str, events: int) -> None:
+        SINK_EVENTS.labels(sink.name, outcome).inc(events)
+        if sink is self.backbone:
+            PUBLISHED.labels(outcome).inc(events)

@@ -44,7 +44,7 @@ class SkuStream:
         self.audiences: dict[Hashable, Audience] = {}
         self.last = 0
         self.state = StreamState.OPENING
-        self.ready = asyncio.Event()  # set once the head is read: followers may start
+        self.ready = asyncio.Event()  # set as the state leaves OPENING: what followers await
         self.lock = asyncio.Lock()
         self.task = asyncio.create_task(self._run(), name=f"feed:{sku}")
 
@@ -52,13 +52,17 @@ class SkuStream:
     def idle(self) -> bool:
         return not self.watches and not self.audiences
 
+    @property
+    def head_read(self) -> bool:
+        """Whether the ledger head was read: followers may start, the sweep may catch it up."""
+        return self.state is not StreamState.OPENING
+
     async def _run(self) -> None:
         backoff = 0.05
         while True:
             try:
                 async with self.broadcast.subscribe(self.topic) as subscriber:
-                    await self._start()
-                    self.state = StreamState.LIVE
+                    await self._start(StreamState.LIVE)
                     backoff = 0.05
                     async for message in subscriber:
                         if message.message == RESYNC:
@@ -68,22 +72,24 @@ class SkuStream:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # backbone down or our queue overflowed: the ledger has it
-                if self.ready.is_set():
+                if self.head_read:
                     self.state = StreamState.INTERRUPTED
                 log.warning("feed for %s interrupted (%r); retrying", self.sku, exc)
                 try:
-                    await self._start()
+                    await self._start(StreamState.INTERRUPTED)
                 except Exception:
                     log.exception("feed for %s cannot read the ledger", self.sku)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
-    async def _start(self) -> None:
-        if self.ready.is_set():
+    async def _start(self, then: StreamState) -> None:
+        """Reads the head the first time, catches up after that; the state is `then`."""
+        if self.head_read:
             await self.catch_up()
-            return
-        async with self.pool.acquire() as conn:
-            self.last = await heads.head(conn, self.sku) or 0
+        else:
+            async with self.pool.acquire() as conn:
+                self.last = await heads.head(conn, self.sku) or 0
+        self.state = then
         self.ready.set()
 
     async def _accept(self, event: StockEvent) -> None:
@@ -123,7 +129,7 @@ async def sweep(streams: Mapping[str, SkuStream], pool: asyncpg.Pool, interval: 
     while True:
         await asyncio.sleep(interval)
         try:
-            ready = {s: c for s, c in streams.items() if c.ready.is_set()}
+            ready = {s: c for s, c in streams.items() if c.head_read}
             if not ready:
                 continue
             async with pool.acquire() as conn:

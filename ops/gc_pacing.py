@@ -1,5 +1,5 @@
-"""Full garbage collections on a schedule instead of whenever CPython decides (server.py
-runs paced_collections with GC_FULL_INTERVAL_SECONDS; BENCHMARKS.md has the pauses it removes).
+"""Full garbage collections on a schedule instead of whenever CPython decides (bootstrap/
+lifespan.py runs paced_collections with GC_FULL_INTERVAL_SECONDS; BENCHMARKS.md: the pauses).
 
 A worker holding thousands of WebSocket subscriptions has millions of long-lived objects, and
 each automatic full (generation 2) collection walks all of them with the event loop stopped,

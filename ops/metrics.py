@@ -45,7 +45,16 @@ GC_FULL_SECONDS = Histogram(
     "Scheduled full garbage collections (GC_FULL_INTERVAL_SECONDS)",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-PUBLISHED = Counter("inventory_events_published", "Events published to the backbone", ["result"])
+PUBLISHED = Counter(
+    "inventory_events_published",
+    "Events published to the backbone sink only (ok, failed; dropped: the outbox was full); "
+    "every sink's: inventory_sink_events", ["result"],
+)
+SINK_EVENTS = Counter(
+    "inventory_sink_events",
+    "Committed events per outbox sink (backbone and any other), by outcome: ok, failed, "
+    "dropped (the outbox was full)", ["sink", "outcome"],
+)
 DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
 FEED_LAG = Histogram(
     "inventory_feed_lag_seconds",

@@ -1,5 +1,5 @@
 """What one GraphQL document may ask for: tokens, depth, aliases, and whether it may introspect
-(limit_extensions: server.py hands them to schema.root's build_schema).
+(limit_extensions: bootstrap/app.py hands them to schema.root's build_schema).
 
 Depth counts the fields on the longest chain, leaf included (`{ sku { code } }` is 2), and,
 unlike Strawberry's QueryDepthLimiter, introspection fields count too. The query the bundled
@@ -38,7 +38,8 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+
+from compat.strawberry import core_schema, validate_document
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
@@ -236,7 +237,7 @@ class QueryLimits(SchemaExtension):
                 errors = prepared.validated.get(rules)
                 if errors is None:
                     errors = prepared.validated[rules] = validate_document(
-                        context.schema._schema, prepared.document, rules
+                        core_schema(context.schema), prepared.document, rules
                     )
                 # a list (even empty) tells Strawberry validation has run
                 context.pre_execution_errors = errors

@@ -1,4 +1,5 @@
-"""SKUs, locations and levels: the reads, and the catalogue upserts (called by service/)."""
+"""SKUs, locations and levels: the reads, and the catalogue upserts (called by service/;
+feed/hub.py reads a follower's snapshot with skus_by_code)."""
 
 from __future__ import annotations
 

@@ -145,7 +145,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         """As the resolver would have: an error naming the cause, then `complete`."""
         self._forget(member)
         self.operations.pop(member.id, None)
-        error = overflow_error(FeedOverflow.behind(self.context.feed.queue_size))
+        error = overflow_error(FeedOverflow(self.context.feed.queue_size))
         member.end(
             member.prefix + cast(str, self.view.encode_json(
                 {"data": None, "errors": [error.formatted]})) + "}",

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 import websockets
 
+from ops import health
 from settings import Settings
 from tests.api.test_mutations import RESERVE, call
 from tests.api.test_subscriptions import EVENTS, PROTOCOLS, Feed, restock
@@ -93,6 +94,31 @@ async def test_readyz_follows_redis(redis_backed: RunningServer, redis_server: R
     async with asyncio.timeout(10):
         while (await ready())[0] != 200:
             await asyncio.sleep(0.1)
+
+
+async def test_readyz_is_ready_at_once_after_a_redis_restart(
+    redis_backed: RunningServer, redis_server: RedisServer
+) -> None:
+    """The shared client's pooled connection went stale with the restart: the first command on
+    it reconnects rather than fail (no spurious 503 from /readyz, no failed rate-limit lease)."""
+    async def ready() -> tuple[int, dict[str, str]]:
+        async with asyncio.timeout(5), aiohttp.ClientSession() as session, session.get(
+            f"{redis_backed.url}/readyz"
+        ) as r:
+            return r.status, await r.json()
+
+    shared = redis_backed.server.lifespan.state["services"].redis
+    up = (200, {"status": "ready", "database": "ok", "redis": "ok"})
+    assert await ready() == up  # the pool holds a connection now
+    try:
+        redis_server.stop()
+    finally:
+        # Blocking the loop: the pooled connection has not read the old server's EOF yet, as
+        # when Redis failed over behind the same address. start() returns once Redis answers.
+        redis_server.start()
+    async with asyncio.timeout(5):
+        assert await health.redis_status(shared) == "ok"  # what /readyz asks, on that connection
+    assert await ready() == up
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
