@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -24,7 +24,7 @@ FINAL = {"code": "SKU-1", "available": 64, "status": "IN_STOCK", "onHand": 64, "
          "sequence": 52}
 VALUE = re.compile(rb'"availability":(\{[^{}]*\})')
 Arrival = tuple[float, dict[str, Any]]
-Reader = Callable[[RunningServer, "asyncio.Queue[Arrival]"], Awaitable[None]]
+Reader = Callable[[RunningServer, "asyncio.Queue[Arrival]"], Coroutine[Any, Any, None]]
 VARIABLES = {"sku": "SKU-1", "t": THROTTLE_MS}
 
 

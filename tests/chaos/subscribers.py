@@ -69,7 +69,7 @@ class Subscriber:
                         self.seen.append(event["sequence"])
                         self.progress.set()
                 elif kind in ("error", "complete"):
-                    return kind
+                    return str(kind)
             return f"closed {ws.close_code}"
 
     def problems(self, last_sequence: int) -> list[str]:

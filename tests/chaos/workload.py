@@ -30,6 +30,7 @@ RELEASE = """mutation($i: ReleaseReservationInput!) { releaseReservation(input: 
 ADJUST = """mutation($i: AdjustStockInput!) { adjustStock(input: $i) {
   level { onHand } userErrors { code } } }"""
 ATTEMPTS = 5
+LOST_ANSWERS = 0.08  # share of answers the client drops, as a cut link would after the commit
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Record:
     refused: Counter[str] = field(default_factory=Counter)  # userErrors codes
     failures: Counter[str] = field(default_factory=Counter)  # transport or GraphQL errors
     retried: int = 0
+    dropped: int = 0  # answers received and then treated as lost (the retry must replay them)
 
     def summary(self) -> str:
         acked = sum(len(ids) for ids in self.reserves.values())
@@ -55,7 +57,7 @@ class Record:
                 f"{len(self.reserves)} requests, {len(self.adjusts)} adjustments, "
                 f"{len(self.commits)} commits, {len(self.releases)} releases; unanswered: "
                 f"{len(self.reserves_unknown)} reserves, {len(self.adjusts_unknown)} "
-                f"adjustments; retries {self.retried}; refusals {dict(self.refused)}; "
+                f"adjustments; {self.dropped} answers dropped, retries {self.retried}; refusals {dict(self.refused)}; "
                 f"failed attempts {dict(self.failures)}")
 
 
@@ -87,6 +89,9 @@ class Client:
                 self.record.failures[type(error).__name__] += 1
                 continue
             if status == 200 and isinstance(body, dict) and not body.get("errors"):
+                if attempt + 1 < ATTEMPTS and self.rng.random() < LOST_ANSWERS:
+                    self.record.dropped += 1
+                    continue
                 return body["data"][field_name]
             errors = body.get("errors") if isinstance(body, dict) else None
             code = (errors[0].get("extensions") or {}).get("code") if errors else None
