@@ -89,6 +89,7 @@ async def test_throttle_spaces_values_as_delivered_during_a_burst(
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
     gaps = [round(b[0] - a[0], 3) for a, b in zip(seen, seen[1:], strict=False)]
+    print(f"{transport}: {len(seen)} values, arrival gaps {gaps} s (throttleMs={THROTTLE_MS})")
     assert len(seen) >= 2, seen
     assert min(gaps) >= THROTTLE_MS / 1000 - TOLERANCE, (transport, gaps)
     assert [v["sequence"] for _, v in seen] == sorted(v["sequence"] for _, v in seen)
