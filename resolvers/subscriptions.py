@@ -115,11 +115,14 @@ async def availability(
 async def _changes(
     follow: Follow, shown: model.Sku, throttle: float
 ) -> AsyncGenerator[model.Sku, None]:
-    """Values that differ from the last one shown, at most one per `throttle` seconds; the
-    latest wins and the last one of a burst is delivered when its window ends."""
+    """Values that differ from the last one shown, at most one per `throttle` seconds as the
+    client receives them; the latest wins and the last one of a burst is delivered when its
+    window ends. A window opens when the generator resumes, i.e. when the transport has sent
+    the value before (the snapshot included), not when that value was produced: a busy
+    instance that sends late must not shorten the next gap."""
     loop = asyncio.get_running_loop()
     pending: model.Sku | None = None
-    allowed_at = loop.time()
+    allowed_at = loop.time() + throttle
     while True:
         timeout = None if pending is None else max(0.0, allowed_at - loop.time())
         try:
@@ -133,5 +136,5 @@ async def _changes(
             pending = current if changed else None
         if pending is not None and loop.time() >= allowed_at:
             shown, pending = pending, None
-            allowed_at = loop.time() + throttle
             yield shown
+            allowed_at = loop.time() + throttle

@@ -1,0 +1,1 @@
+"""The chaos test: instances, Redis and PostgreSQL connections killed while clients work."""
