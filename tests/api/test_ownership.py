@@ -275,3 +275,33 @@ async def test_owners_racing_over_each_others_holds(
             assert payload["userErrors"][0]["code"] == "RESERVATION_NOT_ACTIVE"
     assert done == {rid: 1 for rid in holds["a"] + holds["b"]}  # each closed once, by its owner
     await assert_consistent(pool)
+
+
+@pytest.mark.parametrize("accept", ["text/event-stream",
+                                    'multipart/mixed;subscriptionSpec="1.0",application/json'])
+async def test_http_subscriptions_hide_other_keys_references(
+    server: RunningServer, catalogue: GraphQLClient, tokens: dict[str, str], as_key: Maker,
+    accept: str,
+) -> None:
+    body = {"query": 'subscription { stockEvents(sku: "SKU-1") { kind reservationId reference } }'}
+    seen: dict[str, bytes] = {}
+    async with aiohttp.ClientSession() as session:
+        responses = {who: await session.post(server.graphql_url, json=body, headers={
+            "Accept": accept, "Authorization": f"Bearer {tokens[who]}"}) for who in ("a", "b")}
+        try:
+            async with asyncio.timeout(10):
+                for who, response in responses.items():
+                    assert response.status == 200
+                    seen[who] = b""
+                    while b'"SNAPSHOT"' not in seen[who]:
+                        seen[who] += await response.content.readany()
+                rid = await reserve(as_key(tokens["a"]), "order-9")
+                for who, response in responses.items():
+                    while b'"RESERVED"' not in seen[who]:
+                        seen[who] += await response.content.readany()
+        finally:
+            for response in responses.values():
+                response.close()
+    assert b'"reservationId":"%s","reference":"order-9"' % rid.encode() in seen["a"]
+    assert b'"kind":"RESERVED","reservationId":null,"reference":null' in seen["b"]
+    assert rid.encode() not in seen["b"] and b"order-9" not in seen["b"]
