@@ -111,6 +111,7 @@ class Reservation:
     expires_at: datetime
     reference: str | None
     created_at: datetime
+    owner: int | None = None  # the key that made it (None: anonymous or ADMIN_API_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +134,4 @@ class StockEvent:
     reservation_id: str | None
     reference: str | None
     occurred_at: datetime
+    actor: int | None = None  # the key its reservation id and reference are shown to

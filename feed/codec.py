@@ -39,6 +39,7 @@ def encode(event: StockEvent) -> str:
         "reservation_id": event.reservation_id,
         "reference": event.reference,
         "occurred_at": event.occurred_at.isoformat(),
+        "actor": event.actor,
     }).decode()
 
 
@@ -65,4 +66,5 @@ def decode(message: str) -> StockEvent:
         reservation_id=d["reservation_id"],
         reference=d["reference"],
         occurred_at=datetime.fromisoformat(d["occurred_at"]),
+        actor=d.get("actor"),  # absent from an instance that predates ownership
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from graphql import GraphQLError
 
 from domain.model import AvailabilityStatus, Location, Reservation, Sku, StockEvent
+from domain.ownership import reservation_for
 from domain.rules import is_reservation_id
 from resolvers.context import Info
 from service import views
@@ -85,7 +86,8 @@ async def locations(info: Info) -> list[Location]:
 async def reservation(info: Info, id: str) -> Reservation | None:
     if not is_reservation_id(id):
         return None
-    return await views.reservation(info.context.inventory.pool, id)
+    found = await views.reservation(info.context.inventory.pool, id)
+    return reservation_for(found, info.context.principal) if found is not None else None
 
 
 async def stock_events(

@@ -3,7 +3,10 @@ service.reserving (bound by schema.mutation)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from domain.outcome import Outcome
+from domain.ownership import NotOwner, acting
 from domain.rules import (
     check_code,
     check_quantity,
@@ -15,8 +18,9 @@ from domain.rules import (
 )
 from resolvers.context import Info
 from resolvers.mutation import refused
-from resolvers.permissions import check_locations
+from resolvers.permissions import access_error, check_locations
 from service import reserving, views
+from service.access import forbidden
 
 
 async def _check_reservation_location(info: Info, reservation_id: str) -> None:
@@ -27,6 +31,15 @@ async def _check_reservation_location(info: Info, reservation_id: str) -> None:
     if found is not None:
         location = await info.context.loaders.location.load(found.location_id)
         check_locations(info, location.code)
+
+
+async def _owned(change: Awaitable[Outcome]) -> Outcome:
+    """A change of another key's hold is a FORBIDDEN GraphQL error, like a location the
+    caller is not bound to; the use case changed nothing."""
+    try:
+        return await change
+    except NotOwner as error:
+        raise access_error(forbidden(str(error))) from None
 
 
 async def reserve(
@@ -48,6 +61,7 @@ async def reserve(
         info.context.inventory, sku=sku, location=location, quantity=quantity, ttl=ttl_seconds,
         reference=reference, idempotency_key=idempotency_key,
         idempotency_scope=info.context.idempotency_scope,
+        acting=acting(info.context.principal),
     )
 
 
@@ -67,6 +81,7 @@ async def reserve_lines(
     return await reserving.reserve_lines(
         info.context.inventory, lines=lines, ttl=ttl_seconds, reference=reference,
         idempotency_key=idempotency_key, idempotency_scope=info.context.idempotency_scope,
+        acting=acting(info.context.principal),
     )
 
 
@@ -78,9 +93,10 @@ async def extend_reservation(info: Info, *, reservation_id: str, ttl_seconds: in
         lambda: hold_seconds(ttl_seconds, ["ttlSeconds"], limits),
     )) is not None:
         return refusal
-    return await reserving.extend(
-        info.context.inventory, reservation_id=reservation_id, ttl=ttl_seconds
-    )
+    return await _owned(reserving.extend(
+        info.context.inventory, reservation_id=reservation_id, ttl=ttl_seconds,
+        acting=acting(info.context.principal),
+    ))
 
 
 async def commit_reservation(
@@ -93,10 +109,11 @@ async def commit_reservation(
         lambda: check_text(idempotency_key, ["idempotencyKey"]),
     )) is not None:
         return refusal
-    return await reserving.commit(
+    return await _owned(reserving.commit(
         info.context.inventory, reservation_id=reservation_id, reference=reference,
         idempotency_key=idempotency_key, idempotency_scope=info.context.idempotency_scope,
-    )
+        acting=acting(info.context.principal),
+    ))
 
 
 async def release_reservation(info: Info, *, reservation_id: str) -> Outcome:
@@ -105,4 +122,7 @@ async def release_reservation(info: Info, *, reservation_id: str) -> Outcome:
         lambda: check_reservation_id(reservation_id, ["reservationId"]),
     )) is not None:
         return refusal
-    return await reserving.release(info.context.inventory, reservation_id=reservation_id)
+    return await _owned(reserving.release(
+        info.context.inventory, reservation_id=reservation_id,
+        acting=acting(info.context.principal),
+    ))

@@ -13,6 +13,8 @@ from typing import TypeVar, cast
 from graphql import GraphQLError
 
 from domain import model
+from domain.access import Principal
+from domain.ownership import shown_to
 from feed.hub import FeedOverflow, Follow, StockFeed
 from ops.metrics import counted
 from resolvers.context import Info
@@ -46,9 +48,13 @@ def _shared(feed: StockFeed, build: Callable[[D], P], value: D, key: Hashable) -
 
 
 def _event_payload(
-    feed: StockFeed, present: Callable[[model.StockEvent], P], event: model.StockEvent
+    feed: StockFeed, present: Callable[[model.StockEvent], P], viewer: Principal | None,
+    event: model.StockEvent,
 ) -> P:
-    return _shared(feed, present, event, (event.sku, event.sequence))
+    """The event as `viewer` may see it (domain.ownership): every viewer that sees the same
+    fields shares one payload, so anonymous subscribers still share one execution."""
+    shown = shown_to(event, viewer)
+    return _shared(feed, present, shown, (event.sku, event.sequence, shown is event))
 
 
 def snapshot_event(sku: model.Sku) -> model.StockEvent:
@@ -72,18 +78,19 @@ async def stock_events(
             if follow.snapshot is None:
                 raise _not_found(sku)
             feed = info.context.feed
+            viewer = info.context.principal
             if after_sequence is None:
                 yield present(snapshot_event(follow.snapshot))
             try:
                 if info.context.handoff:  # replay here, then the transport takes live events
                     async for event in follow.replay():
-                        yield _event_payload(feed, present, event)
+                        yield _event_payload(feed, present, viewer, event)
                     # not a presented event: execution passes it through to the transport
-                    yield cast(P, Handoff(
-                        "stockEvents", follow, functools.partial(_event_payload, feed, present)))
+                    yield cast(P, Handoff("stockEvents", follow, functools.partial(
+                        _event_payload, feed, present, viewer)))
                     return
                 async for event in follow.events():
-                    yield _event_payload(feed, present, event)
+                    yield _event_payload(feed, present, viewer, event)
             except FeedOverflow as error:
                 raise overflow_error(error) from None
 

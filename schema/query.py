@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.ownership import shown_to
 from resolvers import queries
 from resolvers.context import Info
 from resolvers.permissions import CanRead
@@ -56,7 +57,8 @@ async def _stock_events(
     info: Info, sku: str, after_sequence: int | None = 0, first: int | None = 100
 ) -> list[StockEvent]:
     events = await queries.stock_events(info, sku, after_sequence, first)
-    return [StockEvent.from_domain(e) for e in events]
+    viewer = info.context.principal
+    return [StockEvent.from_domain(shown_to(e, viewer)) for e in events]
 
 
 @strawberry.type

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from domain.errors import StockError
 from domain.outcome import Outcome
+from domain.ownership import ANONYMOUS, Acting
 from domain.rules import hold_seconds, merge_lines
 from service.inventory import Inventory
 from service.recording import Command
@@ -20,19 +21,22 @@ from store.hold_batch import HoldRequest
 async def reserve(
     inventory: Inventory, *, sku: str, location: str | None, quantity: int, ttl: int | None,
     reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
+    acting: Acting = ANONYMOUS,
 ) -> Outcome:
     """Hold `quantity` of `sku` at `location` (None: the location with the most available) for
     `ttl` seconds (None: the default). Without an idempotency key, and when the unit of work
-    commits in groups, it is committed together with the holds arriving at the same time."""
+    commits in groups, it is committed together with the holds arriving at the same time.
+    The hold belongs to `acting`'s key (domain.ownership)."""
     try:
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
         return Outcome(error=error)
     if inventory.batcher is not None and idempotency_key is None:
         return await inventory.batcher.reserve(
-            sku, HoldRequest(location, quantity, seconds, reference))
+            sku, HoldRequest(location, quantity, seconds, reference, acting.key_id))
     return await inventory.mutate(
-        lambda conn: reservations.reserve(conn, sku, location, quantity, seconds, reference),
+        lambda conn: reservations.reserve(
+            conn, sku, location, quantity, seconds, reference, acting.key_id),
         command=Command.RESERVE,
         arguments={"sku": sku, "quantity": quantity, "location": location,
                    "ttl_seconds": ttl, "reference": reference},
@@ -44,6 +48,7 @@ async def reserve(
 async def reserve_lines(
     inventory: Inventory, *, lines: Sequence[tuple[str, str | None, int]], ttl: int | None,
     reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
+    acting: Acting = ANONYMOUS,
 ) -> Outcome:
     """Hold every (sku, location, quantity) line of a cart, or none; lines of the same SKU and
     location are summed."""
@@ -53,7 +58,7 @@ async def reserve_lines(
     except StockError as error:
         return Outcome(error=error)
     return await inventory.mutate(
-        lambda conn: reservations.reserve_lines(conn, merged, seconds, reference),
+        lambda conn: reservations.reserve_lines(conn, merged, seconds, reference, acting.key_id),
         command=Command.RESERVE_LINES,
         arguments={
             "lines": [{"sku": sku, "quantity": quantity, "location": location}
@@ -65,14 +70,17 @@ async def reserve_lines(
     )
 
 
-async def extend(inventory: Inventory, *, reservation_id: str, ttl: int) -> Outcome:
-    """Hold an ACTIVE reservation for `ttl` seconds from now."""
+async def extend(
+    inventory: Inventory, *, reservation_id: str, ttl: int, acting: Acting = ANONYMOUS
+) -> Outcome:
+    """Hold an ACTIVE reservation for `ttl` seconds from now. This and commit and release
+    raise domain.ownership.NotOwner, changing nothing, if `acting` may not change the hold."""
     try:
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
         return Outcome(error=error)
     return await inventory.mutate(
-        lambda conn: reservations.extend(conn, reservation_id, seconds),
+        lambda conn: reservations.extend(conn, reservation_id, seconds, acting),
         command=Command.EXTEND,
         arguments={"reservation_id": reservation_id, "ttl_seconds": ttl},
     )
@@ -81,10 +89,11 @@ async def extend(inventory: Inventory, *, reservation_id: str, ttl: int) -> Outc
 async def commit(
     inventory: Inventory, *, reservation_id: str, reference: str | None,
     idempotency_key: str | None = None, idempotency_scope: str = "-",
+    acting: Acting = ANONYMOUS,
 ) -> Outcome:
     """Turn an ACTIVE reservation into a sale."""
     return await inventory.mutate(
-        lambda conn: reservations.commit(conn, reservation_id, reference),
+        lambda conn: reservations.commit(conn, reservation_id, reference, acting),
         command=Command.COMMIT,
         arguments={"reservation_id": reservation_id, "reference": reference},
         idempotency_key=idempotency_key,
@@ -92,10 +101,12 @@ async def commit(
     )
 
 
-async def release(inventory: Inventory, *, reservation_id: str) -> Outcome:
+async def release(
+    inventory: Inventory, *, reservation_id: str, acting: Acting = ANONYMOUS
+) -> Outcome:
     """Give an ACTIVE reservation's stock back."""
     return await inventory.mutate(
-        lambda conn: reservations.release(conn, reservation_id),
+        lambda conn: reservations.release(conn, reservation_id, acting),
         command=Command.RELEASE,
         arguments={"reservation_id": reservation_id},
     )

@@ -48,11 +48,12 @@ WHERE l.sku_id = u.sku_id AND l.location_id = u.location_id
 RETURNING l.updated_at
 """
 INSERT_RESERVATIONS = """
-INSERT INTO reservations (id, sku_id, location_id, quantity, expires_at, reference)
+INSERT INTO reservations (id, sku_id, location_id, quantity, expires_at, reference, owner)
 SELECT u.id, u.sku_id, u.location_id, u.quantity, now() + make_interval(secs => u.ttl),
-       u.reference
-FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::float8[], $6::text[])
-     AS u(id, sku_id, location_id, quantity, ttl, reference)
+       u.reference, u.owner
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::float8[], $6::text[],
+            $7::bigint[])
+     AS u(id, sku_id, location_id, quantity, ttl, reference, owner)
 RETURNING id::text AS id, expires_at, created_at
 """
 # The SKU rows last and in id order, like every other writer (see store/ledger.py).
@@ -71,16 +72,17 @@ INSERT_EVENTS = """
 INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta,
     level_on_hand, level_reserved, level_safety, level_version,
-    sku_on_hand, sku_reserved, available, status, reservation_id, reference)
+    sku_on_hand, sku_reserved, available, status, reservation_id, reference, actor)
 SELECT u.sku_id, u.sequence, 'RESERVED', u.location_id, 0, u.quantity, u.on_hand, u.reserved,
        u.safety, u.version, t.on_hand, t.reserved - u.reserved_later,
        t.available + u.available_later,
        stock_status(t.available + u.available_later, s.low_stock_threshold),
-       u.reservation_id, u.reference
+       u.reservation_id, u.reference, u.actor
 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::int[],
-            $7::int[], $8::int[], $9::bigint[], $10::int[], $11::uuid[], $12::text[])
+            $7::int[], $8::int[], $9::bigint[], $10::int[], $11::uuid[], $12::text[],
+            $14::bigint[])
      AS u(sku_id, sequence, location_id, quantity, on_hand, reserved, safety, version,
-          reserved_later, available_later, reservation_id, reference)
+          reserved_later, available_later, reservation_id, reference, actor)
 JOIN skus s ON s.id = u.sku_id
 JOIN (SELECT sku_id, sum(on_hand) AS on_hand, sum(reserved) AS reserved,
              sum(stock_available(on_hand, reserved, safety_stock))::int AS available
@@ -96,6 +98,7 @@ class HoldRequest:
     quantity: int
     ttl: int
     reference: str | None
+    owner: int | None = None  # the key making it (domain.ownership)
 
 
 @dataclass(slots=True)
@@ -198,6 +201,7 @@ async def _write(
         INSERT_RESERVATIONS, [h.reservation_id for _, h in flat], [s for s, _ in flat],
         [h.level.location_id for _, h in flat], [h.request.quantity for _, h in flat],
         [float(h.request.ttl) for _, h in flat], [h.request.reference for _, h in flat],
+        [h.request.owner for _, h in flat],
     )
     stamps = {r["id"]: r for r in inserted}
     skus = sorted(held)
@@ -220,6 +224,7 @@ async def _write(
         [h.level.safety_stock for _, h in flat], [h.level.version for _, h in flat],
         reserved_later, available_later,
         [h.reservation_id for _, h in flat], [h.request.reference for _, h in flat], skus,
+        [h.request.owner for _, h in flat],
     )}
     for (sku_id, h), sequence in zip(flat, sequences, strict=True):
         code = heads[sku_id]["code"]
@@ -232,11 +237,11 @@ async def _write(
         outcome.reservations = [Reservation(
             str(h.reservation_id), code, h.level.location_id, h.request.quantity,
             ReservationStatus.ACTIVE, stamp["expires_at"], h.request.reference,
-            stamp["created_at"],
+            stamp["created_at"], h.request.owner,
         )]
         outcome.events = [StockEvent(
             code, sequence, StockEventKind.RESERVED, h.level.location_id, h.level.location, 0,
             h.request.quantity, level, entry["sku_on_hand"], entry["sku_reserved"],
             entry["available"], AvailabilityStatus(entry["status"]), None,
-            str(h.reservation_id), h.request.reference, entry["occurred_at"],
+            str(h.reservation_id), h.request.reference, entry["occurred_at"], h.request.owner,
         )]

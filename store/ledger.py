@@ -22,9 +22,9 @@ INSERT_EVENT = """
 INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta,
     level_on_hand, level_reserved, level_safety, level_version,
-    sku_on_hand, sku_reserved, available, status, reason, reservation_id, reference)
+    sku_on_hand, sku_reserved, available, status, reason, reservation_id, reference, actor)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.on_hand, t.reserved, t.available,
-       stock_status(t.available, $11), $12, $13::uuid, $14
+       stock_status(t.available, $11), $12, $13::uuid, $14, $16::bigint
 FROM (SELECT coalesce(sum(on_hand), 0) AS on_hand, coalesce(sum(reserved), 0) AS reserved,
              coalesce(sum(stock_available(on_hand, reserved, safety_stock)), 0)::int AS available
       FROM stock_levels WHERE sku_id = $1) t
@@ -50,6 +50,7 @@ async def append(
     reason: AdjustmentReason | None = None,
     reservation_id: str | None = None,
     reference: str | None = None,
+    actor: int | None = None,
 ) -> StockEvent:
     """Record one change of `level` (a stock_levels record as it is after the change)."""
     sku = await conn.fetchrow(NEXT_SEQUENCE, level["sku_id"])
@@ -70,6 +71,7 @@ async def append(
         reservation_id,
         reference,
         sku["code"],
+        actor,
     )
     return rows.event(record)
 

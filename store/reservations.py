@@ -14,6 +14,7 @@ import asyncpg
 from domain.errors import InsufficientStock, NotFound, Rejected, ReservationNotActive, StockError
 from domain.model import Reservation, StockEventKind
 from domain.outcome import Outcome
+from domain.ownership import ANONYMOUS, Acting, NotOwner
 from domain.rules import CartLine
 from store import ledger, lookups, rows
 from store.rows import LEVEL_COLUMNS, RESERVATION_COLUMNS
@@ -39,14 +40,15 @@ SELECT EXISTS (SELECT 1 FROM pick) AS picked, held.* FROM (VALUES (1)) one LEFT 
 """
 
 INSERT_RESERVATION = f"""
-INSERT INTO reservations (sku_id, location_id, quantity, expires_at, reference)
-VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+INSERT INTO reservations (sku_id, location_id, quantity, expires_at, reference, owner)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5, $6)
 RETURNING {RESERVATION_COLUMNS}
 """
 
 CLOSE = f"""
 UPDATE reservations SET status = $2, updated_at = now()
 WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
+  AND (owner IS NULL OR owner = $3 OR $4)
 RETURNING {RESERVATION_COLUMNS}
 """
 
@@ -61,6 +63,7 @@ RETURNING {RESERVATION_COLUMNS}
 EXTEND = f"""
 UPDATE reservations SET expires_at = now() + make_interval(secs => $2), updated_at = now()
 WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
+  AND (owner IS NULL OR owner = $3 OR $4)
 RETURNING {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku
 """
 
@@ -91,16 +94,17 @@ async def _hold_and_record(
     quantity: int,
     ttl: int,
     reference: str | None,
+    owner: int | None,
 ) -> bool:
     level = await _hold(conn, sku_id, location_id, quantity)
     if level is None:
         return False
     r = await conn.fetchrow(
-        INSERT_RESERVATION, sku_id, level["location_id"], quantity, float(ttl), reference
+        INSERT_RESERVATION, sku_id, level["location_id"], quantity, float(ttl), reference, owner
     )
     event = await ledger.append(
         conn, level, StockEventKind.RESERVED, reserved_delta=quantity,
-        reservation_id=r["id"], reference=reference,
+        reservation_id=r["id"], reference=reference, actor=owner,
     )
     outcome.reservations.append(rows.reservation(r, event.sku))
     outcome.level = rows.level(level, event.sku)
@@ -110,19 +114,22 @@ async def _hold_and_record(
 
 async def reserve(
     conn: asyncpg.Connection, sku: str, location: str | None, quantity: int, ttl: int,
-    reference: str | None,
+    reference: str | None, owner: int | None = None,
 ) -> Outcome:
     sku_id = await lookups.sku_id(conn, sku, ["sku"])
     location_id = await lookups.location_id(conn, location, ["location"]) if location else None
     outcome = Outcome()
-    if not await _hold_and_record(conn, outcome, sku_id, location_id, quantity, ttl, reference):
+    if not await _hold_and_record(
+        conn, outcome, sku_id, location_id, quantity, ttl, reference, owner
+    ):
         where = f" at {location}" if location else " at any one location"
         raise InsufficientStock(f"fewer than {quantity} of {sku} available{where}", ["quantity"])
     return outcome
 
 
 async def reserve_lines(
-    conn: asyncpg.Connection, lines: Sequence[CartLine], ttl: int, reference: str | None
+    conn: asyncpg.Connection, lines: Sequence[CartLine], ttl: int, reference: str | None,
+    owner: int | None = None,
 ) -> Outcome:
     sku_ids = await lookups.ids_by_code(conn, "skus", [line.sku for line in lines])
     location_ids = await lookups.ids_by_code(
@@ -151,7 +158,7 @@ async def reserve_lines(
         outcome = Outcome()
         location_id = location_ids[line.location] if line.location else None
         if await _hold_and_record(
-            conn, outcome, sku_ids[line.sku], location_id, line.quantity, ttl, reference
+            conn, outcome, sku_ids[line.sku], location_id, line.quantity, ttl, reference, owner
         ):
             held.append((line.index, outcome))
         else:
@@ -168,12 +175,19 @@ async def reserve_lines(
     return cart
 
 
-async def _not_active(conn: asyncpg.Connection, reservation_id: str) -> StockError:
-    status = await conn.fetchval(
-        "SELECT status FROM reservations WHERE id = $1::uuid", reservation_id
+async def _not_active(
+    conn: asyncpg.Connection, reservation_id: str, acting: Acting
+) -> StockError:
+    """Why the guarded UPDATE changed nothing; NotOwner (raised) for another key's hold, whose
+    owner never changes, so the answer cannot race the UPDATE."""
+    r = await conn.fetchrow(
+        "SELECT status, owner FROM reservations WHERE id = $1::uuid", reservation_id
     )
-    if status is None:
+    if r is None:
         return NotFound(f"unknown reservation {reservation_id}", ["reservation_id"])
+    if not acting.may_change(r["owner"]):
+        raise NotOwner("this reservation was made with another API key")
+    status = r["status"]
     if status == "ACTIVE":
         status = "EXPIRED"
     return ReservationNotActive(f"reservation is {status}", ["reservation_id"])
@@ -187,7 +201,7 @@ async def _close(
     level = await conn.fetchrow(UNHOLD, r["sku_id"], r["location_id"], sold, quantity)
     event = await ledger.append(
         conn, level, kind, on_hand_delta=-sold, reserved_delta=-quantity,
-        reservation_id=r["id"], reference=reference or r["reference"],
+        reservation_id=r["id"], reference=reference or r["reference"], actor=r["owner"],
     )
     return Outcome(
         reservations=[rows.reservation(r, event.sku)],
@@ -196,17 +210,22 @@ async def _close(
     )
 
 
-async def commit(conn: asyncpg.Connection, reservation_id: str, reference: str | None) -> Outcome:
-    r = await conn.fetchrow(CLOSE, reservation_id, "COMMITTED")
+async def commit(
+    conn: asyncpg.Connection, reservation_id: str, reference: str | None,
+    acting: Acting = ANONYMOUS,
+) -> Outcome:
+    r = await conn.fetchrow(CLOSE, reservation_id, "COMMITTED", acting.key_id, acting.admin)
     if r is None:
-        raise await _not_active(conn, reservation_id)
+        raise await _not_active(conn, reservation_id, acting)
     return await _close(conn, r, StockEventKind.COMMITTED, reference)
 
 
-async def release(conn: asyncpg.Connection, reservation_id: str) -> Outcome:
-    r = await conn.fetchrow(CLOSE, reservation_id, "RELEASED")
+async def release(
+    conn: asyncpg.Connection, reservation_id: str, acting: Acting = ANONYMOUS
+) -> Outcome:
+    r = await conn.fetchrow(CLOSE, reservation_id, "RELEASED", acting.key_id, acting.admin)
     if r is None:
-        raise await _not_active(conn, reservation_id)
+        raise await _not_active(conn, reservation_id, acting)
     return await _close(conn, r, StockEventKind.RELEASED, None)
 
 
@@ -218,10 +237,12 @@ async def expire_next(conn: asyncpg.Connection) -> Outcome:
     return await _close(conn, r, StockEventKind.EXPIRED, None)
 
 
-async def extend(conn: asyncpg.Connection, reservation_id: str, ttl: int) -> Outcome:
-    r = await conn.fetchrow(EXTEND, reservation_id, float(ttl))
+async def extend(
+    conn: asyncpg.Connection, reservation_id: str, ttl: int, acting: Acting = ANONYMOUS
+) -> Outcome:
+    r = await conn.fetchrow(EXTEND, reservation_id, float(ttl), acting.key_id, acting.admin)
     if r is None:
-        raise await _not_active(conn, reservation_id)
+        raise await _not_active(conn, reservation_id, acting)
     return Outcome(reservations=[rows.reservation(r, r["sku"])])
 
 

@@ -29,7 +29,8 @@ SKU_COLUMNS = """
 LEVEL_COLUMNS = "sku_id, location_id, on_hand, reserved, safety_stock, version, updated_at"
 
 RESERVATION_COLUMNS = (
-    "id::text AS id, sku_id, location_id, quantity, status, expires_at, reference, created_at"
+    "id::text AS id, sku_id, location_id, quantity, status, expires_at, reference, created_at, "
+    "owner"
 )
 
 
@@ -72,6 +73,7 @@ def reservation(r: Record, sku_code: str) -> Reservation:
         expires_at=r["expires_at"],
         reference=r["reference"],
         created_at=r["created_at"],
+        owner=r["owner"],
     )
 
 
@@ -101,4 +103,5 @@ def event(r: Record) -> StockEvent:
         reservation_id=str(r["reservation_id"]) if r["reservation_id"] else None,
         reference=r["reference"],
         occurred_at=r["occurred_at"],
+        actor=r["actor"],
     )

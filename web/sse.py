@@ -88,7 +88,7 @@ async def sku_events(request: Request) -> Response:
                     event = next_event.result()
                     next_event = asyncio.ensure_future(events.__anext__())
                     yield b"id: %d\nevent: stock\ndata: %s\n\n" % (
-                        event.sequence, sse_format.event_data(event)
+                        event.sequence, sse_format.event_data(event, principal)
                     )
             finally:
                 next_event.cancel()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import orjson
 
+from domain.access import Principal
 from domain.model import Sku, StockEvent
+from domain.ownership import shown_to
 
 
 def snapshot_data(sku: Sku) -> bytes:
@@ -16,8 +18,10 @@ def snapshot_data(sku: Sku) -> bytes:
     })
 
 
-def event_data(event: StockEvent) -> bytes:
-    """The event as the GraphQL StockEvent type shows it (camelCase), for plain SSE clients."""
+def event_data(event: StockEvent, viewer: Principal | None) -> bytes:
+    """The event as the GraphQL StockEvent type shows it (camelCase) to `viewer`, for plain
+    SSE clients."""
+    event = shown_to(event, viewer)
     level = event.level
     return orjson.dumps({
         "sku": event.sku,

@@ -30,6 +30,7 @@ from compat.strawberry import (
     OperationStreamClosed,
     starlette_socket,
 )
+from domain.ownership import viewer
 from feed.hub import FeedOverflow
 from ops.metrics import SUBSCRIPTIONS
 from resolvers.context import Context
@@ -124,7 +125,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         executor = handoff.executor
         assert executor is not None
         variables = orjson.dumps(operation.variables, option=orjson.OPT_SORT_KEYS).decode()
-        key = (operation.query, operation.operation_name, variables)
+        # the viewer class too: members of one audience see the same redacted events
+        key = (operation.query, operation.operation_name, variables,
+               viewer(self.context.principal))
         member = Relayed(self, operation.id, handoff.kind)
         encode = self.view.encode_json
         try:
