@@ -21,7 +21,7 @@ from strawberry.subscriptions import (
 
 from bootstrap.lifespan import lifespan
 from bootstrap.resources import shared_redis
-from resolvers.limits import limit_extensions
+from resolvers.limits import CostLimits, limit_extensions
 from schema.root import build_schema
 from settings import Settings
 from web.fast_path import GraphQLFastPath
@@ -42,6 +42,8 @@ def graphql_view(settings: Settings) -> InventoryGraphQL:
         build_schema(limit_extensions(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens, introspection=settings.introspection,
+            costs=CostLimits(settings.max_query_cost, settings.max_query_cost_anonymous,
+                             settings.cost_levels_per_sku),
         )),
         keep_alive=True,
         keep_alive_interval=settings.ws_ping_interval or 15,  # legacy graphql-ws "ka" messages
