@@ -26,7 +26,7 @@ from schema.root import build_schema
 from settings import Settings
 from web.fast_path import GraphQLFastPath
 from web.http_limits import BodyLimit, RequestTimeout
-from web.ops_routes import healthz, metrics_endpoint, readyz
+from web.ops_routes import healthz, metrics_access, readyz
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.sse import sku_events
@@ -72,11 +72,11 @@ def middleware(settings: Settings, limit: RateLimit) -> list[Middleware]:
     ]
 
 
-def routes(graphql: InventoryGraphQL) -> list[BaseRoute]:
+def routes(graphql: InventoryGraphQL, settings: Settings) -> list[BaseRoute]:
     return [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
+        Route("/metrics", metrics_access(settings.metrics_allow, settings.metrics_token)),
         Route("/skus/{code}/events", sku_events),
         Route("/demo", demo_page),
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -98,7 +98,7 @@ def build_app(settings: Settings) -> ASGIApp:
         per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,
     )
     app = Starlette(
-        middleware=middleware(settings, limit), routes=routes(graphql),
+        middleware=middleware(settings, limit), routes=routes(graphql, settings),
         lifespan=lifespan(settings, redis),
     )
     if not settings.http_fast_path:

@@ -93,8 +93,6 @@ class Settings:
     # web/ops_routes.py: /metrics answers these networks, or a bearer METRICS_TOKEN
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str | None = None
-    # ops/logs.py: identical warning/error lines per minute before they are only counted
-    log_repeat_per_minute: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -152,5 +150,4 @@ class Settings:
             metrics_allow=tuple(n.strip() for n in (
                 env.get("METRICS_ALLOW", "127.0.0.1/32,::1/128")).split(",") if n.strip()),
             metrics_token=env.get("METRICS_TOKEN") or None,
-            log_repeat_per_minute=_int(env, "LOG_REPEAT_PER_MINUTE", 10),
         )
