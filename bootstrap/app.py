@@ -67,7 +67,8 @@ def middleware(settings: Settings, limit: RateLimit) -> list[Middleware]:
             allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"], max_age=600,
         ),
-        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                   seconds=settings.request_timeout_seconds),
         Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
     ]
 
