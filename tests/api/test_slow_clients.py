@@ -1,16 +1,19 @@
 """Slow senders through a real uvicorn: a body that stalls half way is cut with 408 within the
-request timeout, on the fast path and on the full path (issue 11, item 6)."""
+request timeout, on the fast path and on the full path; headers that stall (or never come) are
+cut by `serve`'s protocol, web/http_protocol.py (issue 11, item 6)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
 from settings import Settings
 from tests.conftest import RunningServer
+from web.http_protocol import BoundedHeadersProtocol
 
 TIMEOUT_SECONDS = 1.0
 
@@ -47,3 +50,53 @@ async def test_a_stalled_body_is_cut_with_408(server: RunningServer, path: str,
     assert answer.startswith(b"HTTP/1.1 408"), (path, answer[:200])
     assert b'"code":"REQUEST_TIMEOUT"' in answer
     assert TIMEOUT_SECONDS * 0.9 <= elapsed < TIMEOUT_SECONDS + 3, elapsed
+
+
+class QuickHeaders(BoundedHeadersProtocol):
+    header_seconds = TIMEOUT_SECONDS
+
+
+@pytest.fixture
+async def bounded(settings: Settings) -> AsyncIterator[RunningServer]:
+    running = RunningServer(settings)
+    running.server.config.http = QuickHeaders  # as `serve` runs it
+    async with running:
+        yield running
+
+
+async def read_until_closed(reader: asyncio.StreamReader) -> tuple[bytes, float]:
+    started = time.perf_counter()
+    async with asyncio.timeout(TIMEOUT_SECONDS + 5):
+        answer = await reader.read()
+    return answer, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /graphql HTTP/1.1\r\nHost: x\r\nX-Slow: "])
+async def test_headers_that_stall_are_cut(bounded: RunningServer, sent: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", bounded.port)
+    try:
+        writer.write(sent)
+        await writer.drain()
+        answer, elapsed = await read_until_closed(reader)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert elapsed < TIMEOUT_SECONDS + 3, elapsed
+
+
+async def test_prompt_requests_on_a_kept_alive_connection_are_served(
+    bounded: RunningServer,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", bounded.port)
+    try:
+        for _ in range(3):
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            async with asyncio.timeout(5):
+                head = await reader.readuntil(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 200"), head
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            await asyncio.sleep(TIMEOUT_SECONDS * 0.6)  # idle between requests: keep-alive's
+    finally:
+        writer.close()

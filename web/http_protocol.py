@@ -1,0 +1,61 @@
+"""uvicorn's httptools protocol with a bound on reading a request's headers (uvicorn has none:
+its keep-alive timer runs only between requests), so a client that opens a connection and
+sends its headers byte by byte, or nothing, is cut with 408 after `header_seconds`; `serve`
+runs it (cli.py), tests/api/test_slow_clients.py checks it.
+
+It overrides the protocol's parser callbacks (uvicorn 0.54, httptools 0.9; the class `--http
+httptools` names), as web/ws_protocol.py does for WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+TOO_SLOW = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\n"
+            b"content-length: 30\r\nconnection: close\r\n\r\nRequest headers came too slow.")
+
+
+class BoundedHeadersProtocol(HttpToolsProtocol):
+    """Headers complete within `header_seconds` of the connection or of the request's first
+    byte (None: REQUEST_TIMEOUT_SECONDS, read in the worker; 0: no bound)."""
+
+    header_seconds: float | None = None
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        seconds = self.header_seconds
+        if seconds is None:
+            from settings import Settings
+
+            seconds = type(self).header_seconds = Settings.from_env().request_timeout_seconds
+        if seconds > 0:
+            self._header_timer = self.loop.call_later(seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(TOO_SLOW)
+            self.transport.close()
