@@ -180,7 +180,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         http=BoundedHeadersProtocol,
         limit_concurrency=settings.limit_concurrency or None,  # past it: 503
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
-        h11_max_incomplete_event_size=settings.max_header_bytes,  # httptools: its own limit
         proxy_headers=True,  # trusts X-Forwarded-For from FORWARDED_ALLOW_IPS (default 127.0.0.1)
     )
     return 0

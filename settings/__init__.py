@@ -85,8 +85,8 @@ class Settings:
     max_query_cost: int = 20000
     max_query_cost_anonymous: int = 5000
     cost_levels_per_sku: int = 10
-    # cli.py serve: uvicorn's limit_concurrency (0 = none) and keep-alive timeout;
-    # h11's header limit (httptools has its own)
+    # cli.py serve: uvicorn's limit_concurrency (0 = none) and keep-alive timeout; the size
+    # of a request's URL and headers (web/http_protocol.py)
     limit_concurrency: int = 20000
     keep_alive_timeout_seconds: int = 5
     max_header_bytes: int = 16384

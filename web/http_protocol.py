@@ -1,7 +1,8 @@
-"""uvicorn's httptools protocol with a bound on reading a request's headers (uvicorn has none:
-its keep-alive timer runs only between requests), so a client that opens a connection and
-sends its headers byte by byte, or nothing, is cut with 408 after `header_seconds`; `serve`
-runs it (cli.py), tests/api/test_slow_clients.py checks it.
+"""uvicorn's httptools protocol with bounds on a request's headers: their time (uvicorn has
+none: its keep-alive timer runs only between requests), so a client that opens a connection
+and sends its headers byte by byte, or nothing, is cut with 408 after `header_seconds`; and
+their size (MAX_HEADER_BYTES: 400 past it; h11_max_incomplete_event_size is h11's only).
+`serve` runs it (cli.py), tests/api/test_slow_clients.py checks it.
 
 It overrides the protocol's parser callbacks (uvicorn 0.54, httptools 0.9; the class `--http
 httptools` names), as web/ws_protocol.py does for WebSockets."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 TOO_SLOW = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\n"
@@ -18,10 +20,13 @@ TOO_SLOW = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\n"
 
 class BoundedHeadersProtocol(HttpToolsProtocol):
     """Headers complete within `header_seconds` of the connection or of the request's first
-    byte (None: REQUEST_TIMEOUT_SECONDS, read in the worker; 0: no bound)."""
+    byte (None: REQUEST_TIMEOUT_SECONDS, read in the worker; 0: no bound), the URL and headers
+    within `header_bytes` (None: MAX_HEADER_BYTES)."""
 
     header_seconds: float | None = None
+    header_bytes: int | None = None
     _header_timer: asyncio.TimerHandle | None = None
+    _header_size = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -29,8 +34,27 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._header_size = 0
         if self._header_timer is None:
             self._arm()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        if self.header_bytes is None:
+            from settings import Settings
+
+            type(self).header_bytes = Settings.from_env().max_header_bytes
+        self._header_size += size
+        if 0 < (self.header_bytes or 0) < self._header_size:
+            # uvicorn answers 400 and closes the connection
+            raise httptools.HttpParserCallbackError("request headers too large")
 
     def on_headers_complete(self) -> None:
         self._disarm()

@@ -100,3 +100,14 @@ async def test_prompt_requests_on_a_kept_alive_connection_are_served(
             await asyncio.sleep(TIMEOUT_SECONDS * 0.6)  # idle between requests: keep-alive's
     finally:
         writer.close()
+
+
+async def test_oversized_headers_are_refused(bounded: RunningServer) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", bounded.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20000 + b"\r\n\r\n")
+        await writer.drain()
+        answer, _ = await read_until_closed(reader)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
