@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from settings import Settings
 from tests.conftest import RunningServer
+from tests.processes import ROOT, ServerProcess
 from web.http_protocol import BoundedHeadersProtocol
 
 TIMEOUT_SECONDS = 1.0
@@ -111,3 +115,48 @@ async def test_oversized_headers_are_refused(bounded: RunningServer) -> None:
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 400"), answer[:100]
+
+
+class ServeProcess(ServerProcess):
+    """`python server.py serve`, which picks the protocol and uvicorn's limits itself."""
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "server.py", "serve", "--port", str(self.port)],
+            cwd=ROOT, env=self.env,
+        )
+        async with asyncio.timeout(30), aiohttp.ClientSession() as session:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.process.returncode}")
+                try:
+                    async with session.get(f"{self.url}/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+
+
+async def test_serve_cuts_stalled_headers_and_bounds_concurrency(database_url: str) -> None:
+    server = ServeProcess({"DATABASE_URL": database_url, "REQUEST_TIMEOUT_SECONDS": "1",
+                           "LIMIT_CONCURRENCY": "3", "LOG_LEVEL": "WARNING"})
+    await server.start()
+    try:
+        stalled = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        for _, writer in stalled:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        await asyncio.gather(*(writer.drain() for _, writer in stalled))
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        refused, _ = await read_until_closed(reader)
+        writer.close()
+        assert refused.startswith(b"HTTP/1.1 503"), refused  # past LIMIT_CONCURRENCY
+        answers = await asyncio.gather(*(read_until_closed(reader) for reader, _ in stalled))
+        for answer, elapsed in answers:
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+            assert elapsed < 4, elapsed
+        for _, writer in stalled:
+            writer.close()
+    finally:
+        server.stop()
