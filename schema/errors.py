@@ -1,7 +1,7 @@
-"""Unexpected exceptions are logged with the request id and masked for the client, every error
-gets a stable code, and a client's mistakes or refusals log one line without traceback or any
-value it sent: schema/root.py builds its schema as InventorySchema with the mask installed, and
-web/ gives the codes (so does the relay)."""
+"""Unexpected errors logged with the request id and masked, stable codes for every error, one
+line without values for a client's mistakes: schema/root.py (InventorySchema), web/ and the relay.
+
+A client's mistake or refusal logs one line without traceback or any value it sent."""
 
 from __future__ import annotations
 

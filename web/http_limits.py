@@ -1,6 +1,5 @@
-"""Two pure-ASGI guards for HTTP requests: a body cap (413 past the size, 408 when it does not
-arrive within REQUEST_TIMEOUT_SECONDS) and a deadline for the response to start (504);
-bootstrap/app.py installs them, web/fast_path.py uses the same functions.
+"""Two pure-ASGI guards for HTTP requests: a body cap (413, or 408 past REQUEST_TIMEOUT_SECONDS)
+and a deadline for the response (504); bootstrap/app.py installs them, web/fast_path.py too.
 
 WebSockets pass through both untouched."""
 

@@ -1,8 +1,9 @@
-"""uvicorn's httptools protocol with bounds on a request's headers: their time (uvicorn has
-none: its keep-alive timer runs only between requests), so a client that opens a connection
-and sends its headers byte by byte, or nothing, is cut with 408 after `header_seconds`; and
-their size (MAX_HEADER_BYTES: 400 past it; h11_max_incomplete_event_size is h11's only).
-`serve` runs it (cli.py), tests/api/test_slow_clients.py checks it.
+"""uvicorn's httptools protocol with a time and a size bound on a request's headers; `serve`
+runs it (cli.py), tests/api/test_slow_clients.py checks it.
+
+uvicorn has no header timeout (its keep-alive timer runs only between requests), so a client
+that opens a connection and sends its headers byte by byte, or nothing, is cut with 408 after
+`header_seconds`; past MAX_HEADER_BYTES it gets 400 (h11_max_incomplete_event_size is h11's).
 
 It overrides the protocol's parser callbacks (uvicorn 0.54, httptools 0.9; the class `--http
 httptools` names), as web/ws_protocol.py does for WebSockets."""

@@ -1,6 +1,5 @@
 """The operator's HTTP endpoints: /healthz, /readyz (PostgreSQL, migrations, Redis) and
-/metrics (only for METRICS_ALLOW's networks or a bearer METRICS_TOKEN); bootstrap/app.py
-routes them, over the probes and registry in ops/."""
+/metrics (METRICS_ALLOW, METRICS_TOKEN); bootstrap/app.py routes them over ops/' probes."""
 
 from __future__ import annotations
 
