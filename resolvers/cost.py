@@ -28,6 +28,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     ListValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValueNode,
@@ -78,6 +79,15 @@ class _Walk:
             found = default
         return max(0, min(int(found), maximum))
 
+    def given(self, node: FieldNode, argument: str) -> bool:
+        """Whether the argument has a value other than null (a variable's, once sent)."""
+        value = next((a.value for a in node.arguments or () if a.name.value == argument), None)
+        if isinstance(value, VariableNode):
+            self.variable = True
+            name = value.name.value
+            return self.variables.get(name, self.defaults.get(name)) is not None
+        return value is not None and not isinstance(value, NullValueNode)
+
     def multiplier(self, parent: str, node: FieldNode, page: int) -> tuple[int, int]:
         """(this field's item count, the page size its selection inherits)."""
         name = node.name.value
@@ -90,8 +100,7 @@ class _Walk:
         if parent == "SkuConnection" and name == "edges":
             return page, 1
         if (parent == "Sku" and name == "levels") or (parent == "Query" and name == "locations"):
-            located = any(a.name.value == "location" for a in node.arguments or ())
-            return (1 if located else self.levels_per_sku), 1
+            return (1 if self.given(node, "location") else self.levels_per_sku), 1
         return 1, 1
 
     def selection(self, selections: SelectionSetNode | None, parent: GraphQLObjectType | None,
