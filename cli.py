@@ -152,6 +152,7 @@ async def _seed(settings: Settings) -> None:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from web.http_protocol import BoundedHeadersProtocol
     from web.ws_protocol import LeanWebSocketProtocol
 
     if not settings.database_url:
@@ -175,6 +176,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # a WebSocket ping per socket every 45 s, not uvicorn's 20 (0 = none): enough for
         # proxies' idle timeouts (nginx 60 s), a third of the wake-ups at 10,000 sockets
         ws_ping_interval=settings.ws_ping_interval or None,
+        # headers within REQUEST_TIMEOUT_SECONDS (web/http_protocol.py; uvicorn has no bound)
+        http=BoundedHeadersProtocol,
+        limit_concurrency=settings.limit_concurrency or None,  # past it: 503
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
         proxy_headers=True,  # trusts X-Forwarded-For from FORWARDED_ALLOW_IPS (default 127.0.0.1)
     )
     return 0

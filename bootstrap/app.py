@@ -21,12 +21,12 @@ from strawberry.subscriptions import (
 
 from bootstrap.lifespan import lifespan
 from bootstrap.resources import shared_redis
-from resolvers.limits import limit_extensions
+from resolvers.limits import CostLimits, limit_extensions
 from schema.root import build_schema
 from settings import Settings
 from web.fast_path import GraphQLFastPath
 from web.http_limits import BodyLimit, RequestTimeout
-from web.ops_routes import healthz, metrics_endpoint, readyz
+from web.ops_routes import healthz, metrics_access, readyz
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.sse import sku_events
@@ -42,6 +42,8 @@ def graphql_view(settings: Settings) -> InventoryGraphQL:
         build_schema(limit_extensions(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens, introspection=settings.introspection,
+            costs=CostLimits(settings.max_query_cost, settings.max_query_cost_anonymous,
+                             settings.cost_levels_per_sku),
         )),
         keep_alive=True,
         keep_alive_interval=settings.ws_ping_interval or 15,  # legacy graphql-ws "ka" messages
@@ -65,16 +67,17 @@ def middleware(settings: Settings, limit: RateLimit) -> list[Middleware]:
             allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"], max_age=600,
         ),
-        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                   seconds=settings.request_timeout_seconds),
         Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
     ]
 
 
-def routes(graphql: InventoryGraphQL) -> list[BaseRoute]:
+def routes(graphql: InventoryGraphQL, settings: Settings) -> list[BaseRoute]:
     return [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
+        Route("/metrics", metrics_access(settings.metrics_allow, settings.metrics_token)),
         Route("/skus/{code}/events", sku_events),
         Route("/demo", demo_page),
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -96,7 +99,7 @@ def build_app(settings: Settings) -> ASGIApp:
         per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,
     )
     app = Starlette(
-        middleware=middleware(settings, limit), routes=routes(graphql),
+        middleware=middleware(settings, limit), routes=routes(graphql, settings),
         lifespan=lifespan(settings, redis),
     )
     if not settings.http_fast_path:

@@ -1,5 +1,10 @@
-"""Per GraphQL operation: a metric sample and one structured log line (never variables); a
-schema extension installed by schema.root."""
+"""Per GraphQL operation: a metric sample and one structured log line (never variables nor
+argument values); a schema extension installed by schema.root.
+
+The `operation` label is the operation's root field (`skus`, `reserve`) once validation has
+proved it is the schema's, never the client's operation name: the label set is closed, so a
+client cannot grow /metrics by naming operations. Several root fields count as "multiple", a
+refused or invalid document as "invalid"."""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import logging
 import time
 from collections.abc import Iterator
 
+from graphql import FieldNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from ops.metrics import REQUEST_SECONDS, REQUESTS
 
@@ -15,6 +22,12 @@ log = logging.getLogger("inventory.requests")
 
 
 class OperationMetrics(SchemaExtension):
+    executed = False
+
+    def on_execute(self) -> Iterator[None]:
+        self.executed = True  # parsed and validated: its root fields are the schema's
+        yield
+
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
@@ -26,7 +39,7 @@ class OperationMetrics(SchemaExtension):
             operation_type = "invalid"
         if operation_type == "subscription":
             return  # its duration is the subscription's lifetime; counted as opened instead
-        name = context.operation_name or _first_field(context) or "anonymous"
+        name = root_field(context) if self.executed else "invalid"
         result = context.result
         outcome = "error" if result is not None and getattr(result, "errors", None) else "ok"
         REQUESTS.labels(name, operation_type, outcome).inc()
@@ -41,10 +54,18 @@ class OperationMetrics(SchemaExtension):
         )
 
 
-def _first_field(context: object) -> str | None:
-    document = getattr(context, "graphql_document", None)
-    try:
-        selection = document.definitions[0].selection_set.selections[0]  # type: ignore[union-attr]
-        return str(selection.name.value)
-    except (AttributeError, IndexError):
-        return None
+def root_field(context: ExecutionContext) -> str:
+    """The selected operation's root field name ("multiple" for several, "fragment" if only
+    fragments select them); call it only for a validated document, whose fields exist."""
+    document = context.graphql_document
+    wanted = context.operation_name
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                  and (wanted is None or (d.name is not None and d.name.value == wanted))
+                  ] if document is not None else []
+    if len(operations) != 1:
+        return "invalid"
+    names = {node.name.value for node in operations[0].selection_set.selections
+             if isinstance(node, FieldNode)}
+    if len(names) > 1:
+        return "multiple"
+    return names.pop() if names else "fragment"

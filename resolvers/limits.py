@@ -6,15 +6,16 @@ unlike Strawberry's QueryDepthLimiter, introspection fields count too. The query
 GraphiQL sends (graphql-js 16.9, nine `ofType` levels) is 15 deep. graphql-core's own
 MaxIntrospectionDepthRule already refuses `types { fields { type { fields ...` fan-out.
 
-Depth, aliases and introspection are checked before graphql-core's validation, so a refused
-document costs one linear walk; fragments are measured once each, however often spread.
+Depth, aliases and introspection are checked before graphql-core's validation (one linear
+walk; fragments are measured once each, however often spread).
 
-Parsing and validation are cached here too (DocumentCache: an LRU keyed by the text and the
-token limit, holding the document, its measured shape and its validation), because the token
-limit has to be in force when a text is first parsed, and clients send the same few documents
-over and over (BENCHMARKS.md has what parsing and validation cost). A text that
-does not parse is not cached and is left to Strawberry's own parse, so its syntax error keeps
-the usual path and code.
+The static cost (resolvers.cost) is checked after validation, before execution, against
+MAX_QUERY_COST (MAX_QUERY_COST_ANONYMOUS without a key) and reported in `extensions.cost` of
+every query and mutation. Parsing, validation and costs without variables are cached here
+(DocumentCache: an LRU keyed by the text and the token limit), as the token limit must be in
+force when a text is first parsed and clients send the same few documents over and over
+(BENCHMARKS.md). A text that does not parse is left uncached to Strawberry's own parse, so its
+syntax error keeps the usual path and code.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -40,6 +42,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
 from compat.strawberry import core_schema, validate_document
+from resolvers.cost import cost
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
@@ -155,6 +158,7 @@ class Prepared:
     validated: dict[tuple[type[ASTValidationRule], ...], list[GraphQLError]] = field(
         default_factory=dict
     )
+    costs: dict[tuple[str | None, int], int] = field(default_factory=dict)
 
 
 class DocumentCache:
@@ -194,14 +198,25 @@ class DocumentCache:
 DOCUMENTS = DocumentCache()
 
 
+@dataclass(frozen=True)
+class CostLimits:
+    """MAX_QUERY_COST, MAX_QUERY_COST_ANONYMOUS (0: unlimited), COST_LEVELS_PER_SKU."""
+
+    maximum: int = 0
+    anonymous: int = 0
+    levels_per_sku: int = 10
+
+
 class QueryLimits(SchemaExtension):
     def __init__(self, *, max_depth: int, max_aliases: int, max_tokens: int,
-                 introspection: bool) -> None:
+                 introspection: bool, costs: CostLimits = CostLimits()) -> None:
         self.max_depth = max_depth
         self.max_aliases = max_aliases
         self.max_tokens = max_tokens
         self.introspection = introspection
+        self.costs = costs
         self._prepared: Prepared | None = None
+        self._cost: dict[str, int] | None = None
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -232,23 +247,53 @@ class QueryLimits(SchemaExtension):
             if error is not None:
                 # Strawberry then skips graphql-core's validation and answers with this error.
                 context.pre_execution_errors = [error]
-            elif prepared is not None:
+            else:
                 rules = context.validation_rules
-                errors = prepared.validated.get(rules)
+                errors = prepared.validated.get(rules) if prepared is not None else None
                 if errors is None:
-                    errors = prepared.validated[rules] = validate_document(
-                        core_schema(context.schema), prepared.document, rules
+                    errors = validate_document(
+                        core_schema(context.schema), context.graphql_document, rules
                     )
+                    if prepared is not None:
+                        prepared.validated[rules] = errors
                 # a list (even empty) tells Strawberry validation has run
-                context.pre_execution_errors = errors
+                context.pre_execution_errors = errors or self._over_budget(
+                    context.graphql_document, prepared)
         yield
+
+    def _over_budget(self, document: DocumentNode, prepared: Prepared | None) -> list[GraphQLError]:
+        """[] or the refusal of a valid document that costs more than the caller may spend."""
+        context = self.execution_context
+        anonymous = getattr(context.context, "principal", None) is None
+        maximum = self.costs.anonymous if anonymous else self.costs.maximum
+        key = (context.operation_name, self.costs.levels_per_sku)
+        requested = prepared.costs.get(key) if prepared is not None else None
+        if requested is None:
+            found = cost(core_schema(context.schema), document, context.operation_name,
+                         context.variables, levels_per_sku=self.costs.levels_per_sku)
+            requested = found.requested
+            if prepared is not None and not found.variable:
+                prepared.costs[key] = requested
+        if context.operation_type.value != "subscription":
+            self._cost = {"requestedQueryCost": requested, "maximumQueryCost": maximum}
+        if maximum <= 0 or requested <= maximum:
+            return []
+        return [GraphQLError(
+            f"Query costs {requested}; the limit is {maximum}"
+            f"{' without an API key' if anonymous else ''}.",
+            extensions={"code": QUERY_TOO_COMPLEX, "limit": "cost", "maximum": maximum,
+                        "cost": requested})]
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": self._cost} if self._cost is not None else {}
 
 
 def limit_extensions(*, max_depth: int, max_aliases: int, max_tokens: int,
-                     introspection: bool) -> list[Callable[[], SchemaExtension]]:
+                     introspection: bool, costs: CostLimits = CostLimits(),
+                     ) -> list[Callable[[], SchemaExtension]]:
     """For `strawberry.Schema(extensions=[*limit_extensions(...), ...])`: factories, so
     that every operation gets its own extension instance."""
     return [functools.partial(
         QueryLimits, max_depth=max_depth, max_aliases=max_aliases, max_tokens=max_tokens,
-        introspection=introspection,
+        introspection=introspection, costs=costs,
     )]

@@ -1,17 +1,26 @@
-"""Unexpected exceptions are logged with the request id and masked for the client, and every
-error gets a stable code: schema/root.py installs the mask, web/ its codes and the relay both."""
+"""Unexpected errors logged with the request id and masked, stable codes for every error, one
+line without values for a client's mistakes: schema/root.py (InventorySchema), web/ and the relay.
+
+A client's mistake or refusal logs one line without traceback or any value it sent."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
 
 from ops import request_id
 
 log = logging.getLogger("inventory.errors")
+refusals = logging.getLogger("inventory.refusals")
+
+# the caller may not (or not now): a WARNING; any other client mistake is INFO
+REFUSALS = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "RATE_LIMITED", "QUERY_TOO_COMPLEX",
+                      "INTROSPECTION_DISABLED", "TOO_MANY_CONNECTIONS"})
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -30,10 +39,28 @@ def code_for(message: str) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def error_code(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) else code_for(error.message)
+
+
 def with_codes(errors: list[dict[str, Any]]) -> None:
     for error in errors:
         extensions = error.setdefault("extensions", {})
         extensions.setdefault("code", code_for(error.get("message", "")))
+
+
+class InventorySchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """Replaces Strawberry's ERROR line with traceback per error (whose text quotes the
+        document, argument values included): one line per operation with the codes only.
+        Unexpected errors are MaskUnexpectedErrors' to log."""
+        codes = sorted({error_code(e) for e in errors if not _unexpected(e)})
+        if codes:
+            level = logging.WARNING if REFUSALS.intersection(codes) else logging.INFO
+            refusals.log(level, "graphql refused: %s", ",".join(codes),
+                         extra={"outcome": ",".join(codes)})
 
 
 class MaskUnexpectedErrors(MaskErrors):

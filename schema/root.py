@@ -12,7 +12,7 @@ from ops.extension import OperationMetrics
 from ops.tracing import tracing_extensions
 from resolvers.permissions import CanRead
 from schema import subscriptions as bound
-from schema.errors import MaskUnexpectedErrors
+from schema.errors import InventorySchema, MaskUnexpectedErrors
 from schema.execution import PerEventMemoExecutionContext
 from schema.mutation import Mutation
 from schema.query import Query
@@ -52,7 +52,7 @@ class CachedValidation(ValidationCache):
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    return strawberry.Schema(
+    return InventorySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -81,6 +81,18 @@ class Settings:
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
     ws_ping_interval: float = 45.0
+    # resolvers/cost.py: the static cost of a document, refused past these (0 = unlimited)
+    max_query_cost: int = 20000
+    max_query_cost_anonymous: int = 5000
+    cost_levels_per_sku: int = 10
+    # cli.py serve: uvicorn's limit_concurrency (0 = none) and keep-alive timeout; the size
+    # of a request's URL and headers (web/http_protocol.py)
+    limit_concurrency: int = 20000
+    keep_alive_timeout_seconds: int = 5
+    max_header_bytes: int = 16384
+    # web/ops_routes.py: /metrics answers these networks, or a bearer METRICS_TOKEN
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -129,4 +141,13 @@ class Settings:
             introspection=_flag(env, "INTROSPECTION", True),
             http_fast_path=_flag(env, "HTTP_FAST_PATH", True),
             gc_full_interval=float(_int(env, "GC_FULL_INTERVAL_SECONDS", 300)),
+            max_query_cost=_int(env, "MAX_QUERY_COST", 20000),
+            max_query_cost_anonymous=_int(env, "MAX_QUERY_COST_ANONYMOUS", 5000),
+            cost_levels_per_sku=_int(env, "COST_LEVELS_PER_SKU", 10),
+            limit_concurrency=_int(env, "LIMIT_CONCURRENCY", 20000),
+            keep_alive_timeout_seconds=_int(env, "KEEP_ALIVE_TIMEOUT_SECONDS", 5),
+            max_header_bytes=_int(env, "MAX_HEADER_BYTES", 16384),
+            metrics_allow=tuple(n.strip() for n in (
+                env.get("METRICS_ALLOW", "127.0.0.1/32,::1/128")).split(",") if n.strip()),
+            metrics_token=env.get("METRICS_TOKEN") or None,
         )

@@ -116,7 +116,7 @@ class GraphQLFastPath:
         try:
             if not await self.limit.admit(scope, send, headers):
                 return
-            body = await read_body(scope, receive, send, self.max_body_bytes)
+            body = await read_body(scope, receive, send, self.max_body_bytes, self.timeout_seconds)
             if body is None:
                 return
             try:

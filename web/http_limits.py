@@ -1,5 +1,5 @@
-"""Two pure-ASGI guards for HTTP requests: a body-size cap (413) and a deadline for the
-response to start (504); bootstrap/app.py installs them, web/fast_path.py uses the same functions.
+"""Two pure-ASGI guards for HTTP requests: a body cap (413, or 408 past REQUEST_TIMEOUT_SECONDS)
+and a deadline for the response (504); bootstrap/app.py installs them, web/fast_path.py too.
 
 WebSockets pass through both untouched."""
 
@@ -10,28 +10,40 @@ import asyncio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.refusals import too_large, too_late
+from web.refusals import Refusal, too_large, too_late
 
 
-async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> bytes | None:
+def too_slow(seconds: float) -> Refusal:
+    return Refusal(408, "REQUEST_TIMEOUT", f"The request body did not arrive within {seconds:g} s",
+                   headers=((b"connection", b"close"),))
+
+
+async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int,
+                    seconds: float = 0) -> bytes | None:
     """The whole body, never a chunk past `max_bytes` (a declared Content-Length over the
-    limit is refused without reading anything); None once answered 413 or the client left."""
+    limit is refused without reading anything), within `seconds` (0: no bound) of the first
+    read; None once answered 413 or 408, or the client left."""
     declared = Headers(scope=scope).get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         await too_large(max_bytes).send(send)
         return None
     chunks: list[bytes] = []
     size, more = 0, True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            return None
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        more = message.get("more_body", False)
-        if size > max_bytes:
-            await too_large(max_bytes).send(send)
-            return None
+    try:
+        async with asyncio.timeout(seconds if seconds > 0 else None):
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    return None
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                more = message.get("more_body", False)
+                if size > max_bytes:
+                    await too_large(max_bytes).send(send)
+                    return None
+    except TimeoutError:
+        await too_slow(seconds).send(send)
+        return None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -53,17 +65,18 @@ BODY_READ = "inventory.body_read"  # scope key: web.fast_path read the body with
 
 
 class BodyLimit:
-    """Reads the body up to `max_bytes` before the app sees it (see read_body)."""
+    """Reads the body up to `max_bytes`, within `seconds`, before the app sees it (read_body)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get(BODY_READ):
             await self.app(scope, receive, send)
             return
-        body = await read_body(scope, receive, send, self.max_bytes)
+        body = await read_body(scope, receive, send, self.max_bytes, self.seconds)
         if body is not None:
             await self.app(scope, replaying(body, receive), send)
 

@@ -1,14 +1,23 @@
 """The operator's HTTP endpoints: /healthz, /readyz (PostgreSQL, migrations, Redis) and
-/metrics; bootstrap/app.py routes them, over the probes and registry in ops/."""
+/metrics (METRICS_ALLOW, METRICS_TOKEN); bootstrap/app.py routes them over ops/' probes."""
 
 from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ops import health, metrics
 from service import views
+from web.refusals import Refusal
 from web.state import services
+
+METRICS_FORBIDDEN = Refusal(
+    403, "FORBIDDEN", "/metrics is open to METRICS_ALLOW's networks or a bearer METRICS_TOKEN"
+)
 
 
 async def healthz(request: Request) -> Response:
@@ -30,7 +39,36 @@ async def readyz(request: Request) -> Response:
                         status_code=200 if ready else 503)
 
 
+def metrics_access(
+    allow: Sequence[str], token: str | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics for a client address in `allow` (networks: "10.0.0.0/8", "::1/128"; empty:
+    nobody by address) or with `Authorization: Bearer <token>`; 403 FORBIDDEN otherwise."""
+    networks = [ipaddress.ip_network(n, strict=False) for n in allow]
+
+    def allowed(request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.strip().partition(" ")
+        if token and scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            return True
+        try:
+            address = ipaddress.ip_address(request.client.host if request.client else "")
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+
+    async def endpoint(request: Request) -> Response:
+        if not allowed(request):
+            return METRICS_FORBIDDEN.feed_response()
+        return await metrics_endpoint(request)
+
+    return endpoint
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    """The samples, unguarded: metrics_access decides who may read them."""
     pool = services(request).inventory.pool
     metrics.observe_pool(pool.get_size(), pool.get_idle_size(), pool.get_max_size())
     body, media_type = metrics.exposition()

@@ -64,7 +64,7 @@ async def test_hostile_requests_get_clean_errors_and_change_nothing(
                 payload = next(iter(reply["data"].values()))
                 assert [e["code"] for e in payload["userErrors"]] == [code], (name, payload)
             else:
-                assert reply == {"data": {"sku": None}}, (name, reply)
+                assert {k: reply[k] for k in reply if k != "extensions"} == {"data": {"sku": None}}, (name, reply)
             # the server keeps serving
             alive = await catalogue.data('{ sku(code: "SKU-1") { available } }')
             assert alive["sku"]["available"] == 14, name

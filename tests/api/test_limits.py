@@ -240,7 +240,7 @@ async def test_the_limits_hold_over_websocket_and_the_socket_stays_open(
         assert reply["payload"][0]["extensions"]["limit"] == "depth"
         await ws.send(json.dumps({"type": "subscribe", "id": "2",
                                   "payload": {"query": "{ __typename }"}}))
-        assert json.loads(await ws.recv())["payload"] == {"data": {"__typename": "Query"}}
+        assert json.loads(await ws.recv())["payload"]["data"] == {"__typename": "Query"}
 
 
 def test_introspection_can_be_switched_off() -> None:

@@ -1,4 +1,5 @@
-"""OpenTelemetry: spans reach an OTLP/HTTP collector when the endpoint is set."""
+"""OpenTelemetry: spans reach an OTLP/HTTP collector when the endpoint is set, without the
+values of any argument."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ async def test_spans_are_exported_when_an_endpoint_is_set(database_url: str) -> 
         await server.start()
         async with aiohttp.ClientSession() as session:
             async with session.post(server.graphql_url, json={
-                    "query": "query ProductPage { locations { code } }"}) as r:
+                    "query": 'query ProductPage($c: String!) { locations { code } '
+                             'sku(code: $c) { code } other: sku(code: "inline-secret-42") '
+                             '{ code } }',
+                    "variables": {"c": "variable-secret-17"}}) as r:
                 assert r.status == 200
         async with asyncio.timeout(15):
             body = b""
@@ -41,3 +45,6 @@ async def test_spans_are_exported_when_an_endpoint_is_set(database_url: str) -> 
         server.stop()
         await runner.cleanup()
     assert b"inventory-server" in body  # the service name resource
+    # no argument value reaches a span, inline or variable (Strawberry's extension sent both)
+    assert b"inline-secret-42" not in body
+    assert b"variable-secret-17" not in body
