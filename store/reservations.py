@@ -53,7 +53,7 @@ RETURNING {RESERVATION_COLUMNS}
 EXPIRE_NEXT = f"""
 UPDATE reservations SET status = 'EXPIRED', updated_at = now()
 WHERE id = (SELECT id FROM reservations
-            WHERE status = 'ACTIVE' AND expires_at <= now()
+            WHERE status = 'ACTIVE' AND expires_at <= now() AND NOT (id = ANY($1::uuid[]))
             ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED)
 RETURNING {RESERVATION_COLUMNS}
 """
@@ -210,11 +210,16 @@ async def release(conn: asyncpg.Connection, reservation_id: str) -> Outcome:
     return await _close(conn, r, StockEventKind.RELEASED, None)
 
 
-async def expire_next(conn: asyncpg.Connection) -> Outcome:
-    """Expire the reservation that ran out first and no other instance is expiring."""
-    r = await conn.fetchrow(EXPIRE_NEXT)
+async def expire_next(
+    conn: asyncpg.Connection, skip: Sequence[str] = (), picked: list[str] | None = None
+) -> Outcome:
+    """Expire the reservation that ran out first and no other instance is expiring, except
+    those in `skip`; its id goes to `picked` first, so a caller knows which one failed."""
+    r = await conn.fetchrow(EXPIRE_NEXT, list(skip))
     if r is None:
         return Outcome()
+    if picked is not None:
+        picked.append(str(r["id"]))
     return await _close(conn, r, StockEventKind.EXPIRED, None)
 
 
