@@ -41,10 +41,11 @@ async def expire_due(
     """Expire up to `batch` due reservations, one transaction each; returns how many. A hold
     whose expiry fails is logged (one line), quarantined and skipped; the sweep goes on."""
     quarantine = quarantine or Quarantine()
+    failed: list[str] = []  # never twice in one round, however short the quarantine
     expired = 0
     while expired < batch:
         picked: list[str] = []
-        skip = quarantine.ids()
+        skip = [*quarantine.ids(), *failed]
         failure: str | None = None
         try:
             outcome: Outcome | None = await inventory.mutate(
@@ -62,6 +63,7 @@ async def expire_due(
             log.warning("reservation %s could not expire (%s); skipped for %.0f s",
                         picked[0], failure, quarantine.retry_after)
             quarantine.add(picked[0])
+            failed.append(picked[0])
             continue
         if outcome is None or not outcome.events:
             break

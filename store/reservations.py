@@ -50,11 +50,14 @@ WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
 RETURNING {RESERVATION_COLUMNS}
 """
 
-EXPIRE_NEXT = f"""
-UPDATE reservations SET status = 'EXPIRED', updated_at = now()
-WHERE id = (SELECT id FROM reservations
-            WHERE status = 'ACTIVE' AND expires_at <= now() AND NOT (id = ANY($1::uuid[]))
-            ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+NEXT_DUE = """
+SELECT id FROM reservations
+WHERE status = 'ACTIVE' AND expires_at <= now() AND NOT (id = ANY($1::uuid[]))
+ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+
+EXPIRE = f"""
+UPDATE reservations SET status = 'EXPIRED', updated_at = now() WHERE id = $1
 RETURNING {RESERVATION_COLUMNS}
 """
 
@@ -215,11 +218,12 @@ async def expire_next(
 ) -> Outcome:
     """Expire the reservation that ran out first and no other instance is expiring, except
     those in `skip`; its id goes to `picked` first, so a caller knows which one failed."""
-    r = await conn.fetchrow(EXPIRE_NEXT, list(skip))
-    if r is None:
+    reservation_id = await conn.fetchval(NEXT_DUE, list(skip))
+    if reservation_id is None:
         return Outcome()
     if picked is not None:
-        picked.append(str(r["id"]))
+        picked.append(str(reservation_id))
+    r = await conn.fetchrow(EXPIRE, reservation_id)
     return await _close(conn, r, StockEventKind.EXPIRED, None)
 
 
