@@ -75,14 +75,6 @@ def check_stock_figure(value: int, field: Sequence[str | int], limits: Limits) -
     return value
 
 
-def check_level_figure(value: int, field: Sequence[str | int], limits: Limits) -> int:
-    """A level figure as it would be after a change (onHand, reserved, safetyStock)."""
-    if value > limits.max_quantity:
-        raise InvalidQuantity(f"the level would hold {value}, more than {limits.max_quantity}",
-                              field)
-    return value
-
-
 def check_adjustment(
     delta: int, reason: AdjustmentReason, field: Sequence[str | int], limits: Limits
 ) -> int:
