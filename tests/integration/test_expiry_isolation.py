@@ -108,3 +108,16 @@ async def test_the_background_sweep_expires_the_others_on_time(
             await sweep
     assert (await statuses(pool))["poison-raise"] == "ACTIVE"
     await assert_consistent(pool)
+
+
+async def test_concurrent_sweepers_share_the_work_around_the_poisoned_holds(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    """As several instances do: each sweeper skips what another holds and what failed."""
+    await holds(inventory, pool)
+    async with asyncio.timeout(30):
+        counts = await asyncio.gather(*(expire_due(inventory, quarantine=Quarantine())
+                                        for _ in range(3)))
+    assert sum(counts) == 4
+    assert list((await statuses(pool)).values()).count("ACTIVE") == 2
+    await assert_consistent(pool)
