@@ -1,10 +1,9 @@
-"""The rules a command's values must meet: codes, texts, quantities, hold times, carts; each
-check names the field at fault as its caller does (called by resolvers and service/)."""
+"""The rules a command's values must meet: codes, texts, quantities, figures, hold times, carts,
+reservation ids; each check names the field at fault as its caller does (resolvers, service/)."""
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +13,12 @@ from domain.model import AdjustmentReason
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 MAX_NAME_LENGTH = 200
 MAX_TEXT_LENGTH = 200
+# GraphQL's Int and the ledger's integer columns: no figure the API reports may exceed it.
+MAX_FIGURE = 2**31 - 1
+# Text the database and JSON can carry: no NUL, no lone surrogate (UTF-16 halves).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# A reservation id as the server writes it: hyphenated, 36 characters, either case.
+_RESERVATION_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 INCREASING_REASONS = frozenset({AdjustmentReason.RESTOCK, AdjustmentReason.RETURN})
 DECREASING_REASONS = frozenset({AdjustmentReason.SALE, AdjustmentReason.DAMAGE})
 
@@ -23,6 +28,7 @@ class Limits:
     max_quantity: int = 1_000_000
     default_ttl_seconds: int = 15 * 60
     max_ttl_seconds: int = 24 * 60 * 60
+    max_cart_lines: int = 200
 
 
 def check_code(value: str, field: Sequence[str | int]) -> str:
@@ -33,14 +39,24 @@ def check_code(value: str, field: Sequence[str | int]) -> str:
     return value
 
 
+def text_fault(value: str, max_length: int = MAX_TEXT_LENGTH) -> str | None:
+    """The one text rule, for every string argument (mutations, queries, cursors, feeds):
+    what is wrong with `value`, or None."""
+    if len(value) > max_length:
+        return f"at most {max_length} characters"
+    if _UNSTORABLE.search(value):
+        return "must not contain NUL characters or lone surrogates"
+    return None
+
+
 def check_text(value: str | None, field: Sequence[str | int], *, required: bool = False) -> None:
     if value is None:
         return
-    limit = MAX_NAME_LENGTH if required else MAX_TEXT_LENGTH
     if required and not value.strip():
         raise InvalidInput("must not be blank", field)
-    if len(value) > limit:
-        raise InvalidInput(f"at most {limit} characters", field)
+    fault = text_fault(value, MAX_NAME_LENGTH if required else MAX_TEXT_LENGTH)
+    if fault is not None:
+        raise InvalidInput(fault, field)
 
 
 def check_quantity(quantity: int, field: Sequence[str | int], limits: Limits) -> int:
@@ -97,6 +113,8 @@ def merge_lines(
 ) -> list[CartLine]:
     if not lines:
         raise InvalidInput("a cart needs at least one line", ["lines"])
+    if len(lines) > limits.max_cart_lines:
+        raise InvalidInput(f"a cart holds at most {limits.max_cart_lines} lines", ["lines"])
     merged: dict[tuple[str, str | None], CartLine] = {}
     for index, (sku, location, quantity) in enumerate(lines):
         check_code(sku, ["lines", index, "sku"])
@@ -113,11 +131,8 @@ def merge_lines(
 
 
 def is_reservation_id(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    """Only the canonical form: `{...}`, `urn:uuid:` or unhyphenated spellings are not ids."""
+    return _RESERVATION_ID.fullmatch(value) is not None
 
 
 def check_reservation_id(value: str, field: Sequence[str | int]) -> str:

@@ -1,5 +1,5 @@
-"""Resolvers of the queries: check the arguments (page sizes, cursors), read through
-service.views, return domain values (bound by schema.query)."""
+"""Resolvers of the queries: check the arguments (page sizes, cursors, the text rule), read
+through service.views, return domain values (bound by schema.query)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from graphql import GraphQLError
 
 from domain.model import AvailabilityStatus, Location, Reservation, Sku, StockEvent
 from domain.ownership import reservation_for
-from domain.rules import is_reservation_id
+from domain.rules import is_reservation_id, text_fault
 from resolvers.context import Info
 from service import views
 
@@ -30,6 +30,13 @@ def _bad_input(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
 
 
+def _text(value: str, name: str) -> str:
+    """domain.rules' text rule for a query argument: a bad one is BAD_USER_INPUT."""
+    if (fault := text_fault(value)) is not None:
+        raise _bad_input(f"`{name}` {fault}")
+    return value
+
+
 def _page_size(first: int | None, maximum: int, name: str = "first") -> int:
     if first is None:
         return maximum
@@ -44,13 +51,16 @@ def encode_cursor(code: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        code = base64.urlsafe_b64decode(_text(cursor, "after")).decode()
     except (binascii.Error, UnicodeError, ValueError):
         raise _bad_input("`after` is not a cursor this server issued") from None
+    if text_fault(code) is not None:
+        raise _bad_input("`after` is not a cursor this server issued")
+    return code
 
 
 async def sku(info: Info, code: str) -> Sku | None:
-    return await info.context.loaders.sku.load(code)
+    return await info.context.loaders.sku.load(_text(code, "code"))
 
 
 async def skus(
@@ -58,6 +68,9 @@ async def skus(
     status: AvailabilityStatus | None, location: str | None,
 ) -> SkuPage:
     limit = _page_size(first, MAX_PAGE)
+    for value, name in ((search, "search"), (location, "location")):
+        if value is not None:
+            _text(value, name)
     page = await views.sku_page(
         info.context.inventory.pool,
         after=decode_cursor(after) if after else None,
@@ -71,12 +84,14 @@ async def skus(
 
 async def skus_by_code(info: Info, codes: list[str]) -> list[Sku]:
     _page_size(len(codes), MAX_CODES, "codes")
+    for code in codes:
+        _text(code, "codes")
     found = await info.context.loaders.sku.load_many(codes)
     return [s for s in found if s is not None]
 
 
 async def location(info: Info, code: str) -> Location | None:
-    return await info.context.loaders.location_by_code.load(code)
+    return await info.context.loaders.location_by_code.load(_text(code, "code"))
 
 
 async def locations(info: Info) -> list[Location]:
@@ -94,4 +109,5 @@ async def stock_events(
     info: Info, sku: str, after_sequence: int | None, first: int | None
 ) -> list[StockEvent]:
     limit = _page_size(first, MAX_EVENTS)
+    _text(sku, "sku")
     return await views.events_after(info.context.inventory.pool, sku, after_sequence or 0, limit)

@@ -19,7 +19,9 @@ async def adjust(
 ) -> Outcome:
     """Change a level's on-hand stock by `delta`; never below what is reserved there."""
     return await inventory.mutate(
-        lambda conn: levels.adjust(conn, sku, location, delta, reason, reference),
+        lambda conn: levels.adjust(
+            conn, sku, location, delta, reason, reference, inventory.limits.max_quantity
+        ),
         command=Command.ADJUST,
         arguments={"sku": sku, "location": location, "delta": delta, "reason": reason,
                    "reference": reference},

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.access import Scope, parse_scopes
-from domain.rules import Limits
+from domain.rules import MAX_FIGURE, Limits
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -101,7 +101,12 @@ class Settings:
             max_quantity=_int(env, "MAX_QUANTITY", 1_000_000),
             default_ttl_seconds=_int(env, "DEFAULT_TTL_SECONDS", 15 * 60),
             max_ttl_seconds=_int(env, "MAX_TTL_SECONDS", 24 * 60 * 60),
+            max_cart_lines=_int(env, "MAX_CART_LINES", 200),
         )
+        if not 0 < limits.max_quantity <= MAX_FIGURE:
+            raise ValueError(f"need 0 < MAX_QUANTITY <= {MAX_FIGURE}")
+        if limits.max_cart_lines <= 0:
+            raise ValueError("need MAX_CART_LINES > 0")
         if not 0 < limits.default_ttl_seconds <= limits.max_ttl_seconds:
             raise ValueError("need 0 < DEFAULT_TTL_SECONDS <= MAX_TTL_SECONDS")
         return cls(

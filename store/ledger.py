@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from domain.errors import InvalidQuantity
 from domain.model import AdjustmentReason, StockEvent, StockEventKind
+from domain.rules import MAX_FIGURE
 from store import rows
 
 # Taking the SKU row lock last (after the level rows) orders every change of a SKU: the
@@ -17,17 +19,19 @@ RETURNING code, last_sequence, low_stock_threshold
 """
 
 # A separate statement from NEXT_SEQUENCE on purpose: it needs a snapshot taken after the SKU
-# lock was granted.
+# lock was granted. The SKU-wide sums are bigint; a change that would push the SKU's on-hand
+# total (which bounds reserved and available) past $17 (GraphQL's Int) inserts nothing.
 INSERT_EVENT = """
 INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta,
     level_on_hand, level_reserved, level_safety, level_version,
     sku_on_hand, sku_reserved, available, status, reason, reservation_id, reference, actor)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.on_hand, t.reserved, t.available,
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.on_hand, t.reserved, t.available::int,
        stock_status(t.available, $11), $12, $13::uuid, $14, $16::bigint
 FROM (SELECT coalesce(sum(on_hand), 0) AS on_hand, coalesce(sum(reserved), 0) AS reserved,
-             coalesce(sum(stock_available(on_hand, reserved, safety_stock)), 0)::int AS available
+             coalesce(sum(stock_available(on_hand, reserved, safety_stock)), 0) AS available
       FROM stock_levels WHERE sku_id = $1) t
+WHERE t.on_hand <= $17
 RETURNING *, $15::text AS sku, (SELECT code FROM locations WHERE id = location_id) AS location
 """
 
@@ -72,7 +76,11 @@ async def append(
         reference,
         sku["code"],
         actor,
+        MAX_FIGURE,
     )
+    if record is None:
+        raise InvalidQuantity(
+            f"{sku['code']}'s total on hand would exceed {MAX_FIGURE}")
     return rows.event(record)
 
 

@@ -1,10 +1,11 @@
-"""Counting stock in: adjustments and absolute sets of one level (called by service.stocking)."""
+"""Counting stock in: adjustments and absolute sets of one level, never past `max_quantity` nor
+past what the SKU's totals can hold (called by service.stocking)."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from domain.errors import InsufficientStock, VersionConflict
+from domain.errors import InsufficientStock, InvalidQuantity, VersionConflict
 from domain.model import AdjustmentReason, StockEventKind
 from domain.outcome import Outcome
 from store import ledger, lookups, rows
@@ -14,6 +15,7 @@ ADD = f"""
 INSERT INTO stock_levels (sku_id, location_id, on_hand) VALUES ($1, $2, $3)
 ON CONFLICT (sku_id, location_id) DO UPDATE
 SET on_hand = stock_levels.on_hand + $3, version = stock_levels.version + 1, updated_at = now()
+WHERE stock_levels.on_hand::bigint + $3 <= $4
 RETURNING {LEVEL_COLUMNS}
 """
 
@@ -45,19 +47,31 @@ RETURNING {LEVEL_COLUMNS}
 
 async def adjust(
     conn: asyncpg.Connection, sku: str, location: str, delta: int, reason: AdjustmentReason,
-    reference: str | None,
+    reference: str | None, max_quantity: int,
 ) -> Outcome:
+    """Add `delta` to on_hand: a level never ends above `max_quantity` (INVALID_QUANTITY)
+    nor below what is reserved (INSUFFICIENT_STOCK)."""
     sku_id = await lookups.sku_id(conn, sku, ["sku"])
     location_id = await lookups.location_id(conn, location, ["location"])
-    level = await conn.fetchrow(ADD if delta > 0 else REMOVE, sku_id, location_id, delta)
-    if level is None:
-        raise InsufficientStock(
-            f"{location} holds fewer than {-delta} unreserved {sku}", ["delta"]
+    if delta > 0:
+        level = await conn.fetchrow(ADD, sku_id, location_id, delta, max_quantity)
+        if level is None:
+            raise InvalidQuantity(
+                f"{location} would hold more than {max_quantity} {sku}", ["delta"]
+            )
+    else:
+        level = await conn.fetchrow(REMOVE, sku_id, location_id, delta)
+        if level is None:
+            raise InsufficientStock(
+                f"{location} holds fewer than {-delta} unreserved {sku}", ["delta"]
+            )
+    try:
+        event = await ledger.append(
+            conn, level, StockEventKind.ADJUSTED, on_hand_delta=delta, reason=reason,
+            reference=reference,
         )
-    event = await ledger.append(
-        conn, level, StockEventKind.ADJUSTED, on_hand_delta=delta, reason=reason,
-        reference=reference,
-    )
+    except InvalidQuantity as error:
+        raise error.at("delta") from None
     return Outcome(level=rows.level(level, sku), events=[event])
 
 
@@ -94,7 +108,10 @@ async def set_stock(
 async def _recorded(
     conn: asyncpg.Connection, level: rows.Record, sku: str, delta: int, reference: str | None
 ) -> Outcome:
-    event = await ledger.append(
-        conn, level, StockEventKind.SET, on_hand_delta=delta, reference=reference
-    )
+    try:
+        event = await ledger.append(
+            conn, level, StockEventKind.SET, on_hand_delta=delta, reference=reference
+        )
+    except InvalidQuantity as error:
+        raise error.at("on_hand") from None
     return Outcome(level=rows.level(level, sku), events=[event])

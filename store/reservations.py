@@ -52,11 +52,14 @@ WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
 RETURNING {RESERVATION_COLUMNS}
 """
 
-EXPIRE_NEXT = f"""
-UPDATE reservations SET status = 'EXPIRED', updated_at = now()
-WHERE id = (SELECT id FROM reservations
-            WHERE status = 'ACTIVE' AND expires_at <= now()
-            ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+NEXT_DUE = """
+SELECT id FROM reservations
+WHERE status = 'ACTIVE' AND expires_at <= now() AND NOT (id = ANY($1::uuid[]))
+ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+
+EXPIRE = f"""
+UPDATE reservations SET status = 'EXPIRED', updated_at = now() WHERE id = $1
 RETURNING {RESERVATION_COLUMNS}
 """
 
@@ -229,11 +232,17 @@ async def release(
     return await _close(conn, r, StockEventKind.RELEASED, None)
 
 
-async def expire_next(conn: asyncpg.Connection) -> Outcome:
-    """Expire the reservation that ran out first and no other instance is expiring."""
-    r = await conn.fetchrow(EXPIRE_NEXT)
-    if r is None:
+async def expire_next(
+    conn: asyncpg.Connection, skip: Sequence[str] = (), picked: list[str] | None = None
+) -> Outcome:
+    """Expire the reservation that ran out first and no other instance is expiring, except
+    those in `skip`; its id goes to `picked` first, so a caller knows which one failed."""
+    reservation_id = await conn.fetchval(NEXT_DUE, list(skip))
+    if reservation_id is None:
         return Outcome()
+    if picked is not None:
+        picked.append(str(reservation_id))
+    r = await conn.fetchrow(EXPIRE, reservation_id)
     return await _close(conn, r, StockEventKind.EXPIRED, None)
 
 

@@ -15,9 +15,10 @@ adds what the spec asks of a server that also speaks `application/graphql-respon
   errors keep 200 and `data`, as the spec asks. Under `application/json` nothing changes;
 * a mutation sent with GET answers 405 with `Allow: POST` (the spec's MUST), not 400.
 
-Everything else is Strawberry's own: non-object `variables`/`extensions` and non-string
-`query` already answer 400, unparsable JSON 400, GraphiQL, multipart and SSE streams and
-WebSockets are untouched.
+A JSON body that is neither an object nor a list (`42`, `null`, `"x"`) answers 400 (Strawberry
+would fail with a 500). Everything else is Strawberry's own: non-object `variables`/`extensions`
+and non-string `query` already answer 400, unparsable JSON 400, GraphiQL, multipart and SSE
+streams and WebSockets are untouched.
 
 Use: `class InventoryGraphQL(GraphQLOverHTTP[Context, None])` instead of `GraphQL[...]`.
 """
@@ -42,6 +43,8 @@ from strawberry.types.graphql import OperationType
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 CONTENT_TYPES = {GRAPHQL_RESPONSE_JSON: f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8", JSON: JSON}
+
+NOT_AN_OBJECT = "The request body must be a JSON object."
 
 ContextT = TypeVar("ContextT")
 RootValueT = TypeVar("RootValueT")
@@ -132,6 +135,14 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT]):
                                          headers={"Allow": error.allow})
             await response(scope, receive, send)
 
+    def parse_json(self, data: str | bytes) -> object:
+        """A JSON body is one object (or a list, which the batching rules then refuse):
+        `42`, `null`, `"x"` or `true` answer 400 here instead of failing later."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, NOT_AN_OBJECT)
+        return parsed
+
     def encode_json(self, data: object) -> str:
         # str, not bytes: the WebSocket handlers send what this returns as a text frame
         return encode(data).decode()
@@ -190,6 +201,7 @@ __all__ = [
     "CONTENT_TYPES",
     "GRAPHQL_RESPONSE_JSON",
     "JSON",
+    "NOT_AN_OBJECT",
     "encode",
     "GraphQLOverHTTP",
     "negotiate",

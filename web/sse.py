@@ -25,13 +25,14 @@ STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "TOO_MANY_CONNECTIONS": 429}
 
 
 def _resume_point(request: Request) -> int | None:
+    """The sequence to resume after: 0 to 2^63-1 in plain digits (a ledger sequence is a
+    bigint), else ValueError, answered 400 before anything streams."""
     raw = request.headers.get("last-event-id") or request.query_params.get("after")
     if raw is None:
         return None
-    value = int(raw)
-    if value < 0:
-        raise ValueError
-    return value
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or int(raw) > 2**63 - 1:
+        raise ValueError(raw)
+    return int(raw)
 
 
 async def sku_events(request: Request) -> Response:

@@ -205,7 +205,8 @@ class StockMachine(RuleBasedStateMachine):
         reason = (AdjustmentReason.CORRECTION if correction
                   else AdjustmentReason.RESTOCK if delta > 0 else AdjustmentReason.SALE)
         outcome = self.mutate(
-            lambda c: levels.adjust(c, sku, location, delta, reason, None), "adjustStock")
+            lambda c: levels.adjust(c, sku, location, delta, reason, None, Limits().max_quantity),
+            "adjustStock")
         level = self.model.levels.get((sku, location))
         if delta < 0 and (level is None or level.on_hand + delta < level.reserved):
             return self.expect(outcome, "INSUFFICIENT_STOCK")

@@ -20,9 +20,14 @@ from domain.rules import (
     check_all,
     check_code,
     check_quantity,
+    check_reservation_id,
+    check_text,
     hold_seconds,
+    is_reservation_id,
     merge_lines,
+    text_fault,
 )
+from settings import Settings
 
 LIMITS = Limits(max_quantity=100, default_ttl_seconds=900, max_ttl_seconds=3600)
 
@@ -93,3 +98,48 @@ def test_domain_imports_only_the_standard_library() -> None:
             for name in names:
                 top = name.split(".")[0]
                 assert top.startswith(allowed_prefixes) or top in sys.stdlib_module_names, (path, name)
+
+
+@pytest.mark.parametrize(("value", "fault"), [
+    ("plain text, ünïcode and emoji 🎉", None),
+    ("a\x00b", "NUL"), ("a\ud800b", "surrogate"), ("\udfff", "surrogate"),
+    ("x" * 201, "at most 200"),
+])
+def test_one_text_rule_for_every_string(value: str, fault: str | None) -> None:
+    found = text_fault(value)
+    assert (found is None) if fault is None else (found is not None and fault in found)
+    if fault is not None:
+        with pytest.raises(InvalidInput):
+            check_text(value, ["reference"])
+
+
+@pytest.mark.parametrize(("value", "canonical"), [
+    ("0b6f8f4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", True),
+    ("0B6F8F4E-1C2D-4E5F-8A9B-0C1D2E3F4A5B", True),
+    ("{0b6f8f4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b}", False),
+    ("urn:uuid:0b6f8f4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", False),
+    ("0b6f8f4e1c2d4e5f8a9b0c1d2e3f4a5b", False),
+    ("0b6f8f4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b\n", False),
+    ("0b6f8f4e-1c2d-4e5f-8a9b-0c1d2e3f4a5\x00", False),
+])
+def test_reservation_ids_only_in_canonical_form(value: str, canonical: bool) -> None:
+    assert is_reservation_id(value) is canonical
+    if not canonical:
+        with pytest.raises(InvalidInput):
+            check_reservation_id(value, ["reservationId"])
+
+
+def test_a_cart_holds_at_most_max_cart_lines() -> None:
+    limits = Limits(max_cart_lines=3)
+    assert len(merge_lines([("A", None, 1)] * 3, limits)) == 1
+    with pytest.raises(InvalidInput) as refused:
+        merge_lines([("A", None, 1)] * 4, limits)
+    assert refused.value.field == ["lines"]
+
+
+def test_settings_refuse_figures_graphql_cannot_carry() -> None:
+    assert Settings.from_env({"MAX_CART_LINES": "7"}).limits.max_cart_lines == 7
+    assert Settings.from_env({}).limits.max_cart_lines == 200
+    for env in ({"MAX_QUANTITY": str(2**31)}, {"MAX_QUANTITY": "0"}, {"MAX_CART_LINES": "0"}):
+        with pytest.raises(ValueError):
+            Settings.from_env(env)
