@@ -42,6 +42,17 @@ def _anonymous_scopes(env: Mapping[str, str]) -> frozenset[Scope]:
     return scopes
 
 
+def _forwarded(env: Mapping[str, str]) -> str:
+    """FORWARDED_ALLOW_IPS: a comma-separated list of proxy addresses and networks (uvicorn
+    takes the rightmost X-Forwarded-For hop outside them as the client); `*` is refused, as it
+    lets any client pick its own address."""
+    raw = (env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1").strip()
+    if "*" in raw:
+        raise ValueError("FORWARDED_ALLOW_IPS must list the proxies' addresses or networks, "
+                         "not `*` (any client could pick its own address)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -81,6 +92,11 @@ class Settings:
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
     ws_ping_interval: float = 45.0
+    # feeds (sockets, SSE, HTTP subscriptions) opened without a key, per client address and
+    # instance; a shared NAT is many shoppers, so more than one browser's worth
+    max_anonymous_feeds_per_address: int = 100
+    # proxies whose X-Forwarded-For uvicorn believes: addresses and networks, never `*`
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -129,4 +145,6 @@ class Settings:
             introspection=_flag(env, "INTROSPECTION", True),
             http_fast_path=_flag(env, "HTTP_FAST_PATH", True),
             gc_full_interval=float(_int(env, "GC_FULL_INTERVAL_SECONDS", 300)),
+            max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 100),
+            forwarded_allow_ips=_forwarded(env),
         )
