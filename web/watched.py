@@ -1,7 +1,8 @@
-"""HTTP responses that hold a feed slot (service.access.Gatekeeper.watch): the slot is given back
-when the response ends, however it ends (finished, client gone, error, never started), and
-the stream is cut when its key is revoked. Used by web/view.py (multipart and graphql-sse
-subscriptions) and web/sse.py."""
+"""HTTP responses that hold a feed slot (service.access.Gatekeeper.watch); used by web/view.py
+(multipart and graphql-sse subscriptions) and web/sse.py.
+
+The slot is given back when the response ends, however it ends (finished, client gone, error,
+never started), and the stream is cut when its key is revoked."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""What a WebSocket message must look like before Strawberry's handlers see it, and whether the
-caller's rate admits the operation it starts: the checks of web/websocket.py
-(graphql-transport-ws) and web/ws_legacy.py (graphql-ws).
+"""WebSocket messages checked before Strawberry's handlers see them (shape; the caller's rate for
+an operation): web/websocket.py (graphql-transport-ws) and web/ws_legacy.py (graphql-ws).
 
 A message that fails a check closes its socket with 4400 and the reason, instead of 1011 or
 a silent skip. An operation over the rate limit is refused alone: an `error` message with

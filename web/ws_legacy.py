@@ -1,5 +1,7 @@
-"""The legacy `graphql-ws` protocol (web/view.py installs it): Strawberry's handler, made to
-close a socket that sends a malformed or non-JSON message with 4400 and a reason, and a
+"""The legacy `graphql-ws` protocol (web/view.py installs it): Strawberry's handler, made
+stricter.
+
+It closes a socket that sends a malformed or non-JSON message with 4400 and a reason, and a
 second `connection_init` with 4429 (as graphql-transport-ws does); each `start` counts
 against the caller's rate (web/ws_checks.py).
 

@@ -18,7 +18,7 @@ import websockets
 from multidict import CIMultiDict
 
 from domain.access import Scope
-from service.access import Gatekeeper
+from service.access import AccessError, Gatekeeper
 from settings import Settings
 from store import keys
 from tests.client import GraphQLClient
@@ -139,7 +139,7 @@ async def test_a_flood_of_unknown_tokens_costs_no_lookups_and_keeps_the_known_ke
     assert keeper.known(f"Bearer {token}") is not None  # not pushed out of the cache
     malformed = keeper.lookups
     for value in ("Bearer x_y", "Bearer inv_x", "Bearer inv__y", "Token inv_x_y"):
-        with pytest.raises(Exception):
+        with pytest.raises(AccessError):
             await keeper.principal(value)
     assert keeper.lookups == malformed  # never reach the database
 
