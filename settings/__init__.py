@@ -94,7 +94,7 @@ class Settings:
     ws_ping_interval: float = 45.0
     # feeds (sockets, SSE, HTTP subscriptions) opened without a key, per client address and
     # instance; a shared NAT is many shoppers, so more than one browser's worth
-    max_anonymous_feeds_per_address: int = 100
+    max_anonymous_feeds_per_address: int = 500
     # proxies whose X-Forwarded-For uvicorn believes: addresses and networks, never `*`
     forwarded_allow_ips: str = "127.0.0.1,::1"
 
@@ -145,6 +145,6 @@ class Settings:
             introspection=_flag(env, "INTROSPECTION", True),
             http_fast_path=_flag(env, "HTTP_FAST_PATH", True),
             gc_full_interval=float(_int(env, "GC_FULL_INTERVAL_SECONDS", 300)),
-            max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 100),
+            max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 500),
             forwarded_allow_ips=_forwarded(env),
         )

@@ -243,3 +243,17 @@ async def test_a_key_has_a_rate_of_its_own(
     statuses = await burst(60, one)
     admitted = {name: statuses[i::3].count(200) for i, name in enumerate(tokens)}
     assert admitted == {"small": 2, "backend": 20, "default": LIMIT}, admitted
+
+
+async def test_a_socket_upgraded_with_two_authorization_headers_is_refused(
+    server: RunningServer, token: str
+) -> None:
+    headers = [("Authorization", f"Bearer {token}"), ("Authorization", "Bearer junk")]
+    async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                                  additional_headers=headers) as ws:
+        await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+        async with asyncio.timeout(5):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
