@@ -113,6 +113,7 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         except AccessError as error:
             refusal = Refusal(429, error.code, error.message)
             return Response(refusal.body(), 429, media_type="application/json")
+
         async def release() -> None:
             gatekeeper.unwatch(feed)
 
