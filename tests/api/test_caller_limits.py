@@ -257,3 +257,18 @@ async def test_a_socket_upgraded_with_two_authorization_headers_is_refused(
                 while True:
                     await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+@pytest.mark.parametrize("accept", ["text/event-stream", 'multipart/mixed;subscriptionSpec="1.0",application/json'])
+async def test_http_subscriptions_count(
+    server: RunningServer, session: aiohttp.ClientSession, client: GraphQLClient, accept: str
+) -> None:
+    await client.data('mutation { upsertSku(input: {code: "SKU-1", name: "W"}) { userErrors { code } } }')
+
+    async def one(i: int) -> int:
+        headers = {"Accept": accept, "Authorization": f"Bearer inv_{i}_{i}"}
+        async with session.post(server.graphql_url, json=FOLLOW, headers=headers) as r:
+            return r.status
+
+    statuses = await burst(20, one)
+    assert statuses.count(429) == 20 - LIMIT, statuses
