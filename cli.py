@@ -44,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
                         choices=[s.value for s in Scope])
     create.add_argument("--location", action="append",
                         help="bind the key to these locations (repeatable)")
+    create.add_argument("--rate-limit", type=_rate, metavar="N",
+                        help="its own requests/s (0: unlimited); default RATE_LIMIT_PER_KEY")
     keys.add_parser("list", help="list keys (never their secrets)")
+    rate = keys.add_parser("set-rate-limit", help="give a key its own requests/s")
+    rate.add_argument("key")
+    rate.add_argument("limit", type=_rate_or_default, metavar="N",
+                      help="requests/s, 0 for unlimited, `default` for RATE_LIMIT_PER_KEY")
     revoke = keys.add_parser("revoke", help="revoke a key by id or prefix")
     revoke.add_argument("key")
     scopes = keys.add_parser("set-scopes", help="replace a key's scopes")
@@ -70,6 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _rate(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a rate limit is a whole number >= 0, not {raw!r}")
+    return value
+
+
+def _rate_or_default(raw: str) -> int | None:
+    return None if raw == "default" else _rate(raw)
+
+
 async def _migrate(settings: Settings) -> int:
     async with open_pool(settings, min_size=1, max_size=1, migrate=False) as pool:
         async with pool.acquire() as conn:
@@ -83,7 +103,7 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
         pool = inventory.pool
         if args.action == "create":
             token, key = await keys.create_key(
-                pool, args.name, [Scope(s) for s in args.scope], args.location
+                pool, args.name, [Scope(s) for s in args.scope], args.location, args.rate_limit
             )
             print(f"created key {key.key_id} ({key.name}); its secret, shown only now:")
             print(token)
@@ -100,14 +120,24 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"no key {args.key!r}", file=sys.stderr)
                 return 1
             print(f"{args.key} now has {', '.join(args.scope)}")
+        elif args.action == "set-rate-limit":
+            if not await keys.set_rate_limit(pool, args.key, args.limit):
+                print(f"no key {args.key!r}", file=sys.stderr)
+                return 1
+            print(f"{args.key} now has rate limit {_rate_text(args.limit)}")
     return 0
+
+
+def _rate_text(limit: int | None) -> str:
+    return "default" if limit is None else "unlimited" if limit == 0 else f"{limit}/s"
 
 
 def _describe(key: ApiKey) -> str:
     where = ",".join(key.locations) if key.locations is not None else "*"
     state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
     return (f"{key.key_id:>4}  inv_{key.prefix}_…  {key.name:<24} "
-            f"{','.join(key.scopes):<40} {where:<20} {state}")
+            f"{','.join(key.scopes):<40} {where:<20} rate {_rate_text(key.rate_limit):<10} "
+            f"{state}")
 
 
 def _level_drift(d: LevelDrift) -> str:
@@ -180,7 +210,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         http=BoundedHeadersProtocol,
         limit_concurrency=settings.limit_concurrency or None,  # past it: 503
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
-        proxy_headers=True,  # trusts X-Forwarded-For from FORWARDED_ALLOW_IPS (default 127.0.0.1)
+        # the client is the rightmost X-Forwarded-For hop outside FORWARDED_ALLOW_IPS
+        proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 

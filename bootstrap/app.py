@@ -98,6 +98,7 @@ def build_app(settings: Settings) -> ASGIApp:
         Counter(redis, settings.feed_prefix),
         per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,
     )
+    graphql.rate_limit = limit  # each WebSocket `subscribe`/`start` counts too
     app = Starlette(
         middleware=middleware(settings, limit), routes=routes(graphql, settings),
         lifespan=lifespan(settings, redis),

@@ -36,6 +36,7 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
         gatekeeper = Gatekeeper(
             pool, admin_token=settings.admin_api_key, anonymous=settings.anonymous_scopes,
             max_feeds_per_key=settings.max_connections_per_key,
+            max_feeds_per_address=settings.max_anonymous_feeds_per_address,
         )
         tasks = [
             asyncio.create_task(run_expiry(

@@ -23,6 +23,7 @@ class Principal:
     name: str
     scopes: frozenset[Scope]
     locations: frozenset[str] | None = None
+    rate_limit: int | None = None  # requests/s of its own; None: RATE_LIMIT_PER_KEY, 0: none
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
@@ -48,6 +49,7 @@ class ApiKey:
     locations: tuple[str, ...] | None
     created_at: datetime
     revoked_at: datetime | None
+    rate_limit: int | None = None
 
 
 ADMIN = Principal(key_id=None, name="ADMIN_API_KEY", scopes=frozenset(Scope))
@@ -59,3 +61,24 @@ def parse_scopes(values: list[str]) -> frozenset[Scope]:
     except ValueError:
         known = ", ".join(s.value for s in Scope)
         raise ValueError(f"unknown scope in {values}; known: {known}") from None
+
+
+MAX_TOKEN_LENGTH = 200
+
+
+def bearer_token(authorization: str) -> str:
+    """The key in an `Authorization: Bearer <key>` value: `Bearer` in any letter case, spaces
+    around and between tolerated; ValueError when the value has another shape. Authentication
+    and the rate limit both read a caller through this one parse."""
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH or " " in token:
+        raise ValueError("use `Authorization: Bearer <api key>`")
+    return token
+
+
+def key_shaped(token: str) -> bool:
+    """Whether `token` looks like a stored key (`inv_<prefix>_<secret>`): others are unknown
+    without asking the database."""
+    parts = token.split("_", 2)
+    return len(parts) == 3 and parts[0] == "inv" and bool(parts[1]) and bool(parts[2])

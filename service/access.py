@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from domain.access import ADMIN, Principal, Scope
+from domain.access import ADMIN, Principal, Scope, bearer_token, key_shaped
 from store import keys
 
 log = logging.getLogger(__name__)
@@ -41,45 +41,82 @@ class Feed:
     needs: Scope
     close: Close
     alive: Callable[[], bool] = lambda: True
+    owner: str = ""  # what its cap counts: "key:<id>", or "ip:<address>" for anonymous feeds
+
+
+CACHE_ENTRIES = 10_000
 
 
 class Gatekeeper:
+    """Known keys are cached (a revoked key's entry goes stale at the next re-check and is
+    looked up again), unknown tokens too, in a cache of their own: a flood of junk tokens
+    cannot push the known keys out. `lookups` counts the database lookups."""
+
     def __init__(
         self, pool: asyncpg.Pool, *, admin_token: str | None = None,
         anonymous: frozenset[Scope] = frozenset({Scope.READ}), cache_seconds: float = 2.0,
-        max_feeds_per_key: int = 200,
+        max_feeds_per_key: int = 200, max_feeds_per_address: int = 50,
     ) -> None:
         self.max_feeds_per_key = max_feeds_per_key
+        self.max_feeds_per_address = max_feeds_per_address
         self.pool = pool
         self.admin_token = admin_token
         self.anonymous = Principal(None, "anonymous", anonymous)
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._feeds: set[Feed] = set()
+        self.lookups = 0
+        self._known: dict[str, tuple[float, Principal]] = {}  # token digest: (fresh until, key)
+        self._unknown: dict[str, float] = {}  # token digest: until when it is known unknown
+        self._feeds: dict[str, set[Feed]] = {}  # by owner
+
+    def _admin(self, token: str) -> bool:
+        return bool(self.admin_token) and hmac.compare_digest(
+            token.encode(), (self.admin_token or "").encode())
+
+    def known(self, authorization: str | None) -> Principal | None:
+        """The key behind `authorization` if this instance has met it (fresh or stale), without
+        asking the database: what the rate limit charges. None for anything else."""
+        if not authorization:
+            return None
+        try:
+            token = bearer_token(authorization)
+        except ValueError:
+            return None
+        if self._admin(token):
+            return ADMIN
+        entry = self._known.get(_digest(token))
+        return entry[1] if entry is not None else None
 
     async def principal(self, authorization: str | None) -> Principal | None:
         """The caller behind an `Authorization: Bearer <key>` value; None when absent."""
         if not authorization:
             return None
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > 200:
-            raise unauthenticated("use `Authorization: Bearer <api key>`")
-        if self.admin_token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
+        try:
+            token = bearer_token(authorization)
+        except ValueError as error:
+            raise unauthenticated(str(error)) from None
+        if self._admin(token):
             return ADMIN
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            found = cached[1]
-        else:
-            async with self.pool.acquire() as conn:
-                found = await keys.authenticate(conn, token)
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (now + self.cache_seconds, found)
-        if found is None:
+        if not key_shaped(token):
             raise unauthenticated("unknown or revoked API key")
+        digest = _digest(token)
+        now = time.monotonic()
+        entry = self._known.get(digest)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        if self._unknown.get(digest, 0.0) > now:
+            raise unauthenticated("unknown or revoked API key")
+        self.lookups += 1
+        async with self.pool.acquire() as conn:
+            found = await keys.authenticate(conn, token)
+        if found is None:
+            self._known.pop(digest, None)
+            if len(self._unknown) >= CACHE_ENTRIES:
+                self._unknown.clear()
+            self._unknown[digest] = now + self.cache_seconds
+            raise unauthenticated("unknown or revoked API key")
+        if len(self._known) >= CACHE_ENTRIES:
+            self._known.clear()
+        self._known[digest] = (now + self.cache_seconds, found)
         return found
 
     def check(self, principal: Principal | None, scope: Scope) -> None:
@@ -92,25 +129,43 @@ class Gatekeeper:
 
     def watch(
         self, principal: Principal | None, needs: Scope, close: Close,
-        alive: Callable[[], bool] = lambda: True,
+        alive: Callable[[], bool] = lambda: True, *, address: str | None = None,
     ) -> Feed | None:
-        """Keep an eye on a long-lived feed opened with a key; `close` ends it."""
+        """Count a long-lived feed against its key's cap (MAX_CONNECTIONS_PER_KEY) or, opened
+        without a key, its client address's (MAX_ANONYMOUS_FEEDS_PER_ADDRESS); a key's feed is
+        ended by `close` once the key is revoked or narrowed. The caller unwatches it on every
+        exit; `alive` is a backstop. None for the admin token (uncounted)."""
         if principal is None or principal.key_id is None:
-            return None
-        self._feeds = {f for f in self._feeds if f.alive()}
-        open_feeds = sum(1 for f in self._feeds if f.principal.key_id == principal.key_id)
-        if open_feeds >= self.max_feeds_per_key:
+            if principal is not None:
+                return None  # ADMIN_API_KEY: the operator's own
+            owner, cap, who = f"ip:{address or 'unknown'}", self.max_feeds_per_address, (
+                f"address {address}")
+            principal = self.anonymous
+        else:
+            owner, cap, who = (f"key:{principal.key_id}", self.max_feeds_per_key,
+                               f"API key {principal.name!r}")
+        feeds = self._feeds.setdefault(owner, set())
+        feeds.difference_update([f for f in feeds if not f.alive()])
+        if len(feeds) >= cap:
             raise AccessError(
-                "TOO_MANY_CONNECTIONS",
-                f"API key {principal.name!r} has {open_feeds} open feeds on this instance",
+                "TOO_MANY_CONNECTIONS", f"{who} has {len(feeds)} open feeds on this instance",
             )
-        feed = Feed(principal, needs, close, alive)
-        self._feeds.add(feed)
+        feed = Feed(principal, needs, close, alive, owner)
+        feeds.add(feed)
         return feed
 
     def unwatch(self, feed: Feed | None) -> None:
-        if feed is not None:
-            self._feeds.discard(feed)
+        if feed is None:
+            return
+        feeds = self._feeds.get(feed.owner)
+        if feeds is not None:
+            feeds.discard(feed)
+            if not feeds:
+                del self._feeds[feed.owner]
+
+    def open_feeds(self, owner: str) -> int:
+        """How many feeds `owner` ("key:<id>" or "ip:<address>") holds on this instance."""
+        return len(self._feeds.get(owner, ()))
 
     async def run(self, interval: float) -> None:
         while True:
@@ -123,20 +178,30 @@ class Gatekeeper:
                 log.exception("re-checking API keys of open feeds failed")
 
     async def recheck(self) -> None:
-        self._feeds = {f for f in self._feeds if f.alive()}
-        feeds = list(self._feeds)
-        if not feeds:
+        # a key met before is looked up again on its next use: revocation reaches requests
+        self._known = {d: (0.0, p) for d, (_, p) in self._known.items()}
+        for owner in list(self._feeds):
+            feeds = self._feeds[owner]
+            feeds.difference_update([f for f in feeds if not f.alive()])
+            if not feeds:
+                del self._feeds[owner]
+        feeds_of_keys = [f for owner, found in self._feeds.items() if owner.startswith("key:")
+                         for f in found]
+        if not feeds_of_keys:
             return
-        ids = list({f.principal.key_id for f in feeds if f.principal.key_id is not None})
+        ids = list({f.principal.key_id for f in feeds_of_keys if f.principal.key_id is not None})
         async with self.pool.acquire() as conn:
             current = await keys.live(conn, ids)
-        self._cache.clear()
-        for feed in feeds:
+        for feed in feeds_of_keys:
             key = current.get(feed.principal.key_id or 0)
             reason = ("API key revoked" if key is None
                       else f"API key lost scope {feed.needs.value}" if not key.has(feed.needs)
                       else None)
             if reason is not None:
-                self._feeds.discard(feed)
+                self.unwatch(feed)
                 log.info("closing a feed of key %r: %s", feed.principal.name, reason)
                 await feed.close(reason)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

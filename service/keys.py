@@ -1,4 +1,5 @@
-"""API key administration: create, list, revoke, rescope (called by cli.py `keys`)."""
+"""API key administration: create, list, revoke, rescope, set a key's rate limit (called by
+cli.py `keys`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from store import keys
 
 async def create_key(
     pool: asyncpg.Pool, name: str, scopes: Sequence[Scope],
-    locations: Sequence[str] | None = None,
+    locations: Sequence[str] | None = None, rate_limit: int | None = None,
 ) -> tuple[str, Principal]:
-    """A new key bound to `locations` (None: all); returns its token, shown once."""
+    """A new key bound to `locations` (None: all) with its own requests/s (None: the default);
+    returns its token, shown once."""
+    if rate_limit is not None and rate_limit < 0:
+        raise ValueError("a rate limit is 0 (unlimited) or more requests per second")
     async with pool.acquire() as conn:
-        return await keys.create(conn, name, scopes, locations)
+        return await keys.create(conn, name, scopes, locations, rate_limit)
 
 
 async def list_keys(pool: asyncpg.Pool) -> list[ApiKey]:
@@ -34,3 +38,12 @@ async def set_scopes(pool: asyncpg.Pool, key: str, scopes: Sequence[Scope]) -> b
     """Replace a key's scopes (by id or prefix); False if there is no such key."""
     async with pool.acquire() as conn:
         return await keys.set_scopes(conn, key, scopes)
+
+
+async def set_rate_limit(pool: asyncpg.Pool, key: str, rate_limit: int | None) -> bool:
+    """Give a key (by id or prefix) its own requests/s, 0 for unlimited, None for the default;
+    False if there is no such key."""
+    if rate_limit is not None and rate_limit < 0:
+        raise ValueError("a rate limit is 0 (unlimited) or more requests per second")
+    async with pool.acquire() as conn:
+        return await keys.set_rate_limit(conn, key, rate_limit)

@@ -42,6 +42,17 @@ def _anonymous_scopes(env: Mapping[str, str]) -> frozenset[Scope]:
     return scopes
 
 
+def _forwarded(env: Mapping[str, str]) -> str:
+    """FORWARDED_ALLOW_IPS: a comma-separated list of proxy addresses and networks (uvicorn
+    takes the rightmost X-Forwarded-For hop outside them as the client); `*` is refused, as it
+    lets any client pick its own address."""
+    raw = (env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1").strip()
+    if "*" in raw:
+        raise ValueError("FORWARDED_ALLOW_IPS must list the proxies' addresses or networks, "
+                         "not `*` (any client could pick its own address)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -93,6 +104,11 @@ class Settings:
     # web/ops_routes.py: /metrics answers these networks, or a bearer METRICS_TOKEN
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str | None = None
+    # feeds (sockets, SSE, HTTP subscriptions) opened without a key, per client address and
+    # instance; a shared NAT is many shoppers, so more than one browser's worth
+    max_anonymous_feeds_per_address: int = 500
+    # proxies whose X-Forwarded-For uvicorn believes: addresses and networks, never `*`
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -155,4 +171,6 @@ class Settings:
             metrics_allow=tuple(n.strip() for n in (
                 env.get("METRICS_ALLOW", "127.0.0.1/32,::1/128")).split(",") if n.strip()),
             metrics_token=env.get("METRICS_TOKEN") or None,
+            max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 500),
+            forwarded_allow_ips=_forwarded(env),
         )

@@ -114,7 +114,7 @@ class GraphQLFastPath:
         rid = request_id.assign(scope)
         token = request_id.current.set(rid)
         try:
-            if not await self.limit.admit(scope, send, headers):
+            if not await self.limit.admit(scope, send):
                 return
             body = await read_body(scope, receive, send, self.max_body_bytes, self.timeout_seconds)
             if body is None:

@@ -15,17 +15,19 @@ A limit of 20 or less leases one request at a time: exact.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from web.refusals import rate_limited
+from domain.access import Principal
+from service.access import AccessError, Gatekeeper
+from web import caller
+from web.refusals import Refusal, rate_limited
+from web.state import Services
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +120,18 @@ class Counter:
 ADMITTED = "inventory.rate_admitted"  # scope key: web.fast_path already counted this request
 
 
+def _gatekeeper(scope: Scope) -> Gatekeeper | None:
+    found = (scope.get("state") or {}).get("services")
+    return found.gatekeeper if isinstance(found, Services) else None
+
+
 class RateLimit:
-    """The policy, shared by the middleware and web.fast_path."""
+    """The policy, shared by the middleware, web.fast_path and both WebSocket protocols (one
+    count per `subscribe`/`start`). A caller is its key when the key is one this instance has
+    met (web.caller reads the one credential, service.access parses it as authentication
+    does), else its client address: unknown and malformed tokens spend the address's budget
+    before anything looks them up. A key's own rate (`keys set-rate-limit`) overrides
+    `per_key`; 0 is unlimited."""
 
     def __init__(self, counter: Counter, *, per_key: int, anonymous: int,
                  paths: tuple[str, ...] = ("/graphql", "/skus/")) -> None:
@@ -128,23 +140,37 @@ class RateLimit:
         self.anonymous = anonymous
         self.paths = paths
 
-    async def admit(self, scope: Scope, send: Send, headers: Headers) -> bool:
-        """Counts the request once; False after answering 429. The key is the first
-        Authorization header's, the one authentication reads."""
+    def budget(self, principal: Principal | None, address: str) -> tuple[str, int]:
+        """The identity a request is counted under and its limit per second."""
+        if principal is None:
+            return f"ip:{address}", self.anonymous
+        if principal.key_id is None:
+            return "admin", self.per_key
+        limit = self.per_key if principal.rate_limit is None else principal.rate_limit
+        return f"key:{principal.key_id}", limit
+
+    async def allow(self, principal: Principal | None, address: str) -> tuple[bool, int]:
+        """Counts one operation; (admitted, the limit that applied)."""
+        identity, limit = self.budget(principal, address)
+        return limit <= 0 or await self.counter.admit(identity, limit), limit
+
+    async def admit(self, scope: Scope, send: Send) -> bool:
+        """Counts the request once; False after answering 429 (or 400 for a duplicated
+        credential)."""
         if scope.get(ADMITTED):
             return True
         scope[ADMITTED] = True
-        token = headers.get("authorization")
-        if token:
-            digest = hashlib.sha256(token.encode("latin-1")).hexdigest()[:24]
-            identity, limit = "key:" + digest, self.per_key
-        else:
-            client = scope.get("client") or ("unknown", 0)
-            identity, limit = f"ip:{client[0]}", self.anonymous
-        if limit <= 0 or await self.counter.admit(identity, limit):
-            return True
-        await rate_limited(limit).send(send)
-        return False
+        try:
+            credential = caller.authorization(scope)
+        except AccessError as error:
+            await Refusal(400, error.code, error.message).send(send)
+            return False
+        gatekeeper = _gatekeeper(scope)
+        principal = gatekeeper.known(credential) if gatekeeper is not None else None
+        admitted, limit = await self.allow(principal, caller.address(scope))
+        if not admitted:
+            await rate_limited(limit).send(send)
+        return admitted
 
 
 class RateLimitMiddleware:
@@ -155,6 +181,6 @@ class RateLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http" or not scope["path"].startswith(self.limit.paths)
-            or await self.limit.admit(scope, send, Headers(scope=scope))
+            or await self.limit.admit(scope, send)
         ):
             await self.app(scope, receive, send)

@@ -1,7 +1,8 @@
 """A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events` (routed by bootstrap/app.py).
 
 `id:` is the event's sequence, so a browser's EventSource resumes by itself after a dropped
-connection (it sends Last-Event-ID). Without one, the first event is a `snapshot`.
+connection (it sends Last-Event-ID). Without one, the first event is a `snapshot`. A request
+holds a feed slot of its key (or its address, anonymous) until its response ends, however.
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from domain.access import Scope
 from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import SUBSCRIPTIONS
 from service.access import AccessError, Gatekeeper
-from web import sse_format
+from web import caller, sse_format
 from web.refusals import Refusal
 from web.state import services
+from web.watched import WatchedStream
 
 KEEP_ALIVE = 15.0
-STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "TOO_MANY_CONNECTIONS": 429}
+STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "TOO_MANY_CONNECTIONS": 429,
+          "DUPLICATE_AUTHORIZATION": 400}
 
 
 def _resume_point(request: Request) -> int | None:
@@ -47,18 +50,21 @@ async def sku_events(request: Request) -> Response:
     async def close(reason: str) -> None:
         revoked.set()
 
-    token = request.query_params.get("access_token")
     try:
-        principal = await gatekeeper.principal(
-            f"Bearer {token}" if token else request.headers.get("authorization")
-        )
+        principal = await gatekeeper.principal(caller.authorization(request.scope))
         gatekeeper.check(principal, Scope.READ)
-        watched = gatekeeper.watch(principal, Scope.READ, close)
+        watched = gatekeeper.watch(principal, Scope.READ, close,
+                                   address=caller.address(request.scope))
     except AccessError as error:
-        return Refusal(STATUS.get(error.code, 403), error.code, error.message).feed_response()
-    feed: StockFeed = services(request).feed
-    stream = feed.follow(code, after)
-    follow = await stream.__aenter__()
+        status = STATUS.get(error.code, 403)
+        return Refusal(status, error.code, error.message).feed_response()
+    try:
+        feed: StockFeed = services(request).feed
+        stream = feed.follow(code, after)
+        follow = await stream.__aenter__()
+    except BaseException:
+        gatekeeper.unwatch(watched)
+        raise
     if follow.snapshot is None:
         gatekeeper.unwatch(watched)
         await stream.__aexit__(None, None, None)
@@ -98,11 +104,13 @@ async def sku_events(request: Request) -> Response:
             return  # the browser reconnects with Last-Event-ID and resumes from the ledger
         finally:
             SUBSCRIPTIONS.labels("sse").dec()
-            gatekeeper.unwatch(watched)
-            await stream.__aexit__(None, None, None)
 
-    return StreamingResponse(
-        body(),
+    async def release() -> None:
+        gatekeeper.unwatch(watched)
+        await stream.__aexit__(None, None, None)
+
+    return WatchedStream(
+        body(), release=release,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -2,7 +2,7 @@
 strict message checks and live events relayed without a task per subscription.
 
 A socket that sends a malformed message is closed with 4400 and a reason (Strawberry 0.341
-fails it with 1011).
+fails it with 1011). Each `subscribe` counts against the caller's rate (web/ws_checks.py).
 
 Relay: a subscription runs through Strawberry as usual (parsing, validation, limits,
 permissions, its first results), until its resolver yields a `resolvers.handoff.Handoff`.
@@ -37,7 +37,7 @@ from resolvers.context import Context
 from resolvers.handoff import Handoff
 from resolvers.subscriptions import overflow_error
 from web.relayed import Relayed, renderer
-from web.ws_checks import NOT_JSON, transport_ws_problem
+from web.ws_checks import NOT_JSON, rate_refusal, transport_ws_problem
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -73,6 +73,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if problem is not None:
             await self.handle_invalid_message(problem)
             return
+        if message["type"] == "subscribe" and self.connection_acknowledged:
+            error = await rate_refusal(self.view, self.context,
+                                       starlette_socket(self.websocket))
+            if error is not None:
+                await self.websocket.send_json(
+                    {"id": message["id"], "type": "error", "payload": [error]})
+                return
         if message["type"] == "connection_init" and message.get("payload", {}) is None:
             message = {"type": "connection_init"}  # the protocol allows `"payload": null`
         await super().handle_message(message)

@@ -1,14 +1,36 @@
-"""What a WebSocket message must look like before Strawberry's handlers see it: the checks of
-web/websocket.py (graphql-transport-ws) and web/ws_legacy.py (graphql-ws).
+"""WebSocket messages checked before Strawberry's handlers see them (shape; the caller's rate for
+an operation): web/websocket.py (graphql-transport-ws) and web/ws_legacy.py (graphql-ws).
 
-A message that fails one closes its socket with 4400 and the reason, instead of 1011 or a
-silent skip."""
+A message that fails a check closes its socket with 4400 and the reason, instead of 1011 or
+a silent skip. An operation over the rate limit is refused alone: an `error` message with
+code RATE_LIMITED for its id, the socket stays open (a client that retries later may)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.websockets import WebSocket
+
+from resolvers.context import Context
+from web import caller
+from web.rate_limit import RateLimit
+
 INVALID_MESSAGE = 4400
+TOO_MANY_INITIALISATION_REQUESTS = 4429  # as graphql-transport-ws closes a second init
+
+
+async def rate_refusal(view: object, context: Context, socket: WebSocket
+                       ) -> dict[str, object] | None:
+    """Counts one operation of the socket's caller (its key, else its address) against the
+    view's `rate_limit`; the GraphQL error to answer it with when it is over, else None."""
+    limit = getattr(view, "rate_limit", None)
+    if not isinstance(limit, RateLimit):
+        return None
+    admitted, per_second = await limit.allow(context.principal, caller.address(socket.scope))
+    if admitted:
+        return None
+    return {"message": f"rate limit of {per_second} requests per second exceeded; retry "
+                       "shortly", "extensions": {"code": "RATE_LIMITED", "retryAfter": 1}}
 NOT_JSON = "WebSocket message must be valid JSON"
 
 

@@ -6,7 +6,9 @@ process against a real uvicorn configured as `serve` runs it. Traced growth per 
 from __future__ import annotations
 
 from tests.conftest import RunningServer
-from tests.integration.test_socket_memory import idle_sockets
+from tests.integration.test_socket_memory import idle_sockets, settings
+
+__all__ = ["settings"]  # the fixture: no per-address cap or rate for the one client process
 
 SOCKETS = 500
 MAX_KB_PER_SOCKET = 28

@@ -7,19 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sys
 import textwrap
 import tracemalloc
 from collections.abc import AsyncIterator
 
 import aiohttp
+import pytest
 
+from settings import Settings
 from tests.api.conftest import SETUP
 from tests.client import GraphQLClient
 from tests.conftest import ADMIN, RunningServer
 
 SOCKETS = 400
 MAX_KB_PER_SOCKET = 48
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """One process opens every socket from one address: a memory measurement, not a test of
+    the per-address feed cap or rate (tests/api/test_feed_slots.py, test_caller_limits.py)."""
+    return dataclasses.replace(settings, rate_limit_anonymous=0,
+                               max_anonymous_feeds_per_address=1000)
 
 CLIENT = textwrap.dedent('''
     import asyncio, json, sys
