@@ -86,6 +86,17 @@ class RepeatLimit(logging.Filter):
         return True
 
 
+def one_line(record: logging.LogRecord) -> bool:
+    """A library's expected failure (asyncpg's pool retrying a lost database) as one line: the
+    exception's type and message instead of its traceback."""
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+        record.args = None
+        record.exc_info = record.exc_text = None
+    return True
+
+
 def configure(level: str = "INFO", json: bool = True) -> None:
     handler = logging.StreamHandler()
     plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -99,3 +110,6 @@ def configure(level: str = "INFO", json: bool = True) -> None:
         logging.getLogger(name).propagate = True
     # our own request log replaces uvicorn's access log
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    pool = logging.getLogger("asyncpg.pool")
+    if one_line not in pool.filters:
+        pool.addFilter(one_line)

@@ -14,6 +14,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
 from ops import request_id
+from store.errors import connection_lost
 
 log = logging.getLogger("inventory.errors")
 refusals = logging.getLogger("inventory.refusals")
@@ -69,6 +70,16 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         rid = request_id.current.get()
+        if error.original_error is not None and connection_lost(error.original_error):
+            log.warning("request %s: the database connection was lost (%s)", rid,
+                        type(error.original_error).__name__)
+            return GraphQLError(
+                f"The database is unavailable; retry shortly, with the same idempotencyKey "
+                f"(request id {rid})",
+                nodes=error.nodes, source=error.source, positions=error.positions,
+                path=error.path,
+                extensions={"code": "SERVICE_UNAVAILABLE", "retryAfter": 1, "requestId": rid},
+            )
         log.error("request %s failed at %s", rid, error.path, exc_info=error.original_error)
         return GraphQLError(
             f"Internal server error (request id {rid})",
