@@ -24,6 +24,7 @@ from feed.follower import PAGE, Watch
 from feed.outbox import age
 from ops.metrics import DELIVERED, FEED_LAG
 from store import heads, ledger
+from store.errors import connection_lost
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,12 @@ class SkuStream:
                 log.warning("feed for %s interrupted (%r); retrying", self.sku, exc)
                 try:
                     await self._start(StreamState.INTERRUPTED)
-                except Exception:
-                    log.exception("feed for %s cannot read the ledger", self.sku)
+                except Exception as error:
+                    if connection_lost(error):
+                        log.warning("feed for %s cannot read the ledger: database unavailable "
+                                    "(%s)", self.sku, type(error).__name__)
+                    else:
+                        log.exception("feed for %s cannot read the ledger", self.sku)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -141,5 +146,9 @@ async def sweep(streams: Mapping[str, SkuStream], pool: asyncpg.Pool, interval: 
                     await stream.catch_up()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("feed sweep failed; retrying")
+        except Exception as exc:
+            if connection_lost(exc):
+                log.warning("feed sweep: database unavailable (%s); retrying",
+                            type(exc).__name__)
+            else:
+                log.exception("feed sweep failed; retrying")

@@ -15,6 +15,7 @@ import asyncpg
 
 from domain.access import ADMIN, Principal, Scope, bearer_token, key_shaped
 from store import keys
+from store.errors import connection_lost
 
 log = logging.getLogger(__name__)
 Close = Callable[[str], Awaitable[None]]
@@ -174,8 +175,12 @@ class Gatekeeper:
                 await self.recheck()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("re-checking API keys of open feeds failed")
+            except Exception as exc:
+                if connection_lost(exc):
+                    log.warning("re-checking API keys: database unavailable (%s); retrying",
+                                type(exc).__name__)
+                else:
+                    log.exception("re-checking API keys of open feeds failed")
 
     async def recheck(self) -> None:
         # a key met before is looked up again on its next use: revocation reaches requests

@@ -12,6 +12,7 @@ from domain.outcome import Outcome
 from service.inventory import Inventory
 from service.recording import Command
 from store import idempotency, reservations
+from store.errors import connection_lost
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,10 @@ async def run_expiry(inventory: Inventory, interval: float, retention_hours: int
                     await idempotency.purge(conn, retention_hours)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("reservation expiry failed; retrying")
+        except Exception as exc:
+            if connection_lost(exc):  # one line per round, no traceback: nothing is wrong here
+                log.warning("reservation expiry: database unavailable (%s); retrying",
+                            type(exc).__name__)
+            else:
+                log.exception("reservation expiry failed; retrying")
         await asyncio.sleep(interval)
