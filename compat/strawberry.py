@@ -23,7 +23,11 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import MaskErrors
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
+from strawberry.schema.schema import (
+    StrawberryGraphQLCoreExecutionContext,
+    StreamResult,
+    validate_document,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -34,6 +38,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 __all__ = [
+    "StreamResult",
     "AsyncWebSocketAdapter",
     "BaseGraphQLTransportWSHandler",
     "BaseGraphQLWSHandler",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from compat.uvicorn import HttpToolsProtocol
 
 TOO_SLOW = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain\r\n"
             b"content-length: 30\r\nconnection: close\r\n\r\nRequest headers came too slow.")

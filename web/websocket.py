@@ -20,7 +20,6 @@ from typing import Any, cast
 import orjson
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.schema.schema import StreamResult
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
@@ -28,6 +27,7 @@ from compat.strawberry import (
     BaseGraphQLTransportWSHandler,
     Operation,
     OperationStreamClosed,
+    StreamResult,
     starlette_socket,
 )
 from domain.ownership import viewer
