@@ -72,16 +72,18 @@ class Subscriber:
                     return str(kind)
             return f"closed {ws.close_code}"
 
-    def problems(self, last_sequence: int) -> list[str]:
-        """Each loss, duplicate or disorder in what this subscriber received."""
-        expected = list(range(1, last_sequence + 1))
-        if self.seen == expected:
+    def problems(self, seen: list[int], floor: int, ceiling: int) -> list[str]:
+        """Each loss, duplicate or disorder in `seen` (what this subscriber had received when
+        the ledger head was `ceiling`; holds keep expiring on the instances, so the head may
+        have moved past `floor`, the head every subscriber was waited for)."""
+        expected = list(range(1, max(floor, min(len(seen), ceiling)) + 1))
+        if seen == expected:
             return []
-        missing = sorted(set(expected) - set(self.seen))
-        counts = Counter(self.seen)
+        missing = sorted(set(expected) - set(seen))
+        counts = Counter(seen)
         duplicates = sorted(s for s, n in counts.items() if n > 1)
-        disorder = [b for a, b in zip(self.seen, self.seen[1:], strict=False) if b <= a]
-        return [f"{self.instance.name}/{self.sku}: {len(self.seen)} received of "
-                f"{last_sequence}; missing {missing[:20]}, duplicates {duplicates[:20]}, "
+        disorder = [b for a, b in zip(seen, seen[1:], strict=False) if b <= a]
+        return [f"{self.instance.name}/{self.sku}: {len(seen)} received of "
+                f"{floor}..{ceiling}; missing {missing[:20]}, duplicates {duplicates[:20]}, "
                 f"out of order {disorder[:20]}, beyond the ledger "
-                f"{sorted(set(self.seen) - set(expected))[:20]}"]
+                f"{sorted(s for s in set(seen) if s > ceiling)[:20]}"]

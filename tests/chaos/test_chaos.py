@@ -149,7 +149,12 @@ async def test_nothing_is_lost_or_doubled_under_chaos(database_url: str) -> None
                 problems = await checks.oversold(conn)
                 held, unknown_holds = await checks.holds(conn, record)
                 adjusted, unknown_adjusts = await checks.adjustments(conn, record)
-                streams = [p for s in subscribers for p in s.problems(last[s.sku])]
+                # what each received, then the heads: an event it has is committed by then
+                seen = {id(s): list(s.seen) for s in subscribers}
+                ceiling = {r["code"]: r["last_sequence"] for r in await conn.fetch(
+                    "SELECT code, last_sequence FROM skus")}
+                streams = [p for s in subscribers
+                           for p in s.problems(seen[id(s)], last[s.sku], ceiling[s.sku])]
             finally:
                 await conn.close()
         print("phases ended at (s):", {k: round(v, 1) for k, v in phases.items()})
