@@ -15,6 +15,7 @@ from graphql import GraphQLError
 from domain import model
 from domain.access import Principal
 from domain.ownership import shown_to
+from domain.rules import text_fault
 from feed.hub import FeedOverflow, Follow, StockFeed
 from ops.metrics import counted
 from resolvers.context import Info
@@ -27,6 +28,14 @@ P = TypeVar("P")
 
 def _not_found(sku: str) -> GraphQLError:
     return GraphQLError(f"unknown SKU {sku!r}", extensions={"code": "NOT_FOUND"})
+
+
+def _checked_sku(sku: str) -> str:
+    """domain.rules' text rule for the `sku` argument: a bad one is BAD_USER_INPUT, before any
+    feed is followed."""
+    if (fault := text_fault(sku)) is not None:
+        raise GraphQLError(f"`sku` {fault}", extensions={"code": "BAD_USER_INPUT"})
+    return sku
 
 
 def overflow_error(error: FeedOverflow) -> GraphQLError:
@@ -70,6 +79,7 @@ def snapshot_event(sku: model.Sku) -> model.StockEvent:
 async def stock_events(
     info: Info, sku: str, after_sequence: int | None, present: Callable[[model.StockEvent], P]
 ) -> AsyncGenerator[P, None]:
+    _checked_sku(sku)
     if after_sequence is not None and after_sequence < 0:
         raise GraphQLError("afterSequence must not be negative",
                            extensions={"code": "BAD_USER_INPUT"})
@@ -103,6 +113,7 @@ def _figures(base: model.Sku, event: model.StockEvent) -> model.Sku:
 async def availability(
     info: Info, sku: str, throttle_ms: int | None, present: Callable[[model.Sku], P]
 ) -> AsyncGenerator[P, None]:
+    _checked_sku(sku)
     throttle = (throttle_ms or 0) / 1000
     if not 0 <= throttle * 1000 <= MAX_THROTTLE_MS:
         raise GraphQLError(f"throttleMs must be between 0 and {MAX_THROTTLE_MS}",

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from graphql import GraphQLError
 
 from domain import model
+from domain.rules import text_fault
 from resolvers.context import Info
 from schema.enums import (
     AdjustmentReason,
@@ -90,6 +92,8 @@ class Sku:
     async def levels(self, info: Info, location: str | None = None) -> list[StockLevel]:
         levels = await info.context.loaders.levels.load(self.id_)
         if location is not None:
+            if (fault := text_fault(location)) is not None:
+                raise GraphQLError(f"`location` {fault}", extensions={"code": "BAD_USER_INPUT"})
             wanted = await info.context.loaders.location_by_code.load(location)
             levels = [lv for lv in levels if wanted is not None and lv.location_id == wanted.id]
         return [StockLevel.from_domain(level) for level in levels]

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.access import Scope
+from domain.rules import text_fault
 from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import SUBSCRIPTIONS
 from service.access import AccessError, Gatekeeper
@@ -44,6 +45,8 @@ async def sku_events(request: Request) -> Response:
         after = _resume_point(request)
     except ValueError:
         return Refusal(400, "BAD_USER_INPUT", "Last-Event-ID must be a sequence").feed_response()
+    if (fault := text_fault(code)) is not None:
+        return Refusal(400, "BAD_USER_INPUT", f"the SKU code {fault}").feed_response()
     gatekeeper: Gatekeeper = services(request).gatekeeper
     revoked = asyncio.Event()
 
