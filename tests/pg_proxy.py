@@ -1,17 +1,22 @@
 """A TCP proxy in the test's event loop between servers and PostgreSQL, which can cut every
-connection through it at once (tests/chaos/ uses it to drop the servers' pools mid-query)."""
+connection through it at once (tests/chaos/ and tests/api/test_database_outage.py use it).
+
+Upstream is PostgreSQL's TCP address, or its unix socket when the URL names one (`?host=/dir`,
+as the embedded PostgreSQL's does: it listens on no TCP address)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from tests.conftest import free_port
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, socket_path: str | None = None) -> None:
         self.target = (target_host, target_port)
+        self.socket_path = socket_path
         self.port = free_port()
         self.connections = 0
         self.cuts = 0
@@ -19,12 +24,31 @@ class TcpProxy:
         self._open: set[asyncio.StreamWriter] = set()
         self._pumps: set[asyncio.Task[None]] = set()
 
+    @classmethod
+    def to(cls, url: str) -> TcpProxy:
+        """A proxy in front of the PostgreSQL that `url` names."""
+        parts = urlsplit(url)
+        socket_dir = parse_qs(parts.query).get("host", [""])[0]
+        port = parts.port or 5432
+        if socket_dir.startswith("/"):
+            return cls("", port, f"{socket_dir}/.s.PGSQL.{port}")
+        return cls(parts.hostname or "127.0.0.1", port)
+
+    def url(self, url: str) -> str:
+        """`url` (its user and database) reached through this proxy."""
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:"
+                                         f"{self.port}", query=""))
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            if self.socket_path is not None:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return

@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import pytest
@@ -23,20 +22,13 @@ RESERVE = """mutation { reserve(input: {sku: "NONE", quantity: 1, idempotencyKey
   userErrors { code } } }"""
 
 
-def _through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:{port}"))
-
-
 async def test_a_lost_database_is_unavailable_not_an_internal_error(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert settings.database_url
-    target = urlsplit(settings.database_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    proxy = TcpProxy.to(settings.database_url)
     await proxy.start()
-    proxied = dataclasses.replace(settings, database_url=_through(settings.database_url,
-                                                                  proxy.port))
+    proxied = dataclasses.replace(settings, database_url=proxy.url(settings.database_url))
     async with RunningServer(proxied) as server, aiohttp.ClientSession() as session:
         client = GraphQLClient(server.graphql_url, session, ADMIN)
         assert (await client.data(SKU))["sku"] is None
@@ -58,7 +50,7 @@ async def test_a_lost_database_is_unavailable_not_an_internal_error(
                     if r.exc_info and not r.name.startswith("asyncpg")], caplog.text
         lost = [r for r in caplog.records if "database connection was lost" in r.getMessage()]
         assert len(lost) == 2
-        back = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+        back = TcpProxy.to(settings.database_url)
         back.port = proxy.port
         await back.start()
         try:

@@ -9,7 +9,7 @@ import os
 import random
 import time
 from collections import Counter
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -26,10 +26,6 @@ from tests.redis_server import RedisServer
 CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS") or 45)
 FOLLOWED = SKUS[:2]
 CLIENTS = 6
-
-
-def _via(url: str, port: int) -> str:
-    return urlunsplit(urlsplit(url)._replace(netloc=f"postgres@127.0.0.1:{port}"))
 
 
 async def _setup(instance: Instance, session: aiohttp.ClientSession) -> None:
@@ -108,11 +104,11 @@ async def test_nothing_is_lost_or_doubled_under_chaos(database_url: str) -> None
     print(f"\nchaos seed {seed} (CHAOS_SEED={seed} replays the faults' schedule)")
     rng = random.Random(seed)
     target = urlsplit(database_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    proxy = TcpProxy.to(database_url)
     await proxy.start()
     redis = RedisServer()
     redis.start()
-    env = {"DATABASE_URL": _via(database_url, proxy.port), "REDIS_URL": redis.url,
+    env = {"DATABASE_URL": proxy.url(database_url), "REDIS_URL": redis.url,
            "ADMIN_API_KEY": ADMIN_KEY, "FEED_CHANNEL_PREFIX": target.path.strip("/"),
            "RATE_LIMIT_PER_KEY": "1000000", "EXPIRY_INTERVAL_MS": "200",
            "FEED_SWEEP_INTERVAL_MS": "500", "LOG_LEVEL": "WARNING", "GRACE_SECONDS": "1",
