@@ -24,7 +24,7 @@ from feed.follower import PAGE, Watch
 from feed.outbox import age
 from ops.metrics import DELIVERED, FEED_LAG
 from store import heads, ledger
-from store.errors import connection_lost
+from store.errors import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ class SkuStream:
                 try:
                     await self._start(StreamState.INTERRUPTED)
                 except Exception as error:
-                    if connection_lost(error):
-                        log.warning("feed for %s cannot read the ledger: database unavailable "
-                                    "(%s)", self.sku, type(error).__name__)
-                    else:
-                        log.exception("feed for %s cannot read the ledger", self.sku)
+                    log_failure(log, error, "feed for %s reading the ledger", self.sku)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -147,8 +143,4 @@ async def sweep(streams: Mapping[str, SkuStream], pool: asyncpg.Pool, interval: 
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if connection_lost(exc):
-                log.warning("feed sweep: database unavailable (%s); retrying",
-                            type(exc).__name__)
-            else:
-                log.exception("feed sweep failed; retrying")
+            log_failure(log, exc, "feed sweep")

@@ -15,7 +15,7 @@ import asyncpg
 
 from domain.access import ADMIN, Principal, Scope, bearer_token, key_shaped
 from store import keys
-from store.errors import connection_lost
+from store.errors import log_failure
 
 log = logging.getLogger(__name__)
 Close = Callable[[str], Awaitable[None]]
@@ -176,11 +176,7 @@ class Gatekeeper:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if connection_lost(exc):
-                    log.warning("re-checking API keys: database unavailable (%s); retrying",
-                                type(exc).__name__)
-                else:
-                    log.exception("re-checking API keys of open feeds failed")
+                log_failure(log, exc, "re-checking API keys of open feeds")
 
     async def recheck(self) -> None:
         # a key met before is looked up again on its next use: revocation reaches requests

@@ -12,7 +12,7 @@ from domain.outcome import Outcome
 from service.inventory import Inventory
 from service.recording import Command
 from store import idempotency, reservations
-from store.errors import connection_lost
+from store.errors import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,5 @@ async def run_expiry(inventory: Inventory, interval: float, retention_hours: int
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if connection_lost(exc):  # one line per round, no traceback: nothing is wrong here
-                log.warning("reservation expiry: database unavailable (%s); retrying",
-                            type(exc).__name__)
-            else:
-                log.exception("reservation expiry failed; retrying")
+            log_failure(log, exc, "reservation expiry")
         await asyncio.sleep(interval)

@@ -1,7 +1,11 @@
-"""The one place where database failures are classified: broken invariants become domain errors
-(service.inventory's unit of work), a lost connection a retryable refusal (schema.errors)."""
+"""The one place where database failures are classified (used by service.inventory, schema.errors
+and the retrying loops of service/ and feed/).
+
+Broken invariants become domain errors; a lost connection a retryable refusal or one log line."""
 
 from __future__ import annotations
+
+import logging
 
 import asyncpg
 
@@ -24,3 +28,12 @@ def connection_lost(exc: BaseException) -> bool:
                   | asyncpg.AdminShutdownError | asyncpg.CrashShutdownError | ConnectionError):
         return True
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def log_failure(log: logging.Logger, exc: BaseException, task: str, *args: object) -> None:
+    """How a background loop that retries reports a failed round: a lost database is one
+    WARNING line (nothing is wrong here), anything else an ERROR with its traceback."""
+    if connection_lost(exc):
+        log.warning(f"{task}: database unavailable (%s); retrying", *args, type(exc).__name__)
+    else:
+        log.exception(f"{task} failed; retrying", *args, exc_info=exc)
