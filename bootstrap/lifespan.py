@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from bootstrap.partners import open_partners
 from bootstrap.resources import open_feed, open_pool
 from ops.gc_pacing import paced_collections
 from service.access import Gatekeeper
@@ -30,7 +31,11 @@ Lifespan = Callable[[Starlette], AbstractAsyncContextManager[dict[str, Any]]]
 async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterator[Services]:
     """The services over a fresh pool and `redis` (which the caller closes), with their
     background tasks running until the block exits."""
-    async with open_pool(settings) as pool, open_feed(settings, pool, redis) as feed:
+    async with (
+        open_pool(settings) as pool,
+        open_partners(settings, pool) as sinks,
+        open_feed(settings, pool, redis, sinks=sinks) as feed,
+    ):
         inventory = Inventory(pool=pool, limits=settings.limits, publish=feed.publish,
                               group_commit=settings.group_commit)
         gatekeeper = Gatekeeper(

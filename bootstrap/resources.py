@@ -58,25 +58,19 @@ def shared_redis(settings: Settings) -> Redis | None:
     return redis_client(settings.redis_url) if settings.redis_url else None
 
 
-def feed_sinks(settings: Settings) -> list[Sink]:
-    """Where committed events go besides the backbone (always first, the SKU streams read it):
-    none yet. A webhook, NATS or MQTT sink (feed/outbox.py's Sink) is built here."""
-    return []
-
-
 @contextlib.asynccontextmanager
 async def open_feed(
     settings: Settings, pool: asyncpg.Pool, redis: Redis | None, *,
-    sinks: Sequence[Sink] | None = None,
+    sinks: Sequence[Sink] = (),
 ) -> AsyncIterator[StockFeed]:
     """The feed over `redis` (left open: its owner closes it) or in-process without one,
-    sending to `sinks` after the backbone (default: feed_sinks(settings))."""
+    sending to `sinks` after the backbone (bootstrap/partners.py's)."""
     broadcast = broadcast_over(redis, queue_size=settings.feed_queue_size)
     await broadcast.connect()
     feed = StockFeed(
         broadcast, pool, queue_size=settings.feed_queue_size,
         sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
-        sinks=feed_sinks(settings) if sinks is None else sinks,
+        sinks=sinks,
     )
     await feed.start()
     try:

@@ -56,6 +56,18 @@ SINK_EVENTS = Counter(
     "dropped (the outbox was full)", ["sink", "outcome"],
 )
 DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
+SINK_LAG_EVENTS = Gauge(
+    "inventory_sink_lag_events",
+    "Ledger entries committed and not yet handed on, per partner sink (webhooks' fan-out, "
+    "nats, mqtt), as of its last sweep", ["sink"],
+)
+
+SINK_LAG_SECONDS = Gauge(
+    "inventory_sink_lag_seconds",
+    "Age of the oldest ledger entry not yet handed on, per partner sink, as of its last sweep",
+    ["sink"],
+)
+
 FEED_LAG = Histogram(
     "inventory_feed_lag_seconds",
     "commit_to_publish: commit until the backbone took it; commit_to_send: until a local "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from domain.access import Scope, parse_scopes
 from domain.rules import MAX_FIGURE, Limits
+from settings.partners import PartnerSettings
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -109,6 +110,8 @@ class Settings:
     max_anonymous_feeds_per_address: int = 500
     # proxies whose X-Forwarded-For uvicorn believes: addresses and networks, never `*`
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # webhooks, the NATS JetStream stream, MQTT (settings/partners.py)
+    partners: PartnerSettings = field(default_factory=PartnerSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -173,4 +176,5 @@ class Settings:
             metrics_token=env.get("METRICS_TOKEN") or None,
             max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 500),
             forwarded_allow_ips=_forwarded(env),
+            partners=PartnerSettings.from_env(env),
         )

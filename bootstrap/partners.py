@@ -1,0 +1,33 @@
+"""The partner feeds, each opened and closed here: webhooks (their fan-out from the ledger and
+their delivery) and the NATS/MQTT relay; bootstrap/lifespan.py hands their sinks to the feed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from feed.outbox import Sink
+from settings import Settings
+
+log = logging.getLogger("inventory")
+
+
+@contextlib.asynccontextmanager
+async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[list[Sink]]:
+    """Runs the partner feeds' tasks until the block exits; yields the outbox sinks that wake
+    them after each commit."""
+    sinks: list[Sink] = []
+    tasks: list[asyncio.Task[None]] = []
+    # webhooks: the fan-out tail (a TailSink) and the delivery loop (issue 12)
+    # the NATS/MQTT relay: its TailSinks, live only while this instance holds the lock
+    log.info("partner sinks: %s", ", ".join(s.name for s in sinks) or "none")
+    try:
+        yield sinks
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

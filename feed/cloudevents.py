@@ -1,0 +1,105 @@
+"""The one encoding of events for partners: CloudEvents 1.0 in structured JSON, for every sink
+(webhooks, NATS JetStream, MQTT); web/sse_format.py shows StockEvents with the same fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from domain.changes import AvailabilityChange
+from domain.model import StockEvent
+
+STOCK_TYPE = "inventory.stock."  # + the kind in lower case
+AVAILABILITY_TYPE = "inventory.availability.changed"
+SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def event_types(kinds: list[str]) -> list[str]:
+    """Every CloudEvents type a sink can send, for the ledger kinds `kinds`."""
+    return [STOCK_TYPE + kind.lower() for kind in kinds] + [AVAILABILITY_TYPE]
+
+
+def sku_token(code: str) -> str:
+    """The SKU code as one subject or topic token: every byte outside [A-Za-z0-9_-] as %XX."""
+    return "".join(chr(b) if b in SAFE else f"%{b:02X}" for b in code.encode())
+
+
+def stock_fields(event: StockEvent) -> dict[str, Any]:
+    """The event as the GraphQL StockEvent type serialises it (camelCase); the caller decides
+    whether reservationId and reference may be shown (domain.ownership.shown_to)."""
+    level = event.level
+    return {
+        "sku": event.sku,
+        "sequence": event.sequence,
+        "kind": event.kind.value,
+        "location": event.location,
+        "onHandDelta": event.on_hand_delta,
+        "reservedDelta": event.reserved_delta,
+        "level": None if level is None else {
+            "onHand": level.on_hand, "reserved": level.reserved,
+            "safetyStock": level.safety_stock, "available": level.available,
+            "version": level.version,
+        },
+        "onHand": event.sku_on_hand,
+        "reserved": event.sku_reserved,
+        "available": event.available,
+        "status": event.status.value,
+        "reason": event.reason.value if event.reason else None,
+        "reservationId": event.reservation_id,
+        "reference": event.reference,
+        "occurredAt": event.occurred_at.isoformat(),
+    }
+
+
+def availability_fields(change: AvailabilityChange) -> dict[str, Any]:
+    """The SKU's figures after the change (also MQTT's retained message) and before it."""
+    return {
+        "sku": change.sku,
+        "available": change.available,
+        "status": change.status.value,
+        "onHand": change.on_hand,
+        "reserved": change.reserved,
+        "sequence": change.cause_sequence if change.sku == change.cause_sku else 0,
+        "updatedAt": change.occurred_at.isoformat(),
+        "previousAvailable": change.previous_available,
+        "previousStatus": change.previous_status.value,
+    }
+
+
+def stock_id(event: StockEvent) -> str:
+    return f"{event.sku}/{event.sequence}"
+
+
+def availability_id(change: AvailabilityChange) -> str:
+    return f"{change.sku}/availability/{change.cause_sku}/{change.cause_sequence}"
+
+
+def stock_event(event: StockEvent, source: str) -> dict[str, Any]:
+    """The CloudEvent of a ledger entry, reservationId and reference included (every partner
+    endpoint and stream is an admin's)."""
+    return _envelope(stock_id(event), STOCK_TYPE + event.kind.value.lower(), source, event.sku,
+                     event.sequence, event.occurred_at, stock_fields(event))
+
+
+def availability_event(change: AvailabilityChange, source: str) -> dict[str, Any]:
+    return _envelope(availability_id(change), AVAILABILITY_TYPE, source, change.sku,
+                     change.cause_sequence, change.occurred_at, availability_fields(change))
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    return orjson.dumps(document)
+
+
+def _envelope(event_id: str, kind: str, source: str, subject: str, sequence: int,
+              time: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0", "id": event_id, "source": source, "type": kind,
+        "subject": subject, "time": _time(time), "datacontenttype": "application/json",
+        "sequence": sequence, "data": data,
+    }
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

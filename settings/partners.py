@@ -1,0 +1,115 @@
+"""The partner feeds' settings (webhooks, the NATS JetStream stream, MQTT), read by
+Settings.from_env; durations are written `500ms`, `5s`, `2m`, `1h`, `7d` or plain seconds."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+DEFAULT_SCHEDULE = "5s,30s,2m,10m,30m,1h,2h,4h,8h,8h"
+
+
+def duration(text: str, name: str) -> float:
+    """Seconds in `text` (e.g. `2m`); ValueError naming `name` otherwise."""
+    found = DURATION.match(text.strip())
+    if found is None:
+        raise ValueError(f"{name} must be a duration like 30s, 2m, 24h or 7d, got {text!r}")
+    return float(found[1]) * UNITS[found[2] or "s"]
+
+
+def _duration(env: Mapping[str, str], name: str, default: str) -> float:
+    return duration(env.get(name) or default, name)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class PartnerSettings:
+    event_source: str = "inventory"
+    # webhooks: the schedule's entries are the waits before the 2nd, 3rd, ... attempt
+    webhook_timeout: float = 10.0
+    webhook_retry_schedule: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 7200, 14400,
+                                                 28800, 28800)
+    webhook_disable_after: float = 86400.0
+    webhook_secret_overlap: float = 86400.0
+    webhook_allow_private_networks: bool = False
+    webhook_retention_days: int = 30
+    webhook_concurrency: int = 64  # attempts in flight per instance
+    webhook_endpoint_concurrency: int = 4  # ... per endpoint and instance
+    webhook_max_endpoints: int = 100
+    webhook_poll_interval: float = 0.5  # other instances' deliveries, retries coming due
+    # NATS JetStream
+    event_stream_url: str | None = None
+    event_stream_name: str = "INVENTORY"
+    event_stream_subject_prefix: str = "inventory"
+    event_stream_max_age: float = 7 * 86400.0
+    event_stream_duplicate_window: float = 600.0
+    # MQTT
+    mqtt_url: str | None = None
+    mqtt_topic_prefix: str = "inventory"
+    mqtt_events: bool = False
+    # the ledger tails (feed/tail.py): sweep for SKUs whose head is ahead; the relay's lock
+    tail_sweep_interval: float = 1.0
+    relay_lock_retry: float = 2.0
+
+    @property
+    def relay_wanted(self) -> bool:
+        """The NATS/MQTT relay runs when either is configured."""
+        return bool(self.event_stream_url or self.mqtt_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PartnerSettings:
+        schedule = tuple(
+            duration(part, "WEBHOOK_RETRY_SCHEDULE")
+            for part in (env.get("WEBHOOK_RETRY_SCHEDULE") or DEFAULT_SCHEDULE).split(",")
+            if part.strip())
+        stream_url = env.get("EVENT_STREAM_URL") or None
+        if stream_url and not stream_url.startswith(("nats://", "tls://")):
+            raise ValueError(f"EVENT_STREAM_URL must be nats://host:port, got {stream_url!r}")
+        mqtt_url = env.get("MQTT_URL") or None
+        if mqtt_url and not mqtt_url.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(f"MQTT_URL must be mqtt://host:port, got {mqtt_url!r}")
+        return cls(
+            event_source=env.get("EVENT_SOURCE") or "inventory",
+            webhook_timeout=_duration(env, "WEBHOOK_TIMEOUT_SECONDS", "10"),
+            webhook_retry_schedule=schedule,
+            webhook_disable_after=_duration(env, "WEBHOOK_DISABLE_AFTER", "24h"),
+            webhook_secret_overlap=_duration(env, "WEBHOOK_SECRET_OVERLAP", "24h"),
+            webhook_allow_private_networks=_flag(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS"),
+            webhook_retention_days=_positive(env, "WEBHOOK_RETENTION_DAYS", 30),
+            webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", 64),
+            webhook_endpoint_concurrency=_positive(env, "WEBHOOK_ENDPOINT_CONCURRENCY", 4),
+            webhook_max_endpoints=_positive(env, "WEBHOOK_MAX_ENDPOINTS", 100),
+            webhook_poll_interval=_duration(env, "WEBHOOK_POLL_INTERVAL", "500ms"),
+            event_stream_url=stream_url,
+            event_stream_name=env.get("EVENT_STREAM_NAME") or "INVENTORY",
+            event_stream_subject_prefix=env.get("EVENT_STREAM_SUBJECT_PREFIX") or "inventory",
+            event_stream_max_age=_duration(env, "EVENT_STREAM_MAX_AGE", "7d"),
+            event_stream_duplicate_window=_duration(env, "EVENT_STREAM_DUPLICATE_WINDOW", "10m"),
+            mqtt_url=mqtt_url,
+            mqtt_topic_prefix=env.get("MQTT_TOPIC_PREFIX") or "inventory",
+            mqtt_events=_flag(env, "MQTT_EVENTS"),
+            tail_sweep_interval=_duration(env, "PARTNER_SWEEP_INTERVAL", "1s"),
+            relay_lock_retry=_duration(env, "RELAY_LOCK_RETRY", "2s"),
+        )

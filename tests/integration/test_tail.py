@@ -1,0 +1,165 @@
+"""The ledger tails (feed/tail.py): every entry committed after a sink started is handed on once,
+per SKU in sequence order, by two tails on one sink (two instances) under concurrent changes;
+availability changes carry what they were before; a handler that stops part-way loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+import asyncpg
+
+from domain.changes import LedgerChange
+from domain.model import AvailabilityStatus, LocationKind
+from feed.tail import LedgerTail
+from service import cataloguing, reserving, stocking
+from service.inventory import Inventory
+from tests.ledger_checks import assert_consistent
+
+SKUS = ("T-1", "T-2", "T-3", "T/4 ü")
+
+
+class Recording:
+    """Keeps what it is handed; with `stop_after`, hands on at most that many per round."""
+
+    def __init__(self, name: str, seen: list[LedgerChange], stop_after: int | None = None) -> None:
+        self.name = name
+        self.seen = seen
+        self.stop_after = stop_after
+
+    async def handle(self, conn: asyncpg.Connection,
+                     changes: Sequence[LedgerChange]) -> Mapping[int, int]:
+        taken = list(changes)[: self.stop_after] if self.stop_after is not None else list(changes)
+        await asyncio.sleep(0.005)  # a peer that takes time: rounds of both tails overlap
+        self.seen.extend(taken)
+        return {c.sku_id: c.event.sequence for c in taken}
+
+
+async def ledger(pool: asyncpg.Pool) -> dict[str, list[int]]:
+    async with pool.acquire() as conn:
+        found = await conn.fetch("""SELECT s.code, e.sequence FROM stock_events e
+                                    JOIN skus s ON s.id = e.sku_id ORDER BY s.code, e.sequence""")
+    out: dict[str, list[int]] = {}
+    for r in found:
+        out.setdefault(r["code"], []).append(r["sequence"])
+    return out
+
+
+async def catalogue(inventory: Inventory) -> None:
+    await cataloguing.upsert_location(inventory, code="W", name="W", kind=LocationKind.WAREHOUSE)
+    for code in SKUS:
+        await cataloguing.upsert_sku(inventory, code=code, name=code, low_stock_threshold=2)
+
+
+async def churn(inventory: Inventory, code: str, rounds: int) -> None:
+    await stocking.set_stock(inventory, sku=code, location="W", on_hand=3, safety_stock=None,
+                             expected_version=None, reference=None)
+    for n in range(rounds):
+        outcome = await reserving.reserve(inventory, sku=code, location="W", quantity=1,
+                                          ttl=60, reference=f"r{n}")
+        if outcome.error is None and n % 2:
+            await reserving.release(inventory, reservation_id=outcome.reservations[0].id)
+
+
+def by_sku(seen: list[LedgerChange]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for change in seen:
+        out.setdefault(change.event.sku, []).append(change.event.sequence)
+    return out
+
+
+async def until(predicate: object, timeout: float = 20) -> None:
+    assert callable(predicate)
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+async def test_two_tails_hand_every_entry_on_once_in_order(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    await catalogue(inventory)
+    await stocking.set_stock(inventory, sku="T-1", location="W", on_hand=9, safety_stock=None,
+                             expected_version=None, reference="before the start")
+    seen: list[LedgerChange] = []
+    tails = [LedgerTail(pool, Recording("test", seen), sweep_interval=0.05, skus_per_round=2)
+             for _ in range(2)]
+    tasks = [asyncio.create_task(t.run()) for t in tails]
+    try:
+        await until(lambda: True)
+        async with pool.acquire() as conn:  # started: T-1's first entry is before it
+            await until_started(conn)
+        await asyncio.gather(*(churn(inventory, code, 12) for code in SKUS))
+        committed = await ledger(pool)
+        committed["T-1"] = committed["T-1"][1:]
+        total = sum(len(v) for v in committed.values())
+        await until(lambda: len(seen) >= total)
+        await asyncio.sleep(0.2)  # nothing more arrives (a duplicate would)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert by_sku(seen) == committed
+    await assert_consistent(pool)
+
+
+async def until_started(conn: asyncpg.Connection) -> None:
+    async with asyncio.timeout(10):
+        while not await conn.fetchval("SELECT count(*) FROM sink_starts WHERE sink = 'test'"):
+            await asyncio.sleep(0.02)
+
+
+async def test_availability_changes_carry_the_figures_before_them(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    await catalogue(inventory)
+    seen: list[LedgerChange] = []
+    tail = LedgerTail(pool, Recording("avail", seen), sweep_interval=0.05)
+    task = asyncio.create_task(tail.run())
+    try:
+        async with pool.acquire() as conn:
+            async with asyncio.timeout(10):
+                while not await conn.fetchval("SELECT count(*) FROM sink_starts"):
+                    await asyncio.sleep(0.02)
+        await stocking.set_stock(inventory, sku="T-2", location="W", on_hand=5, safety_stock=None,
+                                 expected_version=None, reference=None)
+        await stocking.set_stock(inventory, sku="T-2", location="W", on_hand=5, safety_stock=1,
+                                 expected_version=None, reference=None)
+        hold = await reserving.reserve(inventory, sku="T-2", location="W", quantity=4, ttl=60,
+                                       reference=None)
+        assert hold.error is None
+        await until(lambda: len(seen) >= 3)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    changes = [c.availability for c in seen]
+    assert changes[0] is not None and (changes[0].previous_available, changes[0].previous_status,
+                                       changes[0].available, changes[0].status) == (
+        0, AvailabilityStatus.OUT_OF_STOCK, 5, AvailabilityStatus.IN_STOCK)
+    assert changes[1] is not None and (changes[1].previous_available, changes[1].available,
+                                       changes[1].status) == (5, 4, AvailabilityStatus.IN_STOCK)
+    assert changes[2] is not None and (changes[2].previous_available, changes[2].available,
+                                       changes[2].status) == (4, 0, AvailabilityStatus.OUT_OF_STOCK)
+
+
+async def test_a_handler_that_stops_part_way_loses_nothing(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    await catalogue(inventory)
+    seen: list[LedgerChange] = []
+    handler = Recording("partial", seen, stop_after=1)
+    tail = LedgerTail(pool, handler, sweep_interval=0.05)
+    task = asyncio.create_task(tail.run())
+    try:
+        async with pool.acquire() as conn:
+            async with asyncio.timeout(10):
+                while not await conn.fetchval("SELECT count(*) FROM sink_starts"):
+                    await asyncio.sleep(0.02)
+        await asyncio.gather(*(churn(inventory, code, 4) for code in SKUS[:2]))
+        committed = await ledger(pool)
+        total = sum(len(v) for v in committed.values())
+        await until(lambda: len(seen) >= total)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert by_sku(seen) == committed
