@@ -1,7 +1,5 @@
-"""A partner sink's reader of the ledger: per SKU, the entries after its cursor, handed on in
-sequence order and the cursor moved in the same transaction; woken by the outbox right after a
-commit (TailSink) and by a sweep of the SKUs whose head is ahead (rows commit out of order, so
-nothing is read by a global id or a time). bootstrap/ runs one per sink; the relay runs its own."""
+"""A partner sink's reader of the ledger, per SKU after its cursor (woken by the outbox, swept
+for SKUs whose head is ahead: rows commit out of order); bootstrap/partners.py runs them."""
 
 from __future__ import annotations
 
@@ -41,6 +39,11 @@ class Handler(Protocol):
 
 
 class LedgerTail:
+    """Per SKU, the entries after the sink's cursor, handed on in sequence order, the cursor
+    moved in the same transaction. Woken by the outbox right after a commit (TailSink) and by a
+    sweep of the SKUs whose head is ahead: rows commit out of order, so nothing is read by a
+    global id or a time. Several tails on one sink (instances) share the work SKU by SKU."""
+
     def __init__(
         self, pool: asyncpg.Pool, handler: Handler, *, sweep_interval: float = 1.0,
         skus_per_round: int = SKUS_PER_ROUND, entries_per_sku: int = ENTRIES_PER_SKU,
