@@ -107,3 +107,33 @@ def observe_pool(size: int, idle: int, max_size: int) -> None:
 def exposition() -> tuple[bytes, str]:
     """The samples in Prometheus' text format, and its media type."""
     return generate_latest(registry()), CONTENT_TYPE_LATEST
+
+# Partner feeds (issue 12): webhooks, NATS JetStream, MQTT
+PARTNER_EVENTS = Counter(
+    "inventory_partner_events",
+    "Events sent to partners, per sink (webhooks, nats, mqtt) and outcome: delivered (a 2xx, "
+    "or the broker's ack), failed (an attempt that will be retried), dead (webhooks: every "
+    "attempt failed)", ["sink", "outcome"],
+)
+
+PARTNER_PENDING = Gauge(
+    "inventory_partner_pending",
+    "Deliveries waiting (webhooks: PENDING deliveries of enabled endpoints), as of the last sweep",
+    ["sink"],
+)
+
+PARTNER_OLDEST_PENDING = Gauge(
+    "inventory_partner_oldest_pending_seconds",
+    "Age of the oldest delivery still waiting, per sink, as of the last sweep", ["sink"],
+)
+
+PARTNER_LATENCY = Histogram(
+    "inventory_partner_latency_seconds",
+    "Commit until the partner acknowledged the event (webhooks: a 2xx; nats: the JetStream "
+    "ack; mqtt: the PUBACK), per sink", ["sink"], buckets=LATENCY,
+)
+
+RELAY_LEADER = Gauge(
+    "inventory_relay_leader",
+    "1 while this instance holds the NATS/MQTT relay's lock (one instance publishes at a time)",
+)

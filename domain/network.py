@@ -1,0 +1,24 @@
+"""Which addresses a partner endpoint may point at: the webhook API checks a URL's host when it is
+set (service/webhooks.py), the delivery checks every address it connects to (DNS rebinding)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def private_address(address: str) -> bool:
+    """True for addresses a server must not be made to call for a stranger: private, loopback,
+    link-local, unspecified, multicast or reserved ranges (IPv4-mapped IPv6 by its IPv4)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
+            or ip.is_multicast or ip.is_reserved or not ip.is_global)
+
+
+def literal_address(host: str) -> str | None:
+    """The host as an IP address if it is one (`[::1]` included), else None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
