@@ -7,10 +7,13 @@ CREATE TABLE sink_starts (
     started_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Handled up to `sequence` of the SKU (a missing row after the sink's start: 0).
+-- Handled up to `sequence` of the SKU (a missing row after the sink's start: 0). No foreign
+-- key to skus: inserting a cursor would take a KEY SHARE lock on the SKU's row for the whole
+-- round, and group commit's FOR UPDATE of that row would wait for a partner (SKUs are never
+-- deleted).
 CREATE TABLE sink_cursors (
     sink     text NOT NULL REFERENCES sink_starts (sink),
-    sku_id   bigint NOT NULL REFERENCES skus (id),
+    sku_id   bigint NOT NULL,
     sequence bigint NOT NULL CHECK (sequence >= 0),
     PRIMARY KEY (sink, sku_id)
 );
