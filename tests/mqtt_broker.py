@@ -72,3 +72,30 @@ class MqttBroker:
                  tb: TracebackType | None) -> None:
         self.kill()
         self._dir.cleanup()
+
+
+async def retained(url: str, topics: str, count: int, wait: float = 2.0) -> dict[str, object]:
+    """The retained messages on `topics` (a filter) as a fresh subscriber gets them: topic ->
+    decoded JSON; stops at `count` topics or after `wait` seconds."""
+    import asyncio
+    import uuid
+    from urllib.parse import urlsplit
+
+    import aiomqtt
+    import orjson
+
+    parts = urlsplit(url)
+    found: dict[str, object] = {}
+    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883,
+                              identifier=f"test-{uuid.uuid4().hex[:8]}") as client:
+        await client.subscribe(topics, qos=1)
+        try:
+            async with asyncio.timeout(wait):
+                async for message in client.messages:
+                    if message.retain:
+                        found[str(message.topic)] = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    if len(found) >= count:
+                        break
+        except TimeoutError:
+            pass
+    return found
