@@ -9,11 +9,13 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 import aiohttp
+import asyncpg
 import nats
 import pytest
 from nats.js.api import StreamConfig
 
 from bootstrap.lifespan import open_services
+from feed.relay import Relay, RelaySink
 from settings import Settings
 from settings.partners import PartnerSettings
 from tests.conftest import RunningServer
@@ -158,3 +160,46 @@ async def test_the_stream_is_brought_to_the_settings(
     finally:
         await nc.close()
     assert (config.max_age, config.duplicate_window) == (3600.0, 120.0)
+
+
+async def test_a_leader_whose_lock_connection_dies_stops_and_another_takes_over(
+    settings: Settings, nats_server: NatsServer, pool: asyncpg.Pool
+) -> None:
+    """pg_terminate_backend on the leader's lock connection: it stops publishing at once (its
+    gauge drops) and the other relay leads within a lock retry; nothing is lost or repeated."""
+    relaying = relay_settings(settings, nats_server.url)
+    async with open_services(relaying, None) as one, open_services(relaying, None) as two:
+        relays = [one_relay(one), one_relay(two)]
+        await until(lambda: _some(any(r.leading for r in relays)))
+        leader = next(r for r in relays if r.leading)
+        other = next(r for r in relays if r is not leader)
+        await catalogue(one.inventory)
+        work = asyncio.create_task(burst(two.inventory, rounds=30, pause=0.01))
+        await until(lambda: all_published(nats_server.url, 20), every=0.02)
+        async with pool.acquire() as conn:
+            killed = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'inventory-relay' AND pid IN "
+                "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)")
+        assert killed == 1
+        await until(lambda: _some(not leader.leading), timeout=3, every=0.01)
+        await until(lambda: _some(other.leading), timeout=5, every=0.01)
+        await work
+        stock, moved = expected(await entries(pool))
+        want = sum(map(len, stock.values())) + sum(map(len, moved.values()))
+        await until(lambda: all_published(nats_server.url, want))
+        await asyncio.sleep(0.5)
+        got_stock, got_moved, ids = await held(nats_server.url)
+    assert got_stock == stock and got_moved == moved
+    assert len(ids) == len(set(ids)) == want
+    await assert_consistent(pool)
+
+
+def one_relay(services: Services) -> Relay:
+    sinks = [s for s in services.feed.outbox.sinks if isinstance(s, RelaySink)]
+    assert len(sinks) == 1
+    return sinks[0].relay
+
+
+async def _some(value: bool) -> bool:
+    return value
