@@ -175,10 +175,15 @@ async def main(count: int) -> None:
                     print(f"  via the {role:8} -> {channel:7}: p50 {figures['p50_ms']:6.2f}  "
                           f"p99 {figures['p99_ms']:6.2f}  max {figures['max_ms']:6.2f}")
     finally:
-        if nc is not None:
-            await nc.close()
         for instance in instances:
             instance.stop()
+        if nc is not None:  # leave the machine's NATS and Mosquitto as they were
+            await nc.jetstream().delete_stream(f"BENCH_{tag}")
+            await nc.close()
+            async with aiomqtt.Client("127.0.0.1", 1883) as cleaner:
+                for code in SKUS:
+                    await cleaner.publish(f"bench{tag}/availability/{code}", b"", qos=1,
+                                          retain=True)
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
 
