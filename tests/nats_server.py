@@ -109,7 +109,9 @@ async def stream_messages(url: str, stream: str) -> list[tuple[str, str, dict[st
             info = await js.stream_info(stream)
         except NotFoundError:
             return []
-        found = []
+        found: list[tuple[str, str, dict[str, object]]] = []
+        if not info.state.messages:  # an empty stream: no sequence to ask for
+            return found
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             try:
                 msg = await js.get_msg(stream, seq)

@@ -13,6 +13,7 @@ import asyncpg
 import nats
 import pytest
 from nats.js.api import StreamConfig
+from prometheus_client import REGISTRY
 
 from bootstrap.lifespan import open_services
 from feed.relay import Relay, RelaySink
@@ -25,6 +26,10 @@ from tests.relay_checks import availability_causes, burst, catalogue, entries, u
 from web.state import Services
 
 STREAM = "INVTEST"
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture
@@ -84,6 +89,7 @@ async def all_published(url: str, want: int) -> bool:
 async def test_a_burst_is_in_the_stream_once_per_id_in_order(
     settings: Settings, nats_server: NatsServer
 ) -> None:
+    before = sample("inventory_partner_events_total", sink="nats", outcome="delivered")
     async with open_services(relay_settings(settings, nats_server.url), None) as services:
         await started(services, "nats")
         await catalogue(services.inventory)
@@ -91,11 +97,14 @@ async def test_a_burst_is_in_the_stream_once_per_id_in_order(
         stock, moved = expected(await entries(services.inventory.pool))
         want = sum(map(len, stock.values())) + sum(map(len, moved.values()))
         await until(lambda: all_published(nats_server.url, want))
-        await asyncio.sleep(0.5)  # a duplicate would arrive meanwhile
+        await asyncio.sleep(0.5)  # a duplicate would arrive meanwhile (and the sweep runs)
         got_stock, got_moved, ids = await held(nats_server.url)
         await assert_consistent(services.inventory.pool)
     assert got_stock == stock and got_moved == moved
     assert len(ids) == len(set(ids)) == want
+    assert sample("inventory_partner_events_total", sink="nats", outcome="delivered") == (
+        before + want)
+    assert sample("inventory_sink_lag_events", sink="nats") == 0
     assert "R%2F4%20%C3%BC" in {s.split(".")[2] for s, _, _ in
                                 await stream_messages(nats_server.url, STREAM)}
 
