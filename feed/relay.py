@@ -57,6 +57,8 @@ class Relay:
         self.check_interval = min(check_interval, lock_retry)
         self.sink = RelaySink(self)
         self._tails: list[LedgerTail] = []
+        self._unsent: set[str] = set()  # committed here while another instance leads
+        self._noticed = asyncio.Event()
 
     @property
     def leading(self) -> bool:
@@ -67,10 +69,36 @@ class Relay:
         for tail in self._tails:
             tail.wake(codes)
 
+    def committed(self, skus: Iterable[str]) -> None:
+        """New entries of `skus` on this instance: the tails wake here if it leads, else the
+        notifier tells the leader (never waiting: the outbox goes on at once)."""
+        if self.leading:
+            self.wake(skus)
+        else:
+            self._unsent.update(skus)
+            self._noticed.set()
+
+    async def _notify(self) -> None:
+        """Sends what committed() queued as NOTIFYs, coalesced while one is on the way; a
+        failure is left to the leader's sweep."""
+        while True:
+            await self._noticed.wait()
+            self._noticed.clear()
+            skus, self._unsent = sorted(self._unsent), set()
+            if self.leading:
+                self.wake(skus)
+                continue
+            try:
+                async with self.pool.acquire() as conn:
+                    await leases.notify(conn, skus)
+            except Exception as exc:
+                log_failure(log, exc, "relay: telling the leader of %d SKUs", len(skus))
+
     async def run(self) -> None:
         """Until cancelled: waits for the lock, leads while it holds it, and competes again."""
         conn: asyncpg.Connection | None = None
         waiting_logged = False
+        notifier = asyncio.create_task(self._notify())
         try:
             while True:
                 try:
@@ -92,6 +120,8 @@ class Relay:
                     conn = None
                 await asyncio.sleep(self.lock_retry)
         finally:
+            notifier.cancel()
+            await asyncio.gather(notifier, return_exceptions=True)
             await _dropped(conn)
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
@@ -147,8 +177,8 @@ class Relay:
 
 class RelaySink:
     """The outbox's side of the relay (feed/outbox.py's Sink): on the leader a commit wakes the
-    tails; elsewhere it is a NOTIFY to the leader, one statement per batch. What is lost on the
-    way, the leader's sweep reads from the ledger."""
+    tails; elsewhere the relay's notifier tells the leader by NOTIFY (coalesced, off the
+    outbox's path). What is lost on the way, the leader's sweep reads from the ledger."""
 
     name = "relay"
     on_failure = "the relay's sweep reads them from the ledger"
@@ -157,12 +187,7 @@ class RelaySink:
         self.relay = relay
 
     async def send(self, events: Sequence[StockEvent]) -> None:
-        skus = list(dict.fromkeys(event.sku for event in events))
-        if self.relay.leading:
-            self.relay.wake(skus)
-            return
-        async with self.relay.pool.acquire() as conn:
-            await leases.notify(conn, skus)
+        self.relay.committed(event.sku for event in events)
 
 
 def shown(url: str) -> str:
