@@ -10,8 +10,13 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from bootstrap.resources import database_url
+from feed.jetstream import JetStreamHandler, StreamSettings
+from feed.mqtt import BrokerSettings, MqttHandler
 from feed.outbox import Sink
+from feed.relay import Relay, RelayHandler, shown
 from settings import Settings
+from store import leases
 
 log = logging.getLogger("inventory")
 
@@ -24,6 +29,10 @@ async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
     tasks: list[asyncio.Task[None]] = []
     # webhooks: the fan-out tail (a TailSink) and the delivery loop (issue 12)
     # the NATS/MQTT relay: its TailSinks, live only while this instance holds the lock
+    relay = open_relay(settings, pool)
+    if relay is not None:
+        sinks.append(relay.sink)
+        tasks.append(asyncio.create_task(relay.run()))
     log.info("partner sinks: %s", ", ".join(s.name for s in sinks) or "none")
     try:
         yield sinks
@@ -31,3 +40,29 @@ async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def open_relay(settings: Settings, pool: asyncpg.Pool) -> Relay | None:
+    """The NATS/MQTT relay if EVENT_STREAM_URL or MQTT_URL is set (its task not started)."""
+    p = settings.partners
+    handlers: list[RelayHandler] = []
+    where = []
+    if p.event_stream_url:
+        handlers.append(JetStreamHandler(StreamSettings(
+            url=p.event_stream_url, name=p.event_stream_name,
+            prefix=p.event_stream_subject_prefix, max_age=p.event_stream_max_age,
+            duplicate_window=p.event_stream_duplicate_window, source=p.event_source)))
+        where.append(f"NATS {shown(p.event_stream_url)} stream {p.event_stream_name} "
+                     f"({p.event_stream_subject_prefix}.>)")
+    if p.mqtt_url:
+        handlers.append(MqttHandler(BrokerSettings(
+            url=p.mqtt_url, prefix=p.mqtt_topic_prefix, events=p.mqtt_events,
+            source=p.event_source)))
+        where.append(f"MQTT {shown(p.mqtt_url)} ({p.mqtt_topic_prefix}/availability/+"
+                     + (f", {p.mqtt_topic_prefix}/events/+" if p.mqtt_events else "") + ")")
+    if not handlers:
+        return None
+    dsn = database_url(settings)
+    log.info("relay: %s; published by the instance holding the relay lock", "; ".join(where))
+    return Relay(pool, lambda: leases.connect(dsn), handlers,
+                 lock_retry=p.relay_lock_retry, sweep_interval=p.tail_sweep_interval)

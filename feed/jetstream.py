@@ -1,0 +1,219 @@
+"""The relay's NATS JetStream handler (feed/relay.py runs it in a LedgerTail): every ledger entry
+and availability change, per SKU in order, each acked before the next, Nats-Msg-Id = its id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.errors import NotFoundError
+
+from domain.changes import LedgerChange
+from feed import cloudevents
+from feed.peer import PeerState
+from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
+
+log = logging.getLogger("feed.relay")
+SINK = "nats"
+CONNECT_WAIT = 0.5  # seconds a round waits for a connection being made
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    url: str
+    name: str = "INVENTORY"
+    prefix: str = "inventory"
+    max_age: float = 7 * 86400.0
+    duplicate_window: float = 600.0
+    source: str = "inventory"
+    ack_timeout: float = 5.0  # per message; a SKU stops at the first one not acked
+    connect_timeout: float = 2.0
+    retry: float = 1.0  # between connection attempts while NATS is down
+
+
+def messages(change: LedgerChange, settings: StreamSettings) -> list[tuple[str, dict[str, Any]]]:
+    """The subjects and CloudEvents of one entry: the stock event, then the availability change
+    it caused, if any."""
+    token = cloudevents.sku_token(change.event.sku)
+    found = [(f"{settings.prefix}.stock.{token}",
+              cloudevents.stock_event(change.event, settings.source))]
+    moved = change.availability
+    if moved is not None:
+        found.append((f"{settings.prefix}.availability.{token}",
+                      cloudevents.availability_event(moved, settings.source)))
+    return found
+
+
+class JetStreamHandler:
+    """A feed/tail.py Handler. The connection is opened on the first round and kept; after a
+    loss, made again (every `retry` seconds while NATS is down); the stream is checked on
+    every connection."""
+
+    name = SINK
+
+    def __init__(self, settings: StreamSettings) -> None:
+        self.settings = settings
+        self.peer = PeerState("NATS")
+        self._nc: NATS | None = None
+        self._js: JetStreamContext | None = None
+        self._stream_checked = False
+        self._next_attempt = 0.0
+        self._connecting: asyncio.Task[NATS] | None = None
+
+    async def handle(
+        self, conn: asyncpg.Connection, changes: Sequence[LedgerChange]
+    ) -> Mapping[int, int]:
+        js = await self._ready()
+        if js is None:
+            return {}
+        per_sku: dict[int, list[LedgerChange]] = {}
+        for change in changes:
+            per_sku.setdefault(change.sku_id, []).append(change)
+        done = await asyncio.gather(*(self._publish(js, sku) for sku in per_sku.values()))
+        return {sku_id: last for sku_id, last in zip(per_sku, done, strict=True) if last}
+
+    async def _publish(self, js: JetStreamContext, changes: list[LedgerChange]) -> int:
+        """Publishes one SKU's entries in order; the last sequence fully acked (0: none)."""
+        last = 0
+        for change in changes:
+            for subject, document in messages(change, self.settings):
+                try:
+                    await js.publish(subject, cloudevents.encode(document),
+                                     timeout=self.settings.ack_timeout,
+                                     headers={"Nats-Msg-Id": document["id"]})
+                except Exception as exc:  # any failure: the rest of the SKU waits for the sweep
+                    PARTNER_EVENTS.labels(SINK, "failed").inc()
+                    self._stream_checked = False  # a lost stream (a wiped server) is made again
+                    self.peer.lost(exc)
+                    return last
+                PARTNER_EVENTS.labels(SINK, "delivered").inc()
+                PARTNER_LATENCY.labels(SINK).observe(_since(change.event.occurred_at))
+            last = change.event.sequence
+        self.peer.reached(self._where)
+        return last
+
+    @property
+    def _where(self) -> str:
+        return f"stream {self.settings.name}"
+
+    async def _ready(self) -> JetStreamContext | None:
+        """The stream's context once connected and checked, else None at once (the round hands
+        nothing on; the sweep brings its SKUs back). Connecting runs in a task of its own, so a
+        round waits for it at most CONNECT_WAIT."""
+        if self._nc is not None and self._nc.is_closed:  # lost: nats-py does not reconnect
+            self._nc = self._js = None
+        if self._nc is None:
+            nc = await self._connected()
+            if nc is None:
+                return None
+            self._nc, self._js = nc, nc.jetstream(timeout=self.settings.ack_timeout)
+            self._stream_checked = False
+        if self._js is None or not self._nc.is_connected:
+            return None
+        if not self._stream_checked:
+            try:
+                await self._ensure_stream(self._js)
+            except Exception as exc:
+                self.peer.lost(exc)
+                return None
+            self._stream_checked = True
+        return self._js
+
+    async def _connected(self) -> NATS | None:
+        task = self._connecting
+        if task is None:
+            if time.monotonic() < self._next_attempt:
+                return None
+            self._next_attempt = time.monotonic() + self.settings.retry
+            task = self._connecting = asyncio.create_task(self._connect())
+        done, _ = await asyncio.wait({task}, timeout=CONNECT_WAIT)
+        if not done:
+            return None
+        self._connecting = None
+        try:
+            return task.result()
+        except Exception as exc:
+            self.peer.lost(exc)
+            return None
+
+    async def _connect(self) -> NATS:
+        # No reconnects by nats-py: a lost connection closes the client, its requests fail at
+        # once, and the next round connects again (the cursor keeps the place).
+        return await nats.connect(
+            self.settings.url, name="inventory-relay", allow_reconnect=False,
+            max_reconnect_attempts=1, reconnect_time_wait=0.1,  # the first connect: two tries
+            connect_timeout=int(max(1, self.settings.connect_timeout)),
+            error_cb=self._on_error, disconnected_cb=self._on_disconnected)
+
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
+        """Creates the stream if missing; brings its subjects, max age and duplicate window to
+        the settings if they differ (or logs that it could not)."""
+        s = self.settings
+        subject = f"{s.prefix}.>"
+        try:
+            info = await js.stream_info(s.name)
+        except NotFoundError:
+            await js.add_stream(StreamConfig(
+                name=s.name, subjects=[subject], max_age=s.max_age,
+                duplicate_window=s.duplicate_window))
+            log.info("NATS stream %s created (subjects %s, max age %gs, duplicate window %gs)",
+                     s.name, subject, s.max_age, s.duplicate_window)
+            return
+        config = info.config
+        subjects = list(config.subjects or [])
+        wanted = replace(config, subjects=subjects if subject in subjects else [*subjects, subject],
+                         max_age=s.max_age, duplicate_window=s.duplicate_window)
+        if (wanted.subjects, _close(config.max_age, s.max_age),
+                _close(config.duplicate_window, s.duplicate_window)) == (subjects, True, True):
+            return
+        try:
+            await js.update_stream(wanted)
+        except Exception as exc:
+            log.warning("NATS stream %s differs from the settings (subjects %s, max age %s, "
+                        "duplicate window %s) and could not be updated: %s", s.name, subjects,
+                        config.max_age, config.duplicate_window, exc)
+            return
+        log.info("NATS stream %s updated to subjects %s, max age %gs, duplicate window %gs",
+                 s.name, wanted.subjects, s.max_age, s.duplicate_window)
+
+    async def close(self) -> None:
+        nc, self._nc, self._js = self._nc, None, None
+        self.peer = PeerState("NATS")  # a new leadership term starts with a new connection
+        self._stream_checked = False
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(BaseException):
+                nc = await self._connecting
+            self._connecting = None
+        if nc is not None:
+            try:
+                async with asyncio.timeout(2):
+                    await nc.close()
+            except Exception as exc:  # closing a broken connection: nothing to keep
+                log.debug("NATS close: %r", exc)
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("NATS: %r", exc)  # outages are logged once by the PeerState
+
+    async def _on_disconnected(self) -> None:
+        if self._nc is not None:  # not our own close()
+            self.peer.lost("disconnected")
+
+
+def _close(a: float | None, b: float) -> bool:
+    return a is not None and abs(a - b) < 0.001
+
+
+def _since(moment: datetime) -> float:
+    return max(0.0, (datetime.now(UTC) - moment).total_seconds())

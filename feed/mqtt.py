@@ -1,0 +1,181 @@
+"""The relay's MQTT handler (feed/relay.py runs it in a LedgerTail): each SKU's newest availability
+as a retained QoS 1 message, and with MQTT_EVENTS every ledger entry's CloudEvent (QoS 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+import asyncpg
+
+from domain.changes import AvailabilityChange, LedgerChange
+from feed import cloudevents
+from feed.peer import PeerState
+from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
+
+log = logging.getLogger("feed.relay")
+SINK = "mqtt"
+Connected = tuple[aiomqtt.Client, contextlib.AsyncExitStack]
+CONNECT_WAIT = 0.5  # seconds a round waits for a connection being made
+RETAINED = ("sku", "available", "status", "onHand", "reserved", "sequence", "updatedAt")
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    url: str  # mqtt://[user:password@]host[:port] or mqtts://
+    prefix: str = "inventory"
+    events: bool = False  # also every ledger entry, not retained, on <prefix>/events/<sku>
+    source: str = "inventory"
+    ack_timeout: float = 5.0  # per PUBACK; a SKU stops at the first one missing
+    retry: float = 1.0  # between connection attempts while the broker is down
+
+
+def retained(change: AvailabilityChange) -> dict[str, Any]:
+    """The retained message's figures: {sku, available, status, onHand, reserved, sequence,
+    updatedAt}."""
+    fields = cloudevents.availability_fields(change)
+    return {key: fields[key] for key in RETAINED}
+
+
+class MqttHandler:
+    """A feed/tail.py Handler. One connection, made again on the first round after a failure;
+    what was not acked stays behind the cursor, so the SKUs changed during an outage get their
+    newest value published once the broker is back."""
+
+    name = SINK
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        self.settings = settings
+        self.peer = PeerState("MQTT")
+        self._client: aiomqtt.Client | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._next_attempt = 0.0
+        self._connecting: asyncio.Task[Connected] | None = None
+
+    async def handle(
+        self, conn: asyncpg.Connection, changes: Sequence[LedgerChange]
+    ) -> Mapping[int, int]:
+        client = await self._ready()
+        if client is None:
+            return {}
+        per_sku: dict[int, list[LedgerChange]] = {}
+        for change in changes:
+            per_sku.setdefault(change.sku_id, []).append(change)
+        done = await asyncio.gather(*(self._publish(client, sku) for sku in per_sku.values()))
+        if not all(done[i] == sku[-1].event.sequence for i, sku in enumerate(per_sku.values())):
+            await self.close()  # a failed publish: a fresh connection next round
+        else:
+            self.peer.reached(self._where)
+        return {sku_id: last for sku_id, last in zip(per_sku, done, strict=True) if last}
+
+    async def _publish(self, client: aiomqtt.Client, changes: list[LedgerChange]) -> int:
+        """One SKU's round: its events in order (with MQTT_EVENTS), then its newest availability
+        (retained: newest wins). The last sequence done (0: none): everything up to it is sent,
+        an availability change counting as sent once a newer one is."""
+        s = self.settings
+        token = cloudevents.sku_token(changes[0].event.sku)
+        newest = next((c for c in reversed(changes) if c.availability is not None), None)
+        sent = 0 if s.events else changes[-1].event.sequence
+        try:
+            if s.events:
+                for change in changes:
+                    await self._send(client, f"{s.prefix}/events/{token}", change,
+                                     cloudevents.stock_event(change.event, s.source), False)
+                    sent = change.event.sequence
+            if newest is not None and newest.availability is not None:
+                await self._send(client, f"{s.prefix}/availability/{token}", newest,
+                                 retained(newest.availability), True)
+            return changes[-1].event.sequence
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            PARTNER_EVENTS.labels(SINK, "failed").inc()
+            self.peer.lost(exc)
+        if newest is not None:  # its retained value is not out: the cursor stays before it
+            sent = min(sent, newest.event.sequence - 1)
+        return sent if sent >= changes[0].event.sequence else 0
+
+    async def _send(self, client: aiomqtt.Client, topic: str, change: LedgerChange,
+                    document: dict[str, Any], retain: bool) -> None:
+        await client.publish(topic, cloudevents.encode(document), qos=1, retain=retain,
+                             timeout=self.settings.ack_timeout)
+        PARTNER_EVENTS.labels(SINK, "delivered").inc()
+        PARTNER_LATENCY.labels(SINK).observe(_since(change.event.occurred_at))
+
+    @property
+    def _where(self) -> str:
+        return f"topics {self.settings.prefix}/availability/+"
+
+    async def _ready(self) -> aiomqtt.Client | None:
+        """The connected client, else None at once (the sweep brings the SKUs back). Connecting
+        runs in a task of its own, so a round waits for it at most CONNECT_WAIT."""
+        if self._client is not None:
+            return self._client
+        task = self._connecting
+        if task is None:
+            if time.monotonic() < self._next_attempt:
+                return None
+            self._next_attempt = time.monotonic() + self.settings.retry
+            task = self._connecting = asyncio.create_task(_connect(self.settings.url))
+        done, _ = await asyncio.wait({task}, timeout=CONNECT_WAIT)
+        if not done:
+            return None
+        self._connecting = None
+        try:
+            self._client, self._stack = task.result()
+        except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+            self.peer.lost(exc)
+            return None
+        return self._client
+
+    async def close(self) -> None:
+        stack, self._client, self._stack = self._stack, None, None
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(BaseException):
+                _, stack = await self._connecting
+            self._connecting = None
+        if stack is not None:
+            await _quietly(stack)
+
+
+async def _connect(url: str) -> Connected:
+    stack = contextlib.AsyncExitStack()
+    try:
+        return await stack.enter_async_context(_client(url)), stack
+    except BaseException:
+        await _quietly(stack)
+        raise
+
+
+def _client(url: str) -> aiomqtt.Client:
+    parts = urlsplit(url)
+    secure = parts.scheme == "mqtts"
+    return aiomqtt.Client(
+        parts.hostname or "127.0.0.1", parts.port or (8883 if secure else 1883),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        identifier=f"inventory-relay-{uuid.uuid4().hex[:12]}", keepalive=15, timeout=5,
+        max_inflight_messages=200, tls_context=ssl.create_default_context() if secure else None,
+        logger=logging.getLogger("feed.mqtt.paho"),
+    )
+
+
+async def _quietly(stack: contextlib.AsyncExitStack) -> None:
+    try:
+        async with asyncio.timeout(2):
+            await stack.aclose()
+    except Exception as exc:  # closing a broken connection: nothing to keep
+        log.debug("MQTT close: %r", exc)
+
+
+def _since(moment: datetime) -> float:
+    return max(0.0, (datetime.now(UTC) - moment).total_seconds())
