@@ -163,3 +163,52 @@ async def test_a_handler_that_stops_part_way_loses_nothing(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert by_sku(seen) == committed
+
+
+class Stalled:
+    """A handler whose peer hangs: it holds its round (and the cursors' transaction) open."""
+
+    name = "stalled"
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle(self, conn: asyncpg.Connection,
+                     changes: Sequence[LedgerChange]) -> Mapping[int, int]:
+        self.entered.set()
+        await self.release.wait()
+        return {c.sku_id: c.event.sequence for c in changes}
+
+
+async def test_a_hanging_partner_never_holds_up_a_group_commit(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    """The round holding a SKU's first cursor must not lock the SKU's row: group commit takes
+    FOR UPDATE on it (found when a NATS connect hung and blocked reserves)."""
+    from service.batching import ReserveBatcher
+    from store.hold_batch import HoldRequest
+
+    handler = Stalled()
+    tail = LedgerTail(pool, handler, sweep_interval=0.05)
+    task = asyncio.create_task(tail.run())
+    try:
+        async with pool.acquire() as conn:
+            async with asyncio.timeout(10):
+                while not await conn.fetchval("SELECT count(*) FROM sink_starts"):
+                    await asyncio.sleep(0.02)
+        await catalogue(inventory)  # after the start: the round inserts T-3's first cursor
+        await stocking.set_stock(inventory, sku="T-3", location="W", on_hand=5, safety_stock=None,
+                                 expected_version=None, reference=None)
+        async with asyncio.timeout(10):
+            await handler.entered.wait()
+        batcher = ReserveBatcher(inventory)
+        async with asyncio.timeout(5):
+            outcomes = await asyncio.gather(*(
+                batcher.reserve("T-3", HoldRequest(None, 1, 60, f"h{n}")) for n in range(3)))
+        assert [o.error for o in outcomes] == [None] * 3
+    finally:
+        handler.release.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    await assert_consistent(pool)
