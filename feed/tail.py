@@ -55,21 +55,29 @@ class LedgerTail:
         self.entries_per_sku = entries_per_sku
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
+        self._begun = False
 
     def wake(self, skus: Iterable[str]) -> None:
         self._woken.update(skus)
         self._wake.set()
 
+    async def begin(self) -> None:
+        """Starts the sink's cursors at the ledger's heads if it never ran before (what was
+        committed earlier is not handed on); bootstrap awaits it before serving."""
+        if self._begun:
+            return
+        async with self.pool.acquire() as conn:
+            if await cursors.start(conn, self.handler.name):
+                log.info("sink %s starts at the ledger's heads", self.handler.name)
+        self._begun = True
+
     async def run(self) -> None:
-        """Starts the sink's cursors (at the heads, on its first start ever), then hands on
-        what is woken, and every sweep_interval what is behind, until cancelled."""
+        """Begins (retrying while the database is away), then hands on what is woken, and
+        every sweep_interval what is behind, until cancelled."""
         name = self.handler.name
-        while True:
+        while not self._begun:
             try:
-                async with self.pool.acquire() as conn:
-                    if await cursors.start(conn, name):
-                        log.info("sink %s starts at the ledger's heads", name)
-                break
+                await self.begin()
             except Exception as exc:
                 log_failure(log, exc, "sink %s: start", name)
                 await asyncio.sleep(self.sweep_interval)
