@@ -38,6 +38,10 @@ class Answer:
         return self.status == 410
 
 
+class PrivateAddress(OSError):
+    """The host resolved only to addresses the delivery may not connect to."""
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves as aiohttp would, then drops private, loopback and link-local addresses: a
     host that resolves only to such addresses cannot be connected to."""
@@ -51,7 +55,7 @@ class GuardedResolver(AbstractResolver):
         allowed = [r for r in found if not private_address(r["host"])]
         if not allowed:
             refused = ", ".join(sorted({r["host"] for r in found}))
-            raise OSError(f"{host} resolves only to private addresses ({refused}): refused")
+            raise PrivateAddress(f"refused: {host} resolves only to private addresses ({refused})")
         return allowed
 
     async def close(self) -> None:
@@ -98,6 +102,10 @@ async def post(session: aiohttp.ClientSession, attempt: Attempt, *, timeout: flo
             text = await response.content.read(BODY_CAP)  # a small body: keep-alive
     except TimeoutError:
         return Answer(None, f"timed out after {timeout:g}s")
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, PrivateAddress):
+            return Answer(None, str(exc.os_error))
+        return Answer(None, f"connection failed: {exc}"[:500])
     except (aiohttp.ClientError, OSError) as exc:
         return Answer(None, f"connection failed: {type(exc).__name__}: {exc}"[:500])
     if 200 <= status < 300:
