@@ -208,7 +208,8 @@ async def test_the_retry_schedule_then_dead_and_the_next_event_waits(
     first, second = "R-1/1", "R-1/availability/R-1/1"
     times = [r.at for r in receiver.at("down") if r.event_id == first]
     assert len(times) == 4  # the first attempt and one per entry of the schedule
-    for gap, wait in zip([b - a for a, b in zip(times, times[1:])], (0.2, 0.4, 0.6)):
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    for gap, wait in zip(gaps, (0.2, 0.4, 0.6), strict=True):
         assert wait <= gap < wait + 0.3, (gap, wait)
     later = [r.at for r in receiver.at("down") if r.event_id == second]
     assert len(later) == 4 and min(later) >= max(times)  # in order: it waited for DEAD
