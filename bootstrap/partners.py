@@ -12,7 +12,7 @@ import asyncpg
 
 from feed.outbox import Sink
 from feed.tail import TailSink
-from feed.webhook_delivery import DeliveryLoop
+from feed.webhook_delivery import DeliveryLoop, spoken
 from feed.webhook_fanout import FanoutTail, WebhookFanout
 from settings import Settings
 
@@ -32,10 +32,11 @@ async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
                         sweep_interval=partners.tail_sweep_interval)
     sinks.append(TailSink(fanout))
     tasks += [asyncio.create_task(fanout.run()), asyncio.create_task(delivery.run())]
-    log.info("webhooks: timeout %gs, retries after %s, disabled after %gs failing, "
+    log.info("webhooks: timeout %s, retries after %s, disabled after %s failing, "
              "%d in flight (%d per endpoint), private networks %s, retention %d days",
-             partners.webhook_timeout, ",".join(f"{s:g}s" for s in partners.webhook_retry_schedule),
-             partners.webhook_disable_after, partners.webhook_concurrency,
+             spoken(partners.webhook_timeout),
+             ",".join(spoken(s) for s in partners.webhook_retry_schedule),
+             spoken(partners.webhook_disable_after), partners.webhook_concurrency,
              partners.webhook_endpoint_concurrency,
              "allowed" if partners.webhook_allow_private_networks else "refused",
              partners.webhook_retention_days)

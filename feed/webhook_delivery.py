@@ -16,6 +16,7 @@ from feed import webhook_http
 from feed.webhook_fanout import SINK
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY, PARTNER_OLDEST_PENDING, PARTNER_PENDING
 from settings.partners import PartnerSettings
+from store import webhook_attempts as attempts
 from store import webhook_deliveries as store
 from store.errors import log_failure
 
@@ -53,15 +54,21 @@ class DeliveryLoop:
         session = webhook_http.session(settings.webhook_concurrency,
                                        settings.webhook_allow_private_networks)
         upkeep = asyncio.create_task(self._upkeep())
+        failing = False
         try:
             while True:
                 self._wake.clear()
                 try:
                     await self._claim(session)
+                    if failing:
+                        failing = False
+                        log.info("webhook delivery: claiming works again")
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log_failure(log, exc, "webhook delivery: claiming")
+                    if not failing:  # one line per outage, not one per poll
+                        failing = True
+                        log_failure(log, exc, "webhook delivery: claiming")
                 try:
                     async with asyncio.timeout(settings.webhook_poll_interval):
                         await self._wake.wait()
@@ -78,7 +85,7 @@ class DeliveryLoop:
         if free <= 0:
             return
         async with self.pool.acquire() as conn:
-            claimed = await store.claim(conn, free, self.lease, self._busy,
+            claimed = await attempts.claim(conn, free, self.lease, self._busy,
                                         self.settings.webhook_endpoint_concurrency)
         for attempt in claimed:
             self._busy[attempt.endpoint_id] = self._busy.get(attempt.endpoint_id, 0) + 1
@@ -86,7 +93,7 @@ class DeliveryLoop:
             self._attempts.add(task)
             task.add_done_callback(functools.partial(self._ended, attempt))
 
-    def _ended(self, attempt: store.Attempt, task: asyncio.Task[None]) -> None:
+    def _ended(self, attempt: attempts.Attempt, task: asyncio.Task[None]) -> None:
         self._attempts.discard(task)
         left = self._busy.get(attempt.endpoint_id, 1) - 1
         if left > 0:
@@ -95,7 +102,7 @@ class DeliveryLoop:
             self._busy.pop(attempt.endpoint_id, None)
         self._wake.set()  # its queue's next delivery, or a free slot
 
-    async def _attempt(self, session: aiohttp.ClientSession, first: store.Attempt) -> None:
+    async def _attempt(self, session: aiohttp.ClientSession, first: attempts.Attempt) -> None:
         """Attempts `first`, then, in the same slot, the next deliveries of its queue while
         they are delivered and due (at most CHAIN: then the slot goes back to the oldest due)."""
         settings = self.settings
@@ -110,7 +117,7 @@ class DeliveryLoop:
             try:
                 async with self.pool.acquire() as conn:
                     await self._settle(conn, attempt, answer)
-                    following = await store.claim_next(conn, attempt, self.lease) if (
+                    following = await attempts.claim_next(conn, attempt, self.lease) if (
                         answer.delivered and n < CHAIN) else None
             except asyncio.CancelledError:
                 raise
@@ -121,12 +128,12 @@ class DeliveryLoop:
                 return
             attempt = following
 
-    async def _settle(self, conn: asyncpg.Connection, attempt: store.Attempt,
+    async def _settle(self, conn: asyncpg.Connection, attempt: attempts.Attempt,
                       answer: webhook_http.Answer) -> None:
         settings = self.settings
         if answer.delivered:
             assert answer.status is not None
-            recovered = await store.delivered(conn, attempt, answer.status)
+            recovered = await attempts.delivered(conn, attempt, answer.status)
             PARTNER_EVENTS.labels(SINK, "delivered").inc()
             PARTNER_LATENCY.labels(SINK).observe(_since_commit(attempt.body))
             if recovered:
@@ -135,16 +142,16 @@ class DeliveryLoop:
         assert answer.error is not None
         PARTNER_EVENTS.labels(SINK, "failed").inc()
         if answer.gone:
-            if await store.gone(conn, attempt, 410, answer.error, GONE_REASON):
+            if await attempts.gone(conn, attempt, 410, answer.error, GONE_REASON):
                 log.warning("webhook endpoint %d (%s) disabled: %s", attempt.endpoint_id,
                             attempt.url, GONE_REASON)
             return
         schedule = settings.webhook_retry_schedule
         step = attempt.round_attempts - 1
         retry_in = schedule[step] if step < len(schedule) else None
-        reason = (f"every attempt failed for {settings.webhook_disable_after:g}s "
+        reason = (f"every attempt failed for {spoken(settings.webhook_disable_after)} "
                   f"(the last: {answer.error})")
-        failure = await store.failed(
+        failure = await attempts.failed(
             conn, attempt, response_status=answer.status, error=answer.error,
             retry_in=retry_in, disable_after=settings.webhook_disable_after, reason=reason)
         if failure is None:
@@ -195,6 +202,14 @@ class DeliveryLoop:
             total += deleted
             if deleted < PRUNE_BATCH:
                 return total
+
+
+def spoken(seconds: float) -> str:
+    """A duration as the settings write it: `24h`, `10m`, `0.5s`."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def _since_commit(body: bytes) -> float:

@@ -15,7 +15,7 @@ from yarl import URL
 
 from domain.network import literal_address, private_address
 from feed.webhook_signing import headers
-from store.webhook_deliveries import Attempt
+from store.webhook_attempts import Attempt
 
 CONTENT_TYPE = "application/cloudevents+json"
 USER_AGENT = "inventory-webhooks/1"
