@@ -3,6 +3,7 @@ change (the "webhooks" ledger tail, bootstrap/partners.py), and again on replay 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 
@@ -14,7 +15,9 @@ from feed import cloudevents
 from feed.tail import LedgerTail
 from store import cursors
 from store import webhook_deliveries as store
+from store.errors import log_failure
 
+log = logging.getLogger(__name__)
 SINK = "webhooks"
 # An endpoint is not sent entries that occurred this long before it was created. The fan-out
 # runs behind the ledger after an outage (of the database, of every instance); without this
@@ -83,6 +86,16 @@ class FanoutTail(LedgerTail):
         super().__init__(pool, fanout, sweep_interval=sweep_interval)
         self.fanout = fanout
         self.on_queued = queued
+
+    async def begin(self) -> None:
+        """Starts the sink's cursors now if it never started, so that this is said at startup;
+        if the database fails here, run() starts them."""
+        try:
+            async with self.pool.acquire() as conn:
+                if await cursors.start(conn, SINK):
+                    log.info("sink %s starts at the ledger's heads", SINK)
+        except Exception as exc:
+            log_failure(log, exc, "sink %s: start", SINK)
 
     async def _round(self) -> None:
         self.fanout.queued = False

@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 
 from tests.conftest import free_port
 
-ANSWERS = ("200", "500", "410", "hang", "drop")
+ANSWERS = ("200", "500", "410", "307", "hang", "drop")  # 307: to the path "moved"
 # How a path answers: by the request's event id and attempt number (webhook-attempt).
 Policy = Callable[[str, int], str]
 
@@ -127,7 +127,8 @@ class Receiver:
             return web.Response(text="too late")
         # An answer counts once it is written: a request read after its sender died (a killed
         # server's last bytes) is recorded as lost, not as delivered.
-        response = web.Response(status=int(answer), text="answered")
+        response = web.Response(status=int(answer), text="answered",
+                                headers={"location": self.url("moved")} if answer == "307" else {})
         try:
             await response.prepare(request)
             await response.write_eof()

@@ -21,6 +21,7 @@ from domain.webhooks import DeliveryStatus, WebhookEndpoint
 from feed import cloudevents
 from feed.webhook_delivery import DeliveryLoop
 from feed.webhook_fanout import replay
+from ops.metrics import registry
 from service import cataloguing, reserving, stocking
 from service.inventory import Inventory
 from settings import Settings
@@ -165,6 +166,7 @@ async def test_a_burst_is_delivered_once_per_endpoint_in_order_after_failures(
             ("200", "200", "500"))
 
     secret = new_secret()
+    before = {outcome: sent(outcome) for outcome in ("delivered", "failed")}
     steady = await add_endpoint(pool, receiver.add("steady", secret), secret)
     shaky = await add_endpoint(pool, receiver.add("shaky", secret, answer=flaky), secret)
     types = [cloudevents.STOCK_TYPE + "reserved", cloudevents.AVAILABILITY_TYPE]
@@ -186,7 +188,36 @@ async def test_a_burst_is_delivered_once_per_endpoint_in_order_after_failures(
     assert len(receiver.at("shaky")) > total  # it really failed and was retried
     for endpoint_id in (steady, shaky, picky):
         assert set(await statuses(pool, endpoint_id)) == {"DELIVERED"}
+    assert sent("delivered") - before["delivered"] == 2 * total + sum(map(len, wanted.values()))
+    assert sent("failed") - before["failed"] == len(receiver.at("shaky")) - total
     await assert_consistent(pool)
+
+
+def sent(outcome: str) -> float:
+    return registry().get_sample_value(
+        "inventory_partner_events_total", {"sink": "webhooks", "outcome": outcome}) or 0.0
+
+
+async def test_a_redirect_is_a_failure_not_followed(
+    running: Inventory, pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    secret = new_secret()
+    endpoint = await add_endpoint(pool, receiver.add("moving", secret, answer="307"), secret)
+    receiver.add("moved", secret)
+    await catalogue(running, ["M-1"])
+    await stocking.set_stock(running, sku="M-1", location="W", on_hand=5, safety_stock=None,
+                             expected_version=None, reference=None)
+    await until_sql(pool, """SELECT count(*) > 0 FROM webhook_deliveries WHERE endpoint_id = $1
+                             AND attempts >= 2 AND response_status = 307
+                             AND error = 'HTTP 307 (redirects are not followed): answered'""",
+                    endpoint)
+    receiver.answer("moving", "200")
+    await settled(pool, [endpoint], 2)
+    assert receiver.at("moved") == []
+    async with pool.acquire() as conn:
+        first = await conn.fetchrow("""SELECT attempts, response_status FROM webhook_deliveries
+                                       WHERE endpoint_id = $1 ORDER BY id LIMIT 1""", endpoint)
+    assert first["attempts"] >= 2 and first["response_status"] == 200
 
 
 @pytest.fixture
