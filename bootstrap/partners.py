@@ -30,7 +30,7 @@ async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
     delivery = DeliveryLoop(pool, partners)
     fanout = FanoutTail(pool, WebhookFanout(partners.event_source), delivery.wake,
                         sweep_interval=partners.tail_sweep_interval)
-    await fanout.begin()
+    await fanout.start_cursors()
     sinks.append(TailSink(fanout))
     tasks += [asyncio.create_task(fanout.run()), asyncio.create_task(delivery.run())]
     log.info("webhooks: timeout %s, retries after %s, disabled after %s failing, "

@@ -87,7 +87,7 @@ class FanoutTail(LedgerTail):
         self.fanout = fanout
         self.on_queued = queued
 
-    async def begin(self) -> None:
+    async def start_cursors(self) -> None:
         """Starts the sink's cursors now if it never started, so that this is said at startup;
         if the database fails here, run() starts them."""
         try:
