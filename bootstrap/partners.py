@@ -15,8 +15,12 @@ from feed.jetstream import JetStreamHandler, StreamSettings
 from feed.mqtt import BrokerSettings, MqttHandler
 from feed.outbox import Sink
 from feed.relay import Relay, RelayHandler, shown
+from feed.tail import LedgerTail, TailSink
+from feed.webhook_delivery import DeliveryLoop, spoken
+from feed.webhook_fanout import WebhookFanout
 from settings import Settings
 from store import leases
+from store.errors import log_failure
 
 log = logging.getLogger("inventory")
 
@@ -28,6 +32,25 @@ async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
     sinks: list[Sink] = []
     tasks: list[asyncio.Task[None]] = []
     # webhooks: the fan-out tail (a TailSink) and the delivery loop (issue 12)
+    partners = settings.partners
+    delivery = DeliveryLoop(pool, partners)
+    fanout = WebhookFanout(partners.event_source, wake=delivery.wake)
+    tail = LedgerTail(pool, fanout, sweep_interval=partners.tail_sweep_interval,
+                      committed=fanout.committed)
+    try:
+        await tail.begin()  # its one log line belongs to startup; else run() retries it
+    except Exception as exc:
+        log_failure(log, exc, "sink %s: start", fanout.name)
+    sinks.append(TailSink(tail))
+    tasks += [asyncio.create_task(tail.run()), asyncio.create_task(delivery.run())]
+    log.info("webhooks: timeout %s, retries after %s, disabled after %s failing, "
+             "%d in flight (%d per endpoint), private networks %s, retention %d days",
+             spoken(partners.webhook_timeout),
+             ",".join(spoken(s) for s in partners.webhook_retry_schedule),
+             spoken(partners.webhook_disable_after), partners.webhook_concurrency,
+             partners.webhook_endpoint_concurrency,
+             "allowed" if partners.webhook_allow_private_networks else "refused",
+             partners.webhook_retention_days)
     # the NATS/MQTT relay: its TailSinks, live only while this instance holds the lock
     relay = open_relay(settings, pool)
     if relay is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -47,12 +47,14 @@ class LedgerTail:
     def __init__(
         self, pool: asyncpg.Pool, handler: Handler, *, sweep_interval: float = 1.0,
         skus_per_round: int = SKUS_PER_ROUND, entries_per_sku: int = ENTRIES_PER_SKU,
+        committed: Callable[[], None] | None = None,
     ) -> None:
         self.pool = pool
         self.handler = handler
         self.sweep_interval = sweep_interval
         self.skus_per_round = skus_per_round
         self.entries_per_sku = entries_per_sku
+        self.committed = committed  # called after each round that handed something on
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
         self._begun = False
@@ -129,6 +131,8 @@ class LedgerTail:
         except BaseException:
             self._woken.update(skus)
             raise
+        if self.committed is not None and changes:
+            self.committed()
         counts: dict[int, int] = {}
         last: dict[int, StockEvent] = {}
         for change in changes:

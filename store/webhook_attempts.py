@@ -1,0 +1,204 @@
+"""Webhook delivery attempts in PostgreSQL: claimed (a lease, FOR UPDATE SKIP LOCKED) and settled
+(delivered, retried, DEAD, the endpoint disabled) by feed/webhook_delivery.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+# Claims the rows `picked` for $LEASE seconds: one attempt more, each named by its number.
+LEASE = """
+UPDATE webhook_deliveries d
+SET leased_until = now() + $LEASE * interval '1 second', attempts = d.attempts + 1,
+    round_attempts = d.round_attempts + 1
+FROM picked, webhook_endpoints e
+WHERE d.id = picked.id AND e.id = d.endpoint_id
+RETURNING d.id, d.endpoint_id, e.url, e.secret,
+          CASE WHEN e.previous_until > now() THEN e.previous_secret END AS previous_secret,
+          d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts
+"""
+
+# The head of each (endpoint, SKU) queue, one index probe per queue (a loose index scan over
+# webhook_deliveries_pending), however long the queues behind a failing endpoint are. A head
+# that is due, not leased and of an enabled endpoint is claimed, at most `free` per endpoint
+# (its free slots on this instance) and $1 in all; the row's own conditions are checked again
+# on the locked row, so two instances never claim one attempt.
+CLAIM = """
+WITH RECURSIVE heads AS (
+    (SELECT endpoint_id, sku, id FROM webhook_deliveries WHERE status = 'PENDING'
+     ORDER BY endpoint_id, sku, id LIMIT 1)
+    UNION ALL
+    SELECT n.endpoint_id, n.sku, n.id FROM heads h CROSS JOIN LATERAL (
+        SELECT endpoint_id, sku, id FROM webhook_deliveries
+        WHERE status = 'PENDING' AND (endpoint_id, sku) > (h.endpoint_id, h.sku)
+        ORDER BY endpoint_id, sku, id LIMIT 1) n
+), ranked AS (
+    SELECT d.id, d.endpoint_id,
+           row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS n
+    FROM heads h JOIN webhook_deliveries d ON d.id = h.id
+    JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    WHERE d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+), picked AS (
+    SELECT d.id FROM ranked r JOIN webhook_deliveries d ON d.id = r.id
+    LEFT JOIN unnest($3::bigint[], $4::int[]) AS busy (endpoint_id, in_flight)
+           ON busy.endpoint_id = r.endpoint_id
+    WHERE r.n <= $5 - coalesce(busy.in_flight, 0)
+      AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+      AND (d.leased_until IS NULL OR d.leased_until < now())
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+)
+""" + LEASE.replace("$LEASE", "$2")
+
+# After a delivery, the next of its queue, if it is due: the same slot goes on with it.
+CLAIM_NEXT = """
+WITH picked AS (
+    SELECT d.id FROM webhook_deliveries d
+    JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    WHERE d.id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND sku = $2
+                  AND status = 'PENDING' ORDER BY id LIMIT 1)
+      AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+      AND (d.leased_until IS NULL OR d.leased_until < now())
+    FOR UPDATE OF d SKIP LOCKED
+)
+""" + LEASE.replace("$LEASE", "$3")
+
+# Each settling statement names the attempt it settles: a stale one (its lease ran out and
+# another instance attempted it since) changes nothing.
+DELIVERED = """
+WITH settled AS (
+    UPDATE webhook_deliveries SET status = 'DELIVERED', delivered_at = now(),
+        response_status = $3, error = NULL, leased_until = NULL
+    WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
+    RETURNING endpoint_id
+)
+UPDATE webhook_endpoints e SET failing_since = NULL
+FROM settled WHERE e.id = settled.endpoint_id AND e.failing_since IS NOT NULL
+RETURNING e.id
+"""
+
+FAILED = """
+UPDATE webhook_deliveries SET
+    status = CASE WHEN $5 THEN 'DEAD' ELSE 'PENDING' END,
+    next_attempt_at = CASE WHEN $5 THEN NULL ELSE now() + $6 * interval '1 second' END,
+    response_status = $3, error = $4, leased_until = NULL
+WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
+RETURNING endpoint_id
+"""
+
+# Failing since the first failure after the last success; disabled once that is $2 s ago.
+ENDPOINT_FAILED = """
+UPDATE webhook_endpoints e SET
+    failing_since = coalesce(e.failing_since, now()),
+    enabled = e.enabled AND NOT coalesce(e.failing_since < now() - $2 * interval '1 second',
+                                         false),
+    disabled_reason = CASE WHEN e.enabled AND e.failing_since < now() - $2 * interval '1 second'
+                           THEN $3 ELSE e.disabled_reason END,
+    updated_at = CASE WHEN e.enabled AND e.failing_since < now() - $2 * interval '1 second'
+                      THEN now() ELSE e.updated_at END
+FROM (SELECT id, failing_since, enabled FROM webhook_endpoints WHERE id = $1 FOR UPDATE) old
+WHERE e.id = old.id
+RETURNING old.failing_since AS was_failing_since, old.enabled AS was_enabled, e.enabled
+"""
+
+# 410 Gone: the endpoint is disabled at once; the delivery waits, due again when re-enabled.
+GONE = """
+WITH waiting AS (
+    UPDATE webhook_deliveries SET response_status = $3, error = $4, leased_until = NULL,
+        next_attempt_at = now()
+    WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
+    RETURNING endpoint_id
+)
+UPDATE webhook_endpoints e SET enabled = false, disabled_reason = $5, updated_at = now()
+FROM waiting WHERE e.id = waiting.endpoint_id AND e.enabled
+RETURNING e.id
+"""
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A claimed delivery: this instance holds it until its lease runs out. `attempts` names
+    the attempt (the settling statements check it); `round_attempts` indexes the schedule."""
+
+    id: int
+    endpoint_id: int
+    url: str
+    secret: str
+    previous_secret: str | None  # still signing beside `secret` (a rotation's overlap)
+    event_id: str
+    sku: str
+    sequence: int
+    body: bytes
+    attempts: int
+    round_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFailure:
+    """What a failed attempt did to its endpoint: it started failing now (`first`), or it was
+    disabled by this failure (`disabled`)."""
+
+    first: bool
+    disabled: bool
+
+
+async def claim(
+    conn: asyncpg.Connection, limit: int, lease: float, busy: dict[int, int], per_endpoint: int
+) -> list[Attempt]:
+    """Claims up to `limit` due queue heads for `lease` seconds (committed at once: no
+    transaction stays open during the HTTP call); `busy` = attempts in flight per endpoint."""
+    ids = list(busy)
+    found = await conn.fetch(CLAIM, limit, lease, ids, [busy[i] for i in ids], per_endpoint)
+    return [_attempt(r) for r in sorted(found, key=lambda r: r["id"])]
+
+
+async def claim_next(conn: asyncpg.Connection, after: Attempt, lease: float) -> Attempt | None:
+    """The next delivery of `after`'s queue (endpoint and SKU) if it is due and free, claimed
+    for `lease` seconds."""
+    found = await conn.fetchrow(CLAIM_NEXT, after.endpoint_id, after.sku, lease)
+    return None if found is None else _attempt(found)
+
+
+def _attempt(r: asyncpg.Record) -> Attempt:
+    return Attempt(
+        id=r["id"], endpoint_id=r["endpoint_id"], url=r["url"], secret=r["secret"],
+        previous_secret=r["previous_secret"], event_id=r["event_id"], sku=r["sku"],
+        sequence=r["sequence"], body=bytes(r["body"]), attempts=r["attempts"],
+        round_attempts=r["round_attempts"],
+    )
+
+
+async def delivered(conn: asyncpg.Connection, attempt: Attempt, response_status: int) -> bool:
+    """The attempt got a 2xx; True if its endpoint was failing until now (it recovered)."""
+    recovered = await conn.fetchval(DELIVERED, attempt.id, attempt.attempts, response_status)
+    return recovered is not None
+
+
+async def failed(
+    conn: asyncpg.Connection, attempt: Attempt, *, response_status: int | None, error: str,
+    retry_in: float | None, disable_after: float, reason: str,
+) -> EndpointFailure | None:
+    """The attempt failed: due again in `retry_in` seconds, or DEAD if None. The endpoint is
+    marked failing, and disabled with `reason` once it has failed for `disable_after` seconds
+    with no success. None if the attempt was stale (nothing changed)."""
+    async with conn.transaction():
+        endpoint_id = await conn.fetchval(
+            FAILED, attempt.id, attempt.attempts, response_status, error, retry_in is None,
+            retry_in or 0.0)
+        if endpoint_id is None:
+            return None
+        r = await conn.fetchrow(ENDPOINT_FAILED, endpoint_id, disable_after, reason)
+    if r is None:
+        return None
+    return EndpointFailure(first=r["was_failing_since"] is None,
+                           disabled=r["was_enabled"] and not r["enabled"])
+
+
+async def gone(conn: asyncpg.Connection, attempt: Attempt, response_status: int, error: str,
+               reason: str) -> bool:
+    """The endpoint answered 410 Gone: disabled with `reason`, the delivery stays PENDING;
+    True if this disabled it."""
+    disabled = await conn.fetchval(GONE, attempt.id, attempt.attempts, response_status, error,
+                                   reason)
+    return disabled is not None
