@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from feed.outbox import Sink
+from feed.tail import TailSink
+from feed.webhook_delivery import DeliveryLoop
+from feed.webhook_fanout import FanoutTail, WebhookFanout
 from settings import Settings
 
 log = logging.getLogger("inventory")
@@ -23,6 +26,19 @@ async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
     sinks: list[Sink] = []
     tasks: list[asyncio.Task[None]] = []
     # webhooks: the fan-out tail (a TailSink) and the delivery loop (issue 12)
+    partners = settings.partners
+    delivery = DeliveryLoop(pool, partners)
+    fanout = FanoutTail(pool, WebhookFanout(partners.event_source), delivery.wake,
+                        sweep_interval=partners.tail_sweep_interval)
+    sinks.append(TailSink(fanout))
+    tasks += [asyncio.create_task(fanout.run()), asyncio.create_task(delivery.run())]
+    log.info("webhooks: timeout %gs, retries after %s, disabled after %gs failing, "
+             "%d in flight (%d per endpoint), private networks %s, retention %d days",
+             partners.webhook_timeout, ",".join(f"{s:g}s" for s in partners.webhook_retry_schedule),
+             partners.webhook_disable_after, partners.webhook_concurrency,
+             partners.webhook_endpoint_concurrency,
+             "allowed" if partners.webhook_allow_private_networks else "refused",
+             partners.webhook_retention_days)
     # the NATS/MQTT relay: its TailSinks, live only while this instance holds the lock
     log.info("partner sinks: %s", ", ".join(s.name for s in sinks) or "none")
     try:

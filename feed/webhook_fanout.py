@@ -1,0 +1,107 @@
+"""Queues a webhook delivery per endpoint that wants it for every ledger entry and availability
+change (the "webhooks" ledger tail, bootstrap/partners.py), and again on replay (the API)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+
+import asyncpg
+
+from domain.changes import LedgerChange
+from domain.webhooks import WebhookEndpoint
+from feed import cloudevents
+from feed.tail import LedgerTail
+from store import cursors
+from store import webhook_deliveries as store
+
+SINK = "webhooks"
+# An endpoint is not sent entries that occurred this long before it was created. The fan-out
+# runs behind the ledger after an outage (of the database, of every instance); without this
+# bound a new endpoint would be flooded with events from before it existed. The tail's
+# transactions last far less than this, so nothing committed after the endpoint is skipped.
+BEFORE_CREATION = timedelta(seconds=60)
+
+
+def deliveries(
+    endpoints: Sequence[WebhookEndpoint], changes: Sequence[LedgerChange], source: str,
+    *, replay: bool = False,
+) -> list[store.Queued]:
+    """Per change in order, the stock event then the availability change it caused, each for
+    every endpoint that wants it (with `replay`, also entries from before the endpoint)."""
+    out: list[store.Queued] = []
+    for change in changes:
+        event = change.event
+        wanting = [e for e in endpoints
+                   if replay or event.occurred_at >= e.created_at - BEFORE_CREATION]
+        if not wanting:
+            continue
+        kind = cloudevents.STOCK_TYPE + event.kind.value.lower()
+        documents = [(kind, cloudevents.stock_id(event), cloudevents.stock_event(event, source))]
+        availability = change.availability
+        if availability is not None:
+            documents.append((cloudevents.AVAILABILITY_TYPE,
+                              cloudevents.availability_id(availability),
+                              cloudevents.availability_event(availability, source)))
+        for event_type, event_id, document in documents:
+            body: bytes | None = None
+            for endpoint in wanting:
+                if endpoint.wants(event_type, event.sku):
+                    body = body or cloudevents.encode(document)
+                    out.append(store.Queued(endpoint.id, event_id, event_type, event.sku,
+                                            event.sequence, body))
+    return out
+
+
+class WebhookFanout:
+    """The tail's handler: every endpoint, enabled or not, gets what it wants queued in the
+    tail's transaction (a disabled endpoint's queue waits for it to be re-enabled)."""
+
+    name = SINK
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.queued = False  # this round queued something: wake the delivery once committed
+
+    async def handle(
+        self, conn: asyncpg.Connection, changes: Sequence[LedgerChange]
+    ) -> Mapping[int, int]:
+        self.queued = False
+        endpoints = await store.endpoints(conn) if changes else []
+        queued = deliveries(endpoints, changes, self.source)
+        await store.queue(conn, queued)
+        self.queued = bool(queued)
+        return {change.sku_id: change.event.sequence for change in changes}
+
+
+class FanoutTail(LedgerTail):
+    """The fan-out's ledger tail: wakes the delivery loop after a round that queued deliveries
+    has committed (before it, the loop would find nothing)."""
+
+    def __init__(self, pool: asyncpg.Pool, fanout: WebhookFanout, queued: Callable[[], None],
+                 *, sweep_interval: float) -> None:
+        super().__init__(pool, fanout, sweep_interval=sweep_interval)
+        self.fanout = fanout
+        self.on_queued = queued
+
+    async def _round(self) -> None:
+        self.fanout.queued = False
+        await super()._round()
+        if self.fanout.queued:
+            self.on_queued()
+
+
+async def replay(
+    conn: asyncpg.Connection, endpoint: WebhookEndpoint, sku: str, after_sequence: int, *,
+    limit: int, source: str,
+) -> int:
+    """Within the caller's transaction, queues again (new PENDING deliveries, the same event
+    ids) every event of `sku` after `after_sequence` that the endpoint's filters want, reading
+    at most `limit` ledger entries; returns how many deliveries were queued."""
+    found = await store.sku_id(conn, sku)
+    if found is None or limit <= 0:
+        return 0
+    changes = (await cursors.entries(conn, {found: after_sequence}, limit))[:limit]
+    queued = deliveries([endpoint], changes, source, replay=True)
+    await store.queue(conn, queued)
+    return len(queued)

@@ -1,0 +1,291 @@
+"""Webhook deliveries in PostgreSQL: queued by feed/webhook_fanout.py, claimed and settled by
+feed/webhook_delivery.py, listed and retried by the webhook API (service/webhooks.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+
+ENDPOINTS = """
+SELECT id, url, event_types, skus, enabled, disabled_reason, created_at
+FROM webhook_endpoints ORDER BY id
+"""
+
+# In the given order, so that ids (the queue's order) follow sequence order per SKU.
+QUEUE = """
+INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, sku, sequence, body)
+SELECT q.endpoint_id, q.event_id, q.event_type, q.sku, q.sequence, q.body
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])
+     WITH ORDINALITY AS q (endpoint_id, event_id, event_type, sku, sequence, body, n)
+ORDER BY q.n
+"""
+
+# The head of each (endpoint, SKU) queue, one index probe per queue (a loose index scan over
+# webhook_deliveries_pending), however long the queues behind a failing endpoint are. A head
+# that is due, not leased and of an enabled endpoint is claimed, at most `free` per endpoint
+# (its free slots on this instance) and $1 in all; the row's own conditions are checked again
+# on the locked row, so two instances never claim one attempt.
+CLAIM = """
+WITH RECURSIVE heads AS (
+    (SELECT endpoint_id, sku, id FROM webhook_deliveries WHERE status = 'PENDING'
+     ORDER BY endpoint_id, sku, id LIMIT 1)
+    UNION ALL
+    SELECT n.endpoint_id, n.sku, n.id FROM heads h CROSS JOIN LATERAL (
+        SELECT endpoint_id, sku, id FROM webhook_deliveries
+        WHERE status = 'PENDING' AND (endpoint_id, sku) > (h.endpoint_id, h.sku)
+        ORDER BY endpoint_id, sku, id LIMIT 1) n
+), ranked AS (
+    SELECT d.id, d.endpoint_id,
+           row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS n
+    FROM heads h JOIN webhook_deliveries d ON d.id = h.id
+    JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    WHERE d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+), picked AS (
+    SELECT d.id FROM ranked r JOIN webhook_deliveries d ON d.id = r.id
+    LEFT JOIN unnest($3::bigint[], $4::int[]) AS busy (endpoint_id, in_flight)
+           ON busy.endpoint_id = r.endpoint_id
+    WHERE r.n <= $5 - coalesce(busy.in_flight, 0)
+      AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+      AND (d.leased_until IS NULL OR d.leased_until < now())
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE webhook_deliveries d
+SET leased_until = now() + $2 * interval '1 second', attempts = d.attempts + 1,
+    round_attempts = d.round_attempts + 1
+FROM picked, webhook_endpoints e
+WHERE d.id = picked.id AND e.id = d.endpoint_id
+RETURNING d.id, d.endpoint_id, e.url, e.secret,
+          CASE WHEN e.previous_until > now() THEN e.previous_secret END AS previous_secret,
+          d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts
+"""
+
+# Each settling statement names the attempt it settles: a stale one (its lease ran out and
+# another instance attempted it since) changes nothing.
+DELIVERED = """
+WITH settled AS (
+    UPDATE webhook_deliveries SET status = 'DELIVERED', delivered_at = now(),
+        response_status = $3, error = NULL, leased_until = NULL
+    WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
+    RETURNING endpoint_id
+)
+UPDATE webhook_endpoints e SET failing_since = NULL
+FROM settled WHERE e.id = settled.endpoint_id AND e.failing_since IS NOT NULL
+RETURNING e.id
+"""
+
+FAILED = """
+UPDATE webhook_deliveries SET
+    status = CASE WHEN $5 THEN 'DEAD' ELSE 'PENDING' END,
+    next_attempt_at = CASE WHEN $5 THEN NULL ELSE now() + $6 * interval '1 second' END,
+    response_status = $3, error = $4, leased_until = NULL
+WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
+RETURNING endpoint_id
+"""
+
+# Failing since the first failure after the last success; disabled once that is $2 s ago.
+ENDPOINT_FAILED = """
+UPDATE webhook_endpoints e SET
+    failing_since = coalesce(e.failing_since, now()),
+    enabled = e.enabled AND NOT coalesce(e.failing_since < now() - $2 * interval '1 second',
+                                         false),
+    disabled_reason = CASE WHEN e.enabled AND e.failing_since < now() - $2 * interval '1 second'
+                           THEN $3 ELSE e.disabled_reason END,
+    updated_at = CASE WHEN e.enabled AND e.failing_since < now() - $2 * interval '1 second'
+                      THEN now() ELSE e.updated_at END
+FROM (SELECT id, failing_since, enabled FROM webhook_endpoints WHERE id = $1 FOR UPDATE) old
+WHERE e.id = old.id
+RETURNING old.failing_since AS was_failing_since, old.enabled AS was_enabled, e.enabled
+"""
+
+# 410 Gone: the endpoint is disabled at once; the delivery waits, due again when re-enabled.
+GONE = """
+WITH waiting AS (
+    UPDATE webhook_deliveries SET response_status = $3, error = $4, leased_until = NULL,
+        next_attempt_at = now()
+    WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
+    RETURNING endpoint_id
+)
+UPDATE webhook_endpoints e SET enabled = false, disabled_reason = $5, updated_at = now()
+FROM waiting WHERE e.id = waiting.endpoint_id AND e.enabled
+RETURNING e.id
+"""
+
+RETRY_DEAD = """
+UPDATE webhook_deliveries SET status = 'PENDING', round_attempts = 0, next_attempt_at = now(),
+    leased_until = NULL
+WHERE endpoint_id = $1 AND status = 'DEAD'
+"""
+
+DELIVERIES = """
+SELECT id, endpoint_id, event_id, event_type, sku, sequence, status, attempts, response_status,
+       error, next_attempt_at, delivered_at, created_at
+FROM webhook_deliveries
+WHERE endpoint_id = $1 AND ($2::text IS NULL OR status = $2)
+ORDER BY id DESC LIMIT $3
+"""
+
+PRUNE = """
+DELETE FROM webhook_deliveries WHERE id IN (
+    SELECT id FROM webhook_deliveries
+    WHERE status <> 'PENDING' AND created_at < now() - $1 * interval '1 day'
+    LIMIT $2 FOR UPDATE SKIP LOCKED)
+"""
+
+PENDING = """
+SELECT count(*) AS pending, min(d.created_at) AS oldest
+FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+WHERE d.status = 'PENDING'
+"""
+
+SKU_ID = "SELECT id FROM skus WHERE code = $1"
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """One delivery to queue: `body` is the CloudEvent as sent."""
+
+    endpoint_id: int
+    event_id: str
+    event_type: str
+    sku: str
+    sequence: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A claimed delivery: this instance holds it until its lease runs out. `attempts` names
+    the attempt (the settling statements check it); `round_attempts` indexes the schedule."""
+
+    id: int
+    endpoint_id: int
+    url: str
+    secret: str
+    previous_secret: str | None  # still signing beside `secret` (a rotation's overlap)
+    event_id: str
+    sku: str
+    sequence: int
+    body: bytes
+    attempts: int
+    round_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFailure:
+    """What a failed attempt did to its endpoint: it started failing now (`first`), or it was
+    disabled by this failure (`disabled`)."""
+
+    first: bool
+    disabled: bool
+
+
+async def endpoints(conn: asyncpg.Connection) -> list[WebhookEndpoint]:
+    """Every endpoint, enabled or not (a disabled one queues: re-enabling delivers it)."""
+    return [WebhookEndpoint(
+        id=r["id"], url=r["url"], event_types=list(r["event_types"]), skus=list(r["skus"]),
+        enabled=r["enabled"], disabled_reason=r["disabled_reason"], created_at=r["created_at"],
+    ) for r in await conn.fetch(ENDPOINTS)]
+
+
+async def queue(conn: asyncpg.Connection, deliveries: Sequence[Queued]) -> None:
+    """Queues `deliveries` as PENDING, due now, in the order given."""
+    if not deliveries:
+        return
+    await conn.execute(
+        QUEUE, [d.endpoint_id for d in deliveries], [d.event_id for d in deliveries],
+        [d.event_type for d in deliveries], [d.sku for d in deliveries],
+        [d.sequence for d in deliveries], [d.body for d in deliveries])
+
+
+async def claim(
+    conn: asyncpg.Connection, limit: int, lease: float, busy: dict[int, int], per_endpoint: int
+) -> list[Attempt]:
+    """Claims up to `limit` due queue heads for `lease` seconds (committed at once: no
+    transaction stays open during the HTTP call); `busy` = attempts in flight per endpoint."""
+    ids = list(busy)
+    found = await conn.fetch(CLAIM, limit, lease, ids, [busy[i] for i in ids], per_endpoint)
+    return [Attempt(
+        id=r["id"], endpoint_id=r["endpoint_id"], url=r["url"], secret=r["secret"],
+        previous_secret=r["previous_secret"], event_id=r["event_id"], sku=r["sku"],
+        sequence=r["sequence"], body=bytes(r["body"]), attempts=r["attempts"],
+        round_attempts=r["round_attempts"],
+    ) for r in sorted(found, key=lambda r: r["id"])]
+
+
+async def delivered(conn: asyncpg.Connection, attempt: Attempt, response_status: int) -> bool:
+    """The attempt got a 2xx; True if its endpoint was failing until now (it recovered)."""
+    recovered = await conn.fetchval(DELIVERED, attempt.id, attempt.attempts, response_status)
+    return recovered is not None
+
+
+async def failed(
+    conn: asyncpg.Connection, attempt: Attempt, *, response_status: int | None, error: str,
+    retry_in: float | None, disable_after: float, reason: str,
+) -> EndpointFailure | None:
+    """The attempt failed: due again in `retry_in` seconds, or DEAD if None. The endpoint is
+    marked failing, and disabled with `reason` once it has failed for `disable_after` seconds
+    with no success. None if the attempt was stale (nothing changed)."""
+    async with conn.transaction():
+        endpoint_id = await conn.fetchval(
+            FAILED, attempt.id, attempt.attempts, response_status, error, retry_in is None,
+            retry_in or 0.0)
+        if endpoint_id is None:
+            return None
+        r = await conn.fetchrow(ENDPOINT_FAILED, endpoint_id, disable_after, reason)
+    if r is None:
+        return None
+    return EndpointFailure(first=r["was_failing_since"] is None,
+                           disabled=r["was_enabled"] and not r["enabled"])
+
+
+async def gone(conn: asyncpg.Connection, attempt: Attempt, response_status: int, error: str,
+               reason: str) -> bool:
+    """The endpoint answered 410 Gone: disabled with `reason`, the delivery stays PENDING;
+    True if this disabled it."""
+    disabled = await conn.fetchval(GONE, attempt.id, attempt.attempts, response_status, error,
+                                   reason)
+    return disabled is not None
+
+
+async def retry_dead(conn: asyncpg.Connection, endpoint_id: int) -> int:
+    """Every DEAD delivery of the endpoint is PENDING again, due now, with the schedule from
+    its start; their ids keep them in order. Returns how many."""
+    return int((await conn.execute(RETRY_DEAD, endpoint_id)).split()[-1])
+
+
+async def deliveries(conn: asyncpg.Connection, endpoint_id: int, status: DeliveryStatus | None,
+                     first: int) -> list[WebhookDelivery]:
+    """The endpoint's newest `first` deliveries (of `status`, if given), newest first."""
+    found = await conn.fetch(DELIVERIES, endpoint_id, None if status is None else status.value,
+                             first)
+    return [WebhookDelivery(
+        id=r["id"], endpoint_id=r["endpoint_id"], event_id=r["event_id"],
+        event_type=r["event_type"], sku=r["sku"], sequence=r["sequence"],
+        status=DeliveryStatus(r["status"]), attempts=r["attempts"],
+        response_status=r["response_status"], error=r["error"],
+        next_attempt_at=r["next_attempt_at"], delivered_at=r["delivered_at"],
+        created_at=r["created_at"],
+    ) for r in found]
+
+
+async def prune(conn: asyncpg.Connection, retention_days: int, batch: int) -> int:
+    """Deletes up to `batch` DELIVERED or DEAD deliveries older than `retention_days`."""
+    return int((await conn.execute(PRUNE, retention_days, batch)).split()[-1])
+
+
+async def pending(conn: asyncpg.Connection) -> tuple[int, datetime | None]:
+    """PENDING deliveries of enabled endpoints, and when the oldest was queued."""
+    r = await conn.fetchrow(PENDING)
+    return int(r["pending"]), r["oldest"]
+
+
+async def sku_id(conn: asyncpg.Connection, code: str) -> int | None:
+    found: int | None = await conn.fetchval(SKU_ID, code)
+    return found
