@@ -20,9 +20,11 @@ from domain.access import Scope
 from domain.webhook_rules import MAX_REPLAY_EVENTS
 from settings import Settings
 from store import keys
+from tests.api.conftest import set_stock
 from tests.client import GraphQLClient
 from tests.conftest import RunningServer
 from tests.ledger_checks import assert_consistent
+from tests.webhook_receiver import Receiver
 
 MAX_ENDPOINTS = 3
 OVERLAP = 90.0  # WEBHOOK_SECRET_OVERLAP, seconds
@@ -460,9 +462,12 @@ async def test_retry_dead_deliveries(client: GraphQLClient, pool: asyncpg.Pool) 
 async def test_replay_queues_again_within_its_limits(
     catalogue: GraphQLClient, pool: asyncpg.Pool,
 ) -> None:
-    # SKU-1's ledger: two SET entries (the catalogue fixture)
+    # SKU-1's ledger: two SET entries (the catalogue fixture), fanned out before the endpoints
+    # exist, so that only the replays below queue anything for them
+    await fanned_out(pool)
     sets = await disabled_endpoint(catalogue, eventTypes=["inventory.stock.set"])
     elsewhere = await disabled_endpoint(catalogue, skus=["SKU-2"])
+    everything = await disabled_endpoint(catalogue)
 
     async def replay(endpoint_id: str, sku: str, after: int) -> dict[str, Any]:
         payload: dict[str, Any] = (await catalogue.data(REPLAY, {"i": {
@@ -474,9 +479,13 @@ async def test_replay_queues_again_within_its_limits(
             """SELECT event_id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'PENDING'
                ORDER BY id""", int(endpoint_id))]
 
-    before = await queued_ids(sets)  # whatever the fan-out queued since the endpoint exists
+    assert await queued_ids(sets) == []
     assert await replay(sets, "SKU-1", 0) == {"queued": 2, "userErrors": []}
-    assert (await queued_ids(sets))[len(before):] == ["SKU-1/1", "SKU-1/2"]
+    assert await queued_ids(sets) == ["SKU-1/1", "SKU-1/2"]
+    # without a type filter: each entry and the availability change it caused, in order
+    assert await replay(everything, "SKU-1", 0) == {"queued": 4, "userErrors": []}
+    assert await queued_ids(everything) == ["SKU-1/1", "SKU-1/availability/SKU-1/1",
+                                            "SKU-1/2", "SKU-1/availability/SKU-1/2"]
     assert await replay(sets, "SKU-1", 1) == {"queued": 1, "userErrors": []}
     assert (await queued_ids(sets))[-1] == "SKU-1/2"
     assert await replay(sets, "SKU-1", 2) == {"queued": 0, "userErrors": []}  # the head
@@ -511,6 +520,17 @@ async def test_replay_queues_again_within_its_limits(
     await assert_consistent(pool)
 
 
+async def fanned_out(pool: asyncpg.Pool) -> None:
+    """Until the webhooks' fan-out has handed on every SKU's ledger up to its head."""
+    async with asyncio.timeout(10):
+        while await pool.fetchval(
+            """SELECT NOT EXISTS (SELECT FROM sink_starts WHERE sink = 'webhooks')
+                   OR EXISTS (SELECT FROM skus s LEFT JOIN sink_cursors c
+                                ON c.sink = 'webhooks' AND c.sku_id = s.id
+                              WHERE coalesce(c.sequence, 0) < s.last_sequence)"""):
+            await asyncio.sleep(0.02)
+
+
 async def test_cost_of_webhook_reads(client: GraphQLClient) -> None:
     endpoint_id = (await created(client))["endpoint"]["id"]
     body = await client.post(
@@ -523,3 +543,48 @@ async def test_cost_of_webhook_reads(client: GraphQLClient) -> None:
     body = await client.post(
         f'{{ webhookEndpoint(id: "{endpoint_id}") {{ deliveries(first: 500) {{ id }} }} }}')
     assert "errors" not in body
+
+
+async def test_an_endpoint_made_through_the_api_receives_signed_events(
+    catalogue: GraphQLClient, pool: asyncpg.Pool,
+) -> None:
+    """With the delivery running: the secret shown at create verifies what arrives, rotation
+    signs with both, disabling holds deliveries back and enabling sends them, replay resends."""
+    await fanned_out(pool)
+    async with Receiver() as receiver:
+        made = await created(catalogue, url=receiver.url("e2e"), skus=["SKU-2"],
+                             eventTypes=["inventory.stock.set"])
+        endpoint_id, secret = made["endpoint"]["id"], made["secret"]
+        receiver.add("e2e", secret)
+        await set_stock(catalogue, "SKU-2", "WH-A", 5)
+        await set_stock(catalogue, "SKU-1", "WH-A", 7)  # not wanted (skus)
+        await receiver.until(lambda: len(receiver.delivered("e2e")) == 1)
+        assert [(r.event_id, r.verified) for r in receiver.at("e2e")] == [("SKU-2/1", True)]
+
+        rotated = (await catalogue.data(ROTATE, {"id": endpoint_id}))["rotateWebhookSecret"]
+        receiver.add("e2e", secret, rotated["secret"])  # each must verify the request
+        await set_stock(catalogue, "SKU-2", "WH-A", 6)
+        await receiver.until(lambda: len(receiver.delivered("e2e")) == 2)
+        assert receiver.at("e2e")[-1].signatures == 2 and receiver.at("e2e")[-1].verified
+
+        await catalogue.data(UPDATE, {"i": {"id": endpoint_id, "enabled": False}})
+        await set_stock(catalogue, "SKU-2", "WH-A", 8)
+        await fanned_out(pool)
+        held = await catalogue.data(DELIVERIES, {"id": endpoint_id, "status": "PENDING"})
+        assert [d["eventId"] for d in held["webhookEndpoint"]["deliveries"]] == ["SKU-2/3"]
+        assert len(receiver.at("e2e")) == 2  # nothing sent while disabled
+        await catalogue.data(UPDATE, {"i": {"id": endpoint_id, "enabled": True}})
+        await receiver.until(lambda: len(receiver.delivered("e2e")) == 3)
+
+        replayed = (await catalogue.data(REPLAY, {"i": {
+            "endpointId": endpoint_id, "sku": "SKU-2", "afterSequence": 1}}))["replayWebhookEvents"]
+        assert replayed == {"queued": 2, "userErrors": []}
+        await receiver.until(lambda: len(receiver.delivered("e2e")) == 5)
+        assert [r.event_id for r in receiver.delivered("e2e")] == [
+            "SKU-2/1", "SKU-2/2", "SKU-2/3", "SKU-2/2", "SKU-2/3"]
+        log = (await catalogue.data(DELIVERIES, {"id": endpoint_id}))["webhookEndpoint"]
+        assert [(d["eventId"], d["status"], d["responseStatus"]) for d in log["deliveries"]] == [
+            ("SKU-2/3", "DELIVERED", 200), ("SKU-2/2", "DELIVERED", 200),
+            ("SKU-2/3", "DELIVERED", 200), ("SKU-2/2", "DELIVERED", 200),
+            ("SKU-2/1", "DELIVERED", 200)]
+    await assert_consistent(pool)
