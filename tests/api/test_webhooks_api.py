@@ -582,6 +582,12 @@ async def test_an_endpoint_made_through_the_api_receives_signed_events(
         await receiver.until(lambda: len(receiver.delivered("e2e")) == 5)
         assert [r.event_id for r in receiver.delivered("e2e")] == [
             "SKU-2/1", "SKU-2/2", "SKU-2/3", "SKU-2/2", "SKU-2/3"]
+        # the receiver has answered; the server records the answer right after
+        async with asyncio.timeout(10):
+            while await pool.fetchval("""SELECT count(*) FROM webhook_deliveries
+                                         WHERE endpoint_id = $1 AND status <> 'DELIVERED'""",
+                                      int(endpoint_id)):
+                await asyncio.sleep(0.02)
         log = (await catalogue.data(DELIVERIES, {"id": endpoint_id}))["webhookEndpoint"]
         assert [(d["eventId"], d["status"], d["responseStatus"]) for d in log["deliveries"]] == [
             ("SKU-2/3", "DELIVERED", 200), ("SKU-2/2", "DELIVERED", 200),
