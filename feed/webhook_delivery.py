@@ -21,6 +21,7 @@ from store.errors import log_failure
 
 log = logging.getLogger(__name__)
 PRUNE_BATCH = 1000
+CHAIN = 20  # deliveries of one queue in a row in one slot
 GONE_REASON = "HTTP 410 Gone from the endpoint"
 
 
@@ -94,21 +95,31 @@ class DeliveryLoop:
             self._busy.pop(attempt.endpoint_id, None)
         self._wake.set()  # its queue's next delivery, or a free slot
 
-    async def _attempt(self, session: aiohttp.ClientSession, attempt: store.Attempt) -> None:
+    async def _attempt(self, session: aiohttp.ClientSession, first: store.Attempt) -> None:
+        """Attempts `first`, then, in the same slot, the next deliveries of its queue while
+        they are delivered and due (at most CHAIN: then the slot goes back to the oldest due)."""
         settings = self.settings
-        answer = await webhook_http.post(
-            session, attempt, timeout=settings.webhook_timeout,
-            allow_private=settings.webhook_allow_private_networks)
-        log.debug("webhook delivery %d (%s) to endpoint %d, attempt %d: %s", attempt.id,
-                  attempt.event_id, attempt.endpoint_id, attempt.attempts,
-                  answer.error or answer.status)
-        try:
-            async with self.pool.acquire() as conn:
-                await self._settle(conn, attempt, answer)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # its lease runs out: attempted again
-            log_failure(log, exc, "webhook delivery %d: settling", attempt.id)
+        attempt = first
+        for n in range(1, CHAIN + 1):
+            answer = await webhook_http.post(
+                session, attempt, timeout=settings.webhook_timeout,
+                allow_private=settings.webhook_allow_private_networks)
+            log.debug("webhook delivery %d (%s) to endpoint %d, attempt %d: %s", attempt.id,
+                      attempt.event_id, attempt.endpoint_id, attempt.attempts,
+                      answer.error or answer.status)
+            try:
+                async with self.pool.acquire() as conn:
+                    await self._settle(conn, attempt, answer)
+                    following = await store.claim_next(conn, attempt, self.lease) if (
+                        answer.delivered and n < CHAIN) else None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # its lease runs out: attempted again
+                log_failure(log, exc, "webhook delivery %d: settling", attempt.id)
+                return
+            if following is None:
+                return
+            attempt = following
 
     async def _settle(self, conn: asyncpg.Connection, attempt: store.Attempt,
                       answer: webhook_http.Answer) -> None:

@@ -25,6 +25,18 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::
 ORDER BY q.n
 """
 
+# Claims the rows `picked` for $LEASE seconds: one attempt more, each named by its number.
+LEASE = """
+UPDATE webhook_deliveries d
+SET leased_until = now() + $LEASE * interval '1 second', attempts = d.attempts + 1,
+    round_attempts = d.round_attempts + 1
+FROM picked, webhook_endpoints e
+WHERE d.id = picked.id AND e.id = d.endpoint_id
+RETURNING d.id, d.endpoint_id, e.url, e.secret,
+          CASE WHEN e.previous_until > now() THEN e.previous_secret END AS previous_secret,
+          d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts
+"""
+
 # The head of each (endpoint, SKU) queue, one index probe per queue (a loose index scan over
 # webhook_deliveries_pending), however long the queues behind a failing endpoint are. A head
 # that is due, not leased and of an enabled endpoint is claimed, at most `free` per endpoint
@@ -56,15 +68,20 @@ WITH RECURSIVE heads AS (
     LIMIT $1
     FOR UPDATE OF d SKIP LOCKED
 )
-UPDATE webhook_deliveries d
-SET leased_until = now() + $2 * interval '1 second', attempts = d.attempts + 1,
-    round_attempts = d.round_attempts + 1
-FROM picked, webhook_endpoints e
-WHERE d.id = picked.id AND e.id = d.endpoint_id
-RETURNING d.id, d.endpoint_id, e.url, e.secret,
-          CASE WHEN e.previous_until > now() THEN e.previous_secret END AS previous_secret,
-          d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts
-"""
+""" + LEASE.replace("$LEASE", "$2")
+
+# After a delivery, the next of its queue, if it is due: the same slot goes on with it.
+CLAIM_NEXT = """
+WITH picked AS (
+    SELECT d.id FROM webhook_deliveries d
+    JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    WHERE d.id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND sku = $2
+                  AND status = 'PENDING' ORDER BY id LIMIT 1)
+      AND d.status = 'PENDING' AND d.next_attempt_at <= now()
+      AND (d.leased_until IS NULL OR d.leased_until < now())
+    FOR UPDATE OF d SKIP LOCKED
+)
+""" + LEASE.replace("$LEASE", "$3")
 
 # Each settling statement names the attempt it settles: a stale one (its lease ran out and
 # another instance attempted it since) changes nothing.
@@ -211,12 +228,23 @@ async def claim(
     transaction stays open during the HTTP call); `busy` = attempts in flight per endpoint."""
     ids = list(busy)
     found = await conn.fetch(CLAIM, limit, lease, ids, [busy[i] for i in ids], per_endpoint)
-    return [Attempt(
+    return [_attempt(r) for r in sorted(found, key=lambda r: r["id"])]
+
+
+async def claim_next(conn: asyncpg.Connection, after: Attempt, lease: float) -> Attempt | None:
+    """The next delivery of `after`'s queue (endpoint and SKU) if it is due and free, claimed
+    for `lease` seconds."""
+    found = await conn.fetchrow(CLAIM_NEXT, after.endpoint_id, after.sku, lease)
+    return None if found is None else _attempt(found)
+
+
+def _attempt(r: asyncpg.Record) -> Attempt:
+    return Attempt(
         id=r["id"], endpoint_id=r["endpoint_id"], url=r["url"], secret=r["secret"],
         previous_secret=r["previous_secret"], event_id=r["event_id"], sku=r["sku"],
         sequence=r["sequence"], body=bytes(r["body"]), attempts=r["attempts"],
         round_attempts=r["round_attempts"],
-    ) for r in sorted(found, key=lambda r: r["id"])]
+    )
 
 
 async def delivered(conn: asyncpg.Connection, attempt: Attempt, response_status: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -114,16 +115,26 @@ class Receiver:
         except orjson.JSONDecodeError:
             document = {}
         signatures = len(request.headers.get("webhook-signature", "").split())
-        await self._record(Received(
+        received = Received(
             path, event_id, attempt, document.get("subject", ""), document.get("sequence", 0),
-            document.get("type", ""), answer, time.monotonic(), signatures, verified))
-        if answer == "hang":
+            document.get("type", ""), answer, time.monotonic(), signatures, verified)
+        if answer in ("hang", "drop"):
+            await self._record(received)
+            if answer == "drop":
+                assert request.transport is not None
+                request.transport.abort()
             await self._release.wait()
-        if answer == "drop":
-            assert request.transport is not None
-            request.transport.abort()
-            await self._release.wait()
-        return web.Response(status=int(answer) if answer.isdigit() else 200, text="answered")
+            return web.Response(text="too late")
+        # An answer counts once it is written: a request read after its sender died (a killed
+        # server's last bytes) is recorded as lost, not as delivered.
+        response = web.Response(status=int(answer), text="answered")
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            received = dataclasses.replace(received, answer=f"lost {answer}")
+        await self._record(received)
+        return response
 
     async def _record(self, received: Received) -> None:
         async with self._changed:

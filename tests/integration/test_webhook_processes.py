@@ -55,7 +55,14 @@ async def test_a_server_killed_mid_delivery_loses_nothing(
         await sink_started(pool)
         await catalogue(inventory)
         await asyncio.gather(*(churn(inventory, code, 3) for code in SKUS))
-        await receiver.until(lambda: len(receiver.at("slow")) >= 1)
+        # every SKU's queue head is claimed and hangs at the receiver: the killed process has
+        # nothing more in flight, so nothing it sent is read after the answer changes
+        async with asyncio.timeout(20), pool.acquire() as conn:
+            while len(receiver.at("slow")) < len(SKUS) or await conn.fetchval(
+                    """SELECT count(*) FROM webhook_deliveries
+                       WHERE leased_until > now()""") < len(SKUS):
+                await asyncio.sleep(0.02)
+        assert len(receiver.at("slow")) == len(SKUS)
         assert first.process is not None
         first.process.kill()  # SIGKILL, its attempts in flight
         first.process.wait(timeout=10)
