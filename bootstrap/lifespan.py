@@ -50,7 +50,8 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
             asyncio.create_task(gatekeeper.run(settings.key_recheck_interval)),
         ]
         try:
-            yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper, redis=redis)
+            yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper, redis=redis,
+                           partners=settings.partners)
         finally:
             for task in tasks:
                 task.cancel()

@@ -13,6 +13,7 @@ from feed.hub import StockFeed
 from resolvers.loaders import Loaders
 from service.access import AccessError, Gatekeeper
 from service.inventory import Inventory
+from settings.partners import PartnerSettings
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Context:
     cache: bool = True
     # the transport delivers live subscription events itself (resolvers.handoff.Handoff)
     handoff: bool = False
+    # the webhook API's settings (SSRF rule, endpoint cap, secret overlap, event source)
+    partners: PartnerSettings = field(default_factory=PartnerSettings)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

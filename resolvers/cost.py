@@ -6,9 +6,11 @@ selection; a list field multiplies that by the number of items it can return. Th
 `skus(first)` for its `edges` (default 50, at most MAX_PAGE), `stockEvents(first)` (default
 100, at most MAX_EVENTS), `skusByCode(codes)` its number of codes, `Sku.levels` and `locations`
 `levels_per_sku` (the number of locations is not bounded by the schema; one with `location:`),
-every other list (userErrors, a cart's reservations) one. Sizes come from literals or from the
-request's variables (so `first: $n` costs what `$n` asks), clamped to the field's own maximum
-(past it the resolver refuses anyway). Fragments cost what they select, once per spread.
+`webhookEndpoints` ENDPOINTS_COUNTED, `WebhookEndpoint.deliveries(first)` (default 50, at most
+MAX_DELIVERIES), every other list (userErrors, a cart's reservations) one. Sizes come from
+literals or from the request's variables (so `first: $n` costs what `$n` asks), clamped to the
+field's own maximum (past it the resolver refuses anyway). Fragments cost what they select,
+once per spread.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ from graphql import (
 from graphql.language import IntValueNode
 
 from resolvers.queries import MAX_CODES, MAX_EVENTS, MAX_PAGE
+from resolvers.webhooks import MAX_DELIVERIES
+
+# webhookEndpoints is counted as this many (WEBHOOK_MAX_ENDPOINTS' default; the schema does not
+# bound it), so `webhookEndpoints { deliveries(first: 500) }` is refused at the default
+# MAX_QUERY_COST: a big page of deliveries is read through webhookEndpoint(id).
+ENDPOINTS_COUNTED = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +105,10 @@ class _Walk:
             return self.size(node, "first", 100, MAX_EVENTS), 1
         if parent == "Query" and name == "skusByCode":
             return self.size(node, "codes", 1, MAX_CODES), 1
+        if parent == "Query" and name == "webhookEndpoints":
+            return ENDPOINTS_COUNTED, 1
+        if parent == "WebhookEndpoint" and name == "deliveries":
+            return self.size(node, "first", 50, MAX_DELIVERIES), 1
         if parent == "SkuConnection" and name == "edges":
             return page, 1
         if (parent == "Sku" and name == "levels") or (parent == "Query" and name == "locations"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import catalog, reservations, stock
+from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanReserve, CanWrite, IsAdmin
 from schema.inputs import (
@@ -29,6 +30,15 @@ from schema.payloads import (
     SetStockPayload,
     UpsertLocationPayload,
     UpsertSkuPayload,
+)
+from schema.webhooks import (
+    CreateWebhookEndpointInput,
+    CreateWebhookEndpointPayload,
+    ReplayWebhookEventsInput,
+    UpdateWebhookEndpointInput,
+    WebhookEndpointPayload,
+    WebhookQueuedPayload,
+    given,
 )
 
 
@@ -102,6 +112,51 @@ async def _set_stock(info: Info, input: SetStockInput) -> SetStockPayload:
     ))
 
 
+async def _create_webhook_endpoint(
+    info: Info, input: CreateWebhookEndpointInput
+) -> CreateWebhookEndpointPayload:
+    return CreateWebhookEndpointPayload.from_outcome(await webhook_resolvers.create_endpoint(
+        info, url=input.url, event_types=given(input.event_types), skus=given(input.skus),
+    ))
+
+
+async def _update_webhook_endpoint(
+    info: Info, input: UpdateWebhookEndpointInput
+) -> WebhookEndpointPayload:
+    return WebhookEndpointPayload.from_outcome(await webhook_resolvers.update_endpoint(
+        info, id=input.id, url=given(input.url), event_types=given(input.event_types),
+        skus=given(input.skus), enabled=given(input.enabled),
+    ))
+
+
+async def _delete_webhook_endpoint(info: Info, id: strawberry.ID) -> WebhookEndpointPayload:
+    return WebhookEndpointPayload.from_outcome(
+        await webhook_resolvers.delete_endpoint(info, id=id), under_input=False
+    )
+
+
+async def _rotate_webhook_secret(
+    info: Info, id: strawberry.ID
+) -> CreateWebhookEndpointPayload:
+    return CreateWebhookEndpointPayload.from_outcome(
+        await webhook_resolvers.rotate_secret(info, id=id), under_input=False
+    )
+
+
+async def _replay_webhook_events(
+    info: Info, input: ReplayWebhookEventsInput
+) -> WebhookQueuedPayload:
+    return WebhookQueuedPayload.from_outcome(await webhook_resolvers.replay_events(
+        info, endpoint_id=input.endpoint_id, sku=input.sku, after_sequence=input.after_sequence,
+    ))
+
+
+async def _retry_dead_deliveries(info: Info, endpoint_id: strawberry.ID) -> WebhookQueuedPayload:
+    return WebhookQueuedPayload.from_outcome(
+        await webhook_resolvers.retry_dead(info, endpoint_id=endpoint_id), under_input=False
+    )
+
+
 @strawberry.type
 class Mutation:
     upsert_sku: UpsertSkuPayload = strawberry.mutation(
@@ -148,4 +203,33 @@ class Mutation:
     set_stock: SetStockPayload = strawberry.mutation(
         permission_classes=[CanWrite],
         resolver=_set_stock,
+    )
+    create_webhook_endpoint: CreateWebhookEndpointPayload = strawberry.mutation(
+        permission_classes=[IsAdmin], description="(v2) Admin only.",
+        resolver=_create_webhook_endpoint,
+    )
+    update_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        permission_classes=[IsAdmin], description="(v2) Admin only.",
+        resolver=_update_webhook_endpoint,
+    )
+    delete_webhook_endpoint: WebhookEndpointPayload = strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="(v2) Admin only. Deliveries stop; the history goes with it.",
+        resolver=_delete_webhook_endpoint,
+    )
+    rotate_webhook_secret: CreateWebhookEndpointPayload = strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="(v2) Admin only. A new secret; the old one keeps signing beside it for "
+        "WEBHOOK_SECRET_OVERLAP (default 24 hours).",
+        resolver=_rotate_webhook_secret,
+    )
+    replay_webhook_events: WebhookQueuedPayload = strawberry.mutation(
+        permission_classes=[IsAdmin], description="(v2) Admin only.",
+        resolver=_replay_webhook_events,
+    )
+    retry_dead_deliveries: WebhookQueuedPayload = strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="(v2) Admin only. Every DEAD delivery of the endpoint becomes PENDING "
+        "again, in order.",
+        resolver=_retry_dead_deliveries,
     )

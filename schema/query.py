@@ -7,10 +7,12 @@ import strawberry
 
 from domain.ownership import shown_to
 from resolvers import queries
+from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
-from resolvers.permissions import CanRead
+from resolvers.permissions import CanRead, IsAdmin
 from schema.inputs import SkuFilter
 from schema.types import Location, PageInfo, Reservation, Sku, SkuConnection, SkuEdge, StockEvent
+from schema.webhooks import WebhookEndpoint
 
 
 async def _sku(info: Info, code: str) -> Sku | None:
@@ -61,6 +63,16 @@ async def _stock_events(
     return [StockEvent.from_domain(shown_to(e, viewer)) for e in events]
 
 
+async def _webhook_endpoints(info: Info) -> list[WebhookEndpoint]:
+    return [WebhookEndpoint.from_domain(e)
+            for e in await webhook_resolvers.webhook_endpoints(info)]
+
+
+async def _webhook_endpoint(info: Info, id: strawberry.ID) -> WebhookEndpoint | None:
+    found = await webhook_resolvers.webhook_endpoint(info, id)
+    return WebhookEndpoint.from_domain(found) if found else None
+
+
 @strawberry.type
 class Query:
     sku: Sku | None = strawberry.field(permission_classes=[CanRead], resolver=_sku)
@@ -85,4 +97,12 @@ class Query:
         permission_classes=[CanRead],
         description="The ledger of one SKU, oldest first, from sequence afterSequence + 1.",
         resolver=_stock_events,
+    )
+    webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+        permission_classes=[IsAdmin], description="(v2) Admin only.",
+        resolver=_webhook_endpoints,
+    )
+    webhook_endpoint: WebhookEndpoint | None = strawberry.field(
+        permission_classes=[IsAdmin], description="(v2) Admin only.",
+        resolver=_webhook_endpoint,
     )

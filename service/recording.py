@@ -27,6 +27,12 @@ class Command(enum.Enum):
     SET_STOCK = "setStock"
     UPSERT_SKU = "upsertSku"
     UPSERT_LOCATION = "upsertLocation"
+    CREATE_WEBHOOK_ENDPOINT = "createWebhookEndpoint"
+    UPDATE_WEBHOOK_ENDPOINT = "updateWebhookEndpoint"
+    DELETE_WEBHOOK_ENDPOINT = "deleteWebhookEndpoint"
+    ROTATE_WEBHOOK_SECRET = "rotateWebhookSecret"
+    REPLAY_WEBHOOK_EVENTS = "replayWebhookEvents"
+    RETRY_DEAD_DELIVERIES = "retryDeadDeliveries"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})

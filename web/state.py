@@ -3,7 +3,7 @@ built by bootstrap/lifespan.py, read by the GraphQL view, SSE and the ops routes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from feed.hub import StockFeed
 from service.access import Gatekeeper
 from service.inventory import Inventory
+from settings.partners import PartnerSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class Services:
     feed: StockFeed
     gatekeeper: Gatekeeper
     redis: Redis | None  # the one shared client (feed, rate limit, /readyz); None in-process
+    partners: PartnerSettings = field(default_factory=PartnerSettings)  # the webhook API's
 
 
 def services(connection: HTTPConnection) -> Services:

@@ -84,6 +84,7 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         context = Context(
             inventory=found.inventory, feed=found.feed, gatekeeper=found.gatekeeper,
             request=request, response=response, cache=isinstance(request, Request),
+            partners=found.partners,
         )
         if isinstance(request, Request):
             try:
