@@ -111,8 +111,8 @@ class LedgerTail:
             self._woken.update(await cursors.behind(conn, name, SWEEP_LIMIT))
             lag = await cursors.lag(conn, name)
         SINK_LAG_EVENTS.labels(name).set(lag.events)
-        oldest = lag.oldest or datetime.now(UTC)
-        SINK_LAG_SECONDS.labels(name).set(max(0.0, (datetime.now(UTC) - oldest).total_seconds()))
+        SINK_LAG_SECONDS.labels(name).set(0.0 if lag.oldest is None else max(
+            0.0, (datetime.now(UTC) - lag.oldest).total_seconds()))
 
     async def _round(self) -> None:
         """One transaction over up to skus_per_round woken SKUs. A SKU with more entries than
