@@ -111,6 +111,28 @@ async def scenario(admin_url: str, endpoints: int, changes: int, partners: Partn
         await admin.close()
 
 
+async def ceiling(port: int, concurrency: int, count: int) -> float:
+    """Plain POSTs of a webhook-sized body to the same receiver, `concurrency` in flight, no
+    database: what this machine's loopback and receiver allow in the same run (per second)."""
+    import aiohttp
+
+    body = b"x" * 900  # a stock event's CloudEvent is 800-1000 bytes
+    left = count
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def post() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                async with session.post(f"http://127.0.0.1:{port}/ceiling", data=body,
+                                        headers={"content-type": "application/json"}) as r:
+                    await r.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
+
+
 async def main(args: argparse.Namespace) -> None:
     admin_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
     port = args.port or free_port()
@@ -122,11 +144,18 @@ async def main(args: argparse.Namespace) -> None:
             webhook_endpoint_concurrency=args.endpoint_concurrency)
         for endpoints in (1, 20):
             changes = args.changes if endpoints == 1 else args.changes // 10
+            in_flight = min(endpoints * partners.webhook_endpoint_concurrency,
+                            partners.webhook_concurrency)
+            before = await ceiling(port, in_flight, 4000)
             count, elapsed = await scenario(admin_url, endpoints, changes, partners, port)
+            after = await ceiling(port, in_flight, 4000)
+            rate, top = count / elapsed, (before + after) / 2
             print(f"{endpoints:>2} endpoint(s): {count} deliveries in {elapsed:.2f} s = "
-                  f"{count / elapsed:,.0f} deliveries/s (per endpoint and instance "
+                  f"{rate:,.0f} deliveries/s (per endpoint and instance "
                   f"{partners.webhook_endpoint_concurrency} in flight, "
-                  f"{partners.webhook_concurrency} in all)", flush=True)
+                  f"{partners.webhook_concurrency} in all); ceiling (plain POSTs, {in_flight} "
+                  f"in flight, same receiver) {before:,.0f} before, {after:,.0f} after: "
+                  f"{rate / top:.2f} of it", flush=True)
     finally:
         receiver.terminate()
         receiver.wait(timeout=10)

@@ -36,7 +36,7 @@ async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator
     delivery = DeliveryLoop(pool, partners)
     fanout = WebhookFanout(partners.event_source, wake=delivery.wake)
     tail = LedgerTail(pool, fanout, sweep_interval=partners.tail_sweep_interval,
-                      committed=fanout.committed)
+                      committed=fanout.committed, idle=fanout.idle)
     try:
         await tail.begin()  # its one log line belongs to startup; else run() retries it
     except Exception as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -48,6 +48,7 @@ class LedgerTail:
         self, pool: asyncpg.Pool, handler: Handler, *, sweep_interval: float = 1.0,
         skus_per_round: int = SKUS_PER_ROUND, entries_per_sku: int = ENTRIES_PER_SKU,
         committed: Callable[[], None] | None = None,
+        idle: Callable[[asyncpg.Connection], Awaitable[bool]] | None = None,
     ) -> None:
         self.pool = pool
         self.handler = handler
@@ -55,9 +56,14 @@ class LedgerTail:
         self.skus_per_round = skus_per_round
         self.entries_per_sku = entries_per_sku
         self.committed = committed  # called after each round that handed something on
+        # within a sweep's transaction: True if nothing wants entries now, nor can until it
+        # ends; the cursors then go to the heads and no round reads the ledger until a sweep
+        # finds it busy again
+        self.idle = idle
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
         self._begun = False
+        self._idle = False
 
     def wake(self, skus: Iterable[str]) -> None:
         self._woken.update(skus)
@@ -106,9 +112,18 @@ class LedgerTail:
                 pass
 
     async def _sweep(self) -> None:
+        """Picks up the SKUs that are behind; an idle handler's cursors go to the heads in
+        one statement instead, and its rounds wait for the next sweep that finds it busy."""
         name = self.handler.name
         async with self.pool.acquire() as conn:
-            self._woken.update(await cursors.behind(conn, name, SWEEP_LIMIT))
+            if self.idle is not None:
+                async with conn.transaction():
+                    self._idle = await self.idle(conn)
+                    if self._idle:
+                        await cursors.skip_to_heads(conn, name)
+                        self._woken.clear()
+            if not self._idle:
+                self._woken.update(await cursors.behind(conn, name, SWEEP_LIMIT))
             lag = await cursors.lag(conn, name)
         SINK_LAG_EVENTS.labels(name).set(lag.events)
         SINK_LAG_SECONDS.labels(name).set(0.0 if lag.oldest is None else max(
@@ -118,6 +133,9 @@ class LedgerTail:
         """One transaction over up to skus_per_round woken SKUs. A SKU with more entries than
         entries_per_sku is woken again at once; one handed on only in part (the handler's peer
         is down) waits for the sweep."""
+        if self._idle:  # the next sweep skips to the heads, or finds work and wakes them
+            self._woken.clear()
+            return
         skus = sorted(self._woken)[: self.skus_per_round]
         self._woken.difference_update(skus)
         try:

@@ -13,6 +13,7 @@ from domain.webhooks import WebhookEndpoint
 from feed import cloudevents
 from store import cursors
 from store import webhook_deliveries as store
+from store import webhook_endpoints as endpoints_store
 
 SINK = "webhooks"
 # An endpoint is not sent entries that occurred this long before it was created. The fan-out
@@ -72,6 +73,11 @@ class WebhookFanout:
         await store.queue(conn, queued)
         self.queued = bool(queued)
         return {change.sku_id: change.event.sequence for change in changes}
+
+    async def idle(self, conn: asyncpg.Connection) -> bool:
+        """No endpoint, and none can be created before the tail has skipped to the heads: what
+        is committed after an endpoint's creation is always fanned out to it."""
+        return await endpoints_store.none_until_commit(conn)
 
     def committed(self) -> None:
         """The tail's round committed: the delivery loop now finds what it queued (woken

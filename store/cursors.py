@@ -56,6 +56,16 @@ FROM unnest($2::bigint[], $3::bigint[]) AS v (sku_id, sequence)
 WHERE c.sink = $1 AND c.sku_id = v.sku_id AND v.sequence > c.sequence
 """
 
+# Nothing wants the entries (the handler is idle): every cursor to its SKU's head.
+SKIP_TO_HEADS = """
+WITH started AS (
+    INSERT INTO sink_cursors (sink, sku_id, sequence) SELECT $1, id, last_sequence FROM skus
+    ON CONFLICT DO NOTHING
+)
+UPDATE sink_cursors c SET sequence = s.last_sequence FROM skus s
+WHERE c.sink = $1 AND s.id = c.sku_id AND s.last_sequence > c.sequence
+"""
+
 BEHIND = """
 SELECT s.code FROM skus s
 LEFT JOIN sink_cursors c ON c.sink = $1 AND c.sku_id = s.id
@@ -116,6 +126,10 @@ async def advance(conn: asyncpg.Connection, sink: str, handled: Mapping[int, int
     """Moves each SKU's cursor to the sequence handled (never backwards)."""
     ids = list(handled)
     await conn.execute(ADVANCE, sink, ids, [handled[i] for i in ids])
+
+
+async def skip_to_heads(conn: asyncpg.Connection, sink: str) -> None:
+    await conn.execute(SKIP_TO_HEADS, sink)
 
 
 async def behind(conn: asyncpg.Connection, sink: str, limit: int) -> list[str]:

@@ -31,6 +31,14 @@ async def lock_creates(conn: asyncpg.Connection) -> int:
     return count
 
 
+async def none_until_commit(conn: asyncpg.Connection) -> bool:
+    """Within a transaction: True if no endpoint exists, and none can be created until it
+    ends (it shares the creates' lock): the fan-out may then skip to the ledger's heads."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", CREATE_LOCK)
+    found: bool = await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM webhook_endpoints)")
+    return found
+
+
 async def create(
     conn: asyncpg.Connection, *, url: str, event_types: Sequence[str], skus: Sequence[str],
     secret: str, created_by: int | None,

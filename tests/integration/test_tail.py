@@ -212,3 +212,58 @@ async def test_a_hanging_partner_never_holds_up_a_group_commit(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     await assert_consistent(pool)
+
+
+async def test_an_idle_fan_out_skips_to_the_heads_and_misses_nothing_after_an_endpoint(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    """Without endpoints the webhook fan-out reads no entries (its sweep moves the cursors to
+    the heads); an endpoint created meanwhile, even racing that sweep, gets every entry
+    committed after its creation."""
+    import dataclasses
+
+    from feed.webhook_fanout import WebhookFanout
+    from service import webhooks
+    from settings.partners import PartnerSettings
+
+    await catalogue(inventory)
+    fanout = WebhookFanout("test")
+    handed: list[int] = []
+    tail = LedgerTail(pool, fanout, sweep_interval=0.02, idle=fanout.idle,
+                      committed=lambda: handed.append(1))
+    task = asyncio.create_task(tail.run())
+    partners = dataclasses.replace(PartnerSettings(), webhook_allow_private_networks=True)
+    try:
+        await asyncio.gather(*(churn(inventory, code, 6) for code in SKUS))  # idle: skipped
+        async with pool.acquire() as conn:
+            async with asyncio.timeout(10):
+                while await conn.fetchval("""SELECT count(*) FROM skus s LEFT JOIN sink_cursors c
+                        ON c.sink = 'webhooks' AND c.sku_id = s.id
+                        WHERE s.last_sequence > coalesce(c.sequence, 0)"""):
+                    await asyncio.sleep(0.02)
+        assert not handed  # no round read the ledger
+        created = await webhooks.create_endpoint(
+            inventory, partners, url="http://127.0.0.1:9/x", event_types=[], skus=[],
+            created_by=None)
+        assert created.error is None
+        async with pool.acquire() as conn:
+            heads = dict(await conn.fetch("SELECT code, last_sequence FROM skus"))
+        await asyncio.gather(*(churn(inventory, code, 3) for code in SKUS))
+        committed = await ledger(pool)
+        after = {code: [n for n in seqs if n > heads[code]] for code, seqs in committed.items()}
+        wanted = sum(len(v) for v in after.values())
+        async with pool.acquire() as conn:
+            async with asyncio.timeout(20):
+                while await conn.fetchval("""SELECT count(*) FROM webhook_deliveries
+                        WHERE event_type LIKE 'inventory.stock.%'""") < wanted:
+                    await asyncio.sleep(0.02)
+            queued = await conn.fetch("""SELECT sku, sequence FROM webhook_deliveries
+                    WHERE event_type LIKE 'inventory.stock.%' ORDER BY id""")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    got: dict[str, list[int]] = {}
+    for r in queued:
+        got.setdefault(r["sku"], []).append(r["sequence"])
+    for code, seqs in after.items():  # every entry after the creation, once, in order
+        assert [n for n in got.get(code, []) if n > heads[code]] == seqs
