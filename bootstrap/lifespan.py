@@ -33,7 +33,7 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
     background tasks running until the block exits."""
     async with (
         open_pool(settings) as pool,
-        open_partners(settings, pool) as sinks,
+        open_partners(settings) as sinks,
         open_feed(settings, pool, redis, sinks=sinks) as feed,
     ):
         inventory = Inventory(pool=pool, limits=settings.limits, publish=feed.publish,

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from bootstrap.resources import database_url
+from bootstrap.resources import database_url, open_pool
 from feed.jetstream import JetStreamHandler, StreamSettings
 from feed.mqtt import BrokerSettings, MqttHandler
 from feed.outbox import Sink
@@ -26,9 +26,18 @@ log = logging.getLogger("inventory")
 
 
 @contextlib.asynccontextmanager
-async def open_partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[list[Sink]]:
-    """Runs the partner feeds' tasks until the block exits; yields the outbox sinks that wake
+async def open_partners(settings: Settings) -> AsyncIterator[list[Sink]]:
+    """Runs the partner feeds' tasks until the block exits, on a pool of their own (a partner
+    that hangs holds its connections, never the mutations'); yields the outbox sinks that wake
     them after each commit."""
+    async with open_pool(settings, min_size=1, max_size=settings.partners.pool_size,
+                         migrate=False) as pool:
+        async with _partners(settings, pool) as sinks:
+            yield sinks
+
+
+@contextlib.asynccontextmanager
+async def _partners(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[list[Sink]]:
     sinks: list[Sink] = []
     tasks: list[asyncio.Task[None]] = []
     # webhooks: the fan-out tail (a TailSink) and the delivery loop (issue 12)

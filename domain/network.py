@@ -8,10 +8,14 @@ import ipaddress
 
 def private_address(address: str) -> bool:
     """True for addresses a server must not be made to call for a stranger: private, loopback,
-    link-local, unspecified, multicast or reserved ranges (IPv4-mapped IPv6 by its IPv4)."""
+    link-local, unspecified, multicast or reserved ranges, also inside IPv6 (mapped, 6to4,
+    Teredo)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv4 address carried in IPv6 (mapped, 6to4, Teredo's client) is judged as IPv4
+        carried = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if carried is not None and private_address(str(carried)):
+            return True
     return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
             or ip.is_multicast or ip.is_reserved or not ip.is_global)
 

@@ -1,5 +1,5 @@
 """The one encoding of events for partners: CloudEvents 1.0 in structured JSON, for every sink
-(webhooks, NATS JetStream, MQTT); web/sse_format.py shows StockEvents with the same fields."""
+(webhooks' fan-out, the NATS and MQTT relay)."""
 
 from __future__ import annotations
 
@@ -26,24 +26,31 @@ def sku_token(code: str) -> str:
     return "".join(chr(b) if b in SAFE else f"%{b:02X}" for b in code.encode())
 
 
+# The StockEvent fields a partner gets, as a GraphQL query selects them; stock_fields answers
+# exactly what the API answers to it (tests/api/test_cloudevent_data.py).
+STOCK_SELECTION = """sku sequence kind location { code } onHandDelta reservedDelta
+  level { sku location { code } onHand reserved safetyStock available version updatedAt }
+  available status reason reservationId reference occurredAt"""
+
+
 def stock_fields(event: StockEvent) -> dict[str, Any]:
-    """The event as the GraphQL StockEvent type serialises it (camelCase); the caller decides
-    whether reservationId and reference may be shown (domain.ownership.shown_to)."""
+    """The event as GraphQL serialises STOCK_SELECTION of it; reservationId and reference are
+    included (every partner endpoint and stream is an admin's)."""
     level = event.level
+    location = None if event.location is None else {"code": event.location}
     return {
         "sku": event.sku,
         "sequence": event.sequence,
         "kind": event.kind.value,
-        "location": event.location,
+        "location": location,
         "onHandDelta": event.on_hand_delta,
         "reservedDelta": event.reserved_delta,
         "level": None if level is None else {
-            "onHand": level.on_hand, "reserved": level.reserved,
-            "safetyStock": level.safety_stock, "available": level.available,
-            "version": level.version,
+            "sku": event.sku, "location": location, "onHand": level.on_hand,
+            "reserved": level.reserved, "safetyStock": level.safety_stock,
+            "available": level.available, "version": level.version,
+            "updatedAt": level.updated_at.isoformat(),
         },
-        "onHand": event.sku_on_hand,
-        "reserved": event.sku_reserved,
         "available": event.available,
         "status": event.status.value,
         "reason": event.reason.value if event.reason else None,
@@ -77,8 +84,7 @@ def availability_id(change: AvailabilityChange) -> str:
 
 
 def stock_event(event: StockEvent, source: str) -> dict[str, Any]:
-    """The CloudEvent of a ledger entry, reservationId and reference included (every partner
-    endpoint and stream is an admin's)."""
+    """The CloudEvent of a ledger entry."""
     return _envelope(stock_id(event), STOCK_TYPE + event.kind.value.lower(), source, event.sku,
                      event.sequence, event.occurred_at, stock_fields(event))
 

@@ -72,6 +72,8 @@ class PartnerSettings:
     # the ledger tails (feed/tail.py): sweep for SKUs whose head is ahead; the relay's lock
     tail_sweep_interval: float = 1.0
     relay_lock_retry: float = 2.0
+    # the partner feeds' own connections (fan-out, deliveries, relay), apart from the API's
+    pool_size: int = 4
 
     @property
     def relay_wanted(self) -> bool:
@@ -112,4 +114,5 @@ class PartnerSettings:
             mqtt_events=_flag(env, "MQTT_EVENTS"),
             tail_sweep_interval=_duration(env, "PARTNER_SWEEP_INTERVAL", "1s"),
             relay_lock_retry=_duration(env, "RELAY_LOCK_RETRY", "2s"),
+            pool_size=_positive(env, "PARTNER_POOL_SIZE", 4),
         )

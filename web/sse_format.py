@@ -8,7 +8,6 @@ import orjson
 from domain.access import Principal
 from domain.model import Sku, StockEvent
 from domain.ownership import shown_to
-from feed import cloudevents
 
 
 def snapshot_data(sku: Sku) -> bytes:
@@ -20,6 +19,28 @@ def snapshot_data(sku: Sku) -> bytes:
 
 
 def event_data(event: StockEvent, viewer: Principal | None) -> bytes:
-    """The event as the GraphQL StockEvent type shows it (camelCase) to `viewer`, for plain
-    SSE clients: the partner feeds' fields (feed/cloudevents.py)."""
-    return orjson.dumps(cloudevents.stock_fields(shown_to(event, viewer)))
+    """The event as the GraphQL StockEvent type shows it (camelCase) to `viewer`, with the
+    location as its code and the SKU-wide onHand and reserved, for plain SSE clients."""
+    event = shown_to(event, viewer)
+    level = event.level
+    return orjson.dumps({
+        "sku": event.sku,
+        "sequence": event.sequence,
+        "kind": event.kind.value,
+        "location": event.location,
+        "onHandDelta": event.on_hand_delta,
+        "reservedDelta": event.reserved_delta,
+        "level": None if level is None else {
+            "onHand": level.on_hand, "reserved": level.reserved,
+            "safetyStock": level.safety_stock, "available": level.available,
+            "version": level.version,
+        },
+        "onHand": event.sku_on_hand,
+        "reserved": event.sku_reserved,
+        "available": event.available,
+        "status": event.status.value,
+        "reason": event.reason.value if event.reason else None,
+        "reservationId": event.reservation_id,
+        "reference": event.reference,
+        "occurredAt": event.occurred_at.isoformat(),
+    })

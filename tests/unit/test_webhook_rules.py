@@ -36,12 +36,14 @@ def test_other_urls_are_refused_naming_the_field(url: str) -> None:
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1", "10.0.0.1", "169.254.1.1",
-                                     "::ffff:10.0.0.1", "fe80::1%eth0", "100.64.0.1"])
+                                     "::ffff:10.0.0.1", "fe80::1%eth0", "100.64.0.1",
+                                     "2002:7f00:1::", "2002:a00:1::1"])
 def test_private_addresses_are_refused_unless_allowed(address: str) -> None:
     with pytest.raises(InvalidInput):
         check_addresses("h", ["93.184.215.14", address], ["url"], allow_private=False)
     check_addresses("h", [address], ["url"], allow_private=True)
-    check_addresses("h", ["93.184.215.14", "2606:4700::1111"], ["url"], allow_private=False)
+    check_addresses("h", ["93.184.215.14", "2606:4700::1111", "2002:808:808::1"], ["url"],
+                    allow_private=False)
 
 
 def test_ids_are_decimal_numbers_of_a_bigint() -> None:
