@@ -141,7 +141,7 @@ async def main(args: argparse.Namespace) -> None:
         await wait_for_port(port)
         partners = dataclasses.replace(
             PartnerSettings(), webhook_allow_private_networks=True,
-            webhook_endpoint_concurrency=args.endpoint_concurrency)
+            webhook_endpoint_concurrency=args.endpoint_concurrency, pool_size=args.pool)
         for endpoints in (1, 20):
             changes = args.changes if endpoints == 1 else args.changes // 10
             in_flight = min(endpoints * partners.webhook_endpoint_concurrency,
@@ -168,6 +168,8 @@ if __name__ == "__main__":
     parser.add_argument("--changes", type=int, default=2000)
     parser.add_argument("--endpoint-concurrency", type=int,
                         default=PartnerSettings().webhook_endpoint_concurrency)
+    parser.add_argument("--pool", type=int, default=PartnerSettings().pool_size,
+                        help="the partner feeds' connections (PARTNER_POOL_SIZE)")
     parsed = parser.parse_args()
     if parsed.receive:
         receive(parsed.receive)
