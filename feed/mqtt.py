@@ -1,5 +1,5 @@
-"""The relay's MQTT handler (feed/relay.py runs it in a LedgerTail): each SKU's newest availability
-as a retained QoS 1 message, and with MQTT_EVENTS every ledger entry's CloudEvent (QoS 1)."""
+"""The relay's MQTT handler (feed/relay.py runs it in a LedgerTail): each SKU's newest figures as a
+retained QoS 1 message, and with MQTT_EVENTS every ledger entry's CloudEvent (QoS 1)."""
 
 from __future__ import annotations
 
@@ -47,10 +47,24 @@ def retained(change: AvailabilityChange) -> dict[str, Any]:
     return {key: fields[key] for key in RETAINED}
 
 
+def figures(change: LedgerChange) -> AvailabilityChange:
+    """The SKU's figures after `change`, also when it moved only onHand and reserved (a commit):
+    what the retained message says is always the newest entry's."""
+    moved = change.availability
+    if moved is not None:
+        return moved
+    event = change.event
+    return AvailabilityChange(
+        sku=event.sku, cause_sku=event.sku, cause_sequence=event.sequence,
+        on_hand=event.sku_on_hand, reserved=event.sku_reserved, available=event.available,
+        status=event.status, previous_available=change.previous_available,
+        previous_status=change.previous_status, occurred_at=event.occurred_at)
+
+
 class MqttHandler:
     """A feed/tail.py Handler. One connection, made again on the first round after a failure;
     what was not acked stays behind the cursor, so the SKUs changed during an outage get their
-    newest value published once the broker is back."""
+    newest figures published once the broker is back."""
 
     name = SINK
 
@@ -79,28 +93,29 @@ class MqttHandler:
         return {sku_id: last for sku_id, last in zip(per_sku, done, strict=True) if last}
 
     async def _publish(self, client: aiomqtt.Client, changes: list[LedgerChange]) -> int:
-        """One SKU's round: its events in order (with MQTT_EVENTS), then its newest availability
-        (retained: newest wins). The last sequence done (0: none): everything up to it is sent,
-        an availability change counting as sent once a newer one is."""
+        """One SKU's round: its events in order (with MQTT_EVENTS), then the figures after its
+        newest entry (retained: newest wins), whatever moved, so onHand and reserved are never
+        stale. The last sequence done (0: none): everything up to it is sent, the retained
+        value counting as sent only with the round's newest entry."""
         s = self.settings
         token = cloudevents.sku_token(changes[0].event.sku)
-        newest = next((c for c in reversed(changes) if c.availability is not None), None)
-        sent = 0 if s.events else changes[-1].event.sequence
+        newest = changes[-1]
+        sent = 0
         try:
             if s.events:
                 for change in changes:
                     await self._send(client, f"{s.prefix}/events/{token}", change,
                                      cloudevents.stock_event(change.event, s.source), False)
                     sent = change.event.sequence
-            if newest is not None and newest.availability is not None:
-                await self._send(client, f"{s.prefix}/availability/{token}", newest,
-                                 retained(newest.availability), True)
-            return changes[-1].event.sequence
+            await self._send(client, f"{s.prefix}/availability/{token}", newest,
+                             retained(figures(newest)), True)
+            return newest.event.sequence
         except (aiomqtt.MqttError, TimeoutError) as exc:
             PARTNER_EVENTS.labels(SINK, "failed").inc()
             self.peer.lost(exc)
-        if newest is not None:  # its retained value is not out: the cursor stays before it
-            sent = min(sent, newest.event.sequence - 1)
+        # the retained value is not out: the cursor stays before the newest entry, whose
+        # figures the next round publishes (its event again too, QoS 1 is at least once)
+        sent = min(sent, newest.event.sequence - 1)
         return sent if sent >= changes[0].event.sequence else 0
 
     async def _send(self, client: aiomqtt.Client, topic: str, change: LedgerChange,
