@@ -23,6 +23,7 @@ from domain.changes import LedgerChange
 from feed import cloudevents
 from feed.peer import PeerState
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
+from store import leases
 
 log = logging.getLogger("feed.relay")
 SINK = "nats"
@@ -40,6 +41,9 @@ class StreamSettings:
     ack_timeout: float = 5.0  # per message; a SKU stops at the first one not acked
     connect_timeout: float = 2.0
     retry: float = 1.0  # between connection attempts while NATS is down
+    # the longest a round (its pool connection and cursors' transaction) waits for NATS; what
+    # is acked by then is handed on, the rest waits for the next round
+    round_deadline: float = 3.0
 
 
 def messages(change: LedgerChange, settings: StreamSettings) -> list[tuple[str, dict[str, Any]]]:
@@ -70,38 +74,63 @@ class JetStreamHandler:
         self._stream_checked = False
         self._next_attempt = 0.0
         self._connecting: asyncio.Task[NATS] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def handle(
         self, conn: asyncpg.Connection, changes: Sequence[LedgerChange]
     ) -> Mapping[int, int]:
-        js = await self._ready()
-        if js is None:
-            return {}
+        await leases.bound_round(conn)
         per_sku: dict[int, list[LedgerChange]] = {}
         for change in changes:
             per_sku.setdefault(change.sku_id, []).append(change)
-        done = await asyncio.gather(*(self._publish(js, sku) for sku in per_sku.values()))
-        return {sku_id: last for sku_id, last in zip(per_sku, done, strict=True) if last}
+        done: dict[int, int] = {}  # by sku_id, the last sequence fully acked so far
+        deadline = asyncio.timeout(self.settings.round_deadline)
+        try:
+            async with deadline:
+                js = await self._ready()
+                if js is None:
+                    return {}
+                await asyncio.gather(*(self._publish(js, sku, done) for sku in per_sku.values()))
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            self._overdue(bool(done))
+        return done
 
-    async def _publish(self, js: JetStreamContext, changes: list[LedgerChange]) -> int:
-        """Publishes one SKU's entries in order; the last sequence fully acked (0: none)."""
-        last = 0
+    async def _publish(self, js: JetStreamContext, changes: list[LedgerChange],
+                       done: dict[int, int]) -> None:
+        """Publishes one SKU's entries in order, recording in `done` the last sequence fully
+        acked; stops at the first failure (the rest of the SKU waits for the sweep)."""
         for change in changes:
             for subject, document in messages(change, self.settings):
                 try:
                     await js.publish(subject, cloudevents.encode(document),
                                      timeout=self.settings.ack_timeout,
                                      headers={"Nats-Msg-Id": document["id"]})
-                except Exception as exc:  # any failure: the rest of the SKU waits for the sweep
+                except Exception as exc:
                     PARTNER_EVENTS.labels(SINK, "failed").inc()
                     self._stream_checked = False  # a lost stream (a wiped server) is made again
                     self.peer.lost(exc)
-                    return last
+                    return
                 PARTNER_EVENTS.labels(SINK, "delivered").inc()
                 PARTNER_LATENCY.labels(SINK).observe(_since(change.event.occurred_at))
-            last = change.event.sequence
+            done[change.sku_id] = change.event.sequence
         self.peer.reached(self._where)
-        return last
+
+    def _overdue(self, progressed: bool) -> None:
+        """The round's deadline passed: a slow NATS goes on next round from what was acked;
+        one that acked nothing at all is taken as gone, and its connection dropped (without
+        waiting) so that the next rounds return at once while a new one is made."""
+        if progressed:
+            return
+        PARTNER_EVENTS.labels(SINK, "failed").inc()
+        self.peer.lost(f"nothing acknowledged within {self.settings.round_deadline:g}s")
+        nc, self._nc, self._js = self._nc, None, None
+        self._stream_checked = False
+        if nc is not None:
+            task = asyncio.create_task(_close_quietly(nc))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     @property
     def _where(self) -> str:
@@ -197,11 +226,8 @@ class JetStreamHandler:
                 nc = await self._connecting
             self._connecting = None
         if nc is not None:
-            try:
-                async with asyncio.timeout(2):
-                    await nc.close()
-            except Exception as exc:  # closing a broken connection: nothing to keep
-                log.debug("NATS close: %r", exc)
+            await _close_quietly(nc)
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _on_error(self, exc: Exception) -> None:
         log.debug("NATS: %r", exc)  # outages are logged once by the PeerState
@@ -209,6 +235,14 @@ class JetStreamHandler:
     async def _on_disconnected(self) -> None:
         if self._nc is not None:  # not our own close()
             self.peer.lost("disconnected")
+
+
+async def _close_quietly(nc: NATS) -> None:
+    try:
+        async with asyncio.timeout(2):
+            await nc.close()
+    except Exception as exc:  # closing a broken connection: nothing to keep
+        log.debug("NATS close: %r", exc)
 
 
 def _close(a: float | None, b: float) -> bool:

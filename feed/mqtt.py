@@ -1,5 +1,5 @@
-"""The relay's MQTT handler (feed/relay.py runs it in a LedgerTail): each SKU's newest availability
-as a retained QoS 1 message, and with MQTT_EVENTS every ledger entry's CloudEvent (QoS 1)."""
+"""The relay's MQTT handler (feed/relay.py runs it in a LedgerTail): each SKU's newest figures as a
+retained QoS 1 message, and with MQTT_EVENTS every ledger entry's CloudEvent (QoS 1)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from domain.changes import AvailabilityChange, LedgerChange
 from feed import cloudevents
 from feed.peer import PeerState
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
+from store import leases
 
 log = logging.getLogger("feed.relay")
 SINK = "mqtt"
@@ -38,6 +39,9 @@ class BrokerSettings:
     source: str = "inventory"
     ack_timeout: float = 5.0  # per PUBACK; a SKU stops at the first one missing
     retry: float = 1.0  # between connection attempts while the broker is down
+    # the longest a round (its pool connection and cursors' transaction) waits for the broker;
+    # what is acked by then is handed on, the rest waits for the next round
+    round_deadline: float = 3.0
 
 
 def retained(change: AvailabilityChange) -> dict[str, Any]:
@@ -47,10 +51,24 @@ def retained(change: AvailabilityChange) -> dict[str, Any]:
     return {key: fields[key] for key in RETAINED}
 
 
+def figures(change: LedgerChange) -> AvailabilityChange:
+    """The SKU's figures after `change`, also when it moved only onHand and reserved (a commit):
+    what the retained message says is always the newest entry's."""
+    moved = change.availability
+    if moved is not None:
+        return moved
+    event = change.event
+    return AvailabilityChange(
+        sku=event.sku, cause_sku=event.sku, cause_sequence=event.sequence,
+        on_hand=event.sku_on_hand, reserved=event.sku_reserved, available=event.available,
+        status=event.status, previous_available=change.previous_available,
+        previous_status=change.previous_status, occurred_at=event.occurred_at)
+
+
 class MqttHandler:
     """A feed/tail.py Handler. One connection, made again on the first round after a failure;
     what was not acked stays behind the cursor, so the SKUs changed during an outage get their
-    newest value published once the broker is back."""
+    newest figures published once the broker is back."""
 
     name = SINK
 
@@ -61,47 +79,67 @@ class MqttHandler:
         self._stack: contextlib.AsyncExitStack | None = None
         self._next_attempt = 0.0
         self._connecting: asyncio.Task[Connected] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def handle(
         self, conn: asyncpg.Connection, changes: Sequence[LedgerChange]
     ) -> Mapping[int, int]:
-        client = await self._ready()
-        if client is None:
-            return {}
+        await leases.bound_round(conn)
         per_sku: dict[int, list[LedgerChange]] = {}
         for change in changes:
             per_sku.setdefault(change.sku_id, []).append(change)
-        done = await asyncio.gather(*(self._publish(client, sku) for sku in per_sku.values()))
-        if not all(done[i] == sku[-1].event.sequence for i, sku in enumerate(per_sku.values())):
-            await self.close()  # a failed publish: a fresh connection next round
-        else:
+        done: dict[int, int] = {}  # by sku_id, the last sequence fully sent so far
+        deadline = asyncio.timeout(self.settings.round_deadline)
+        failed = False
+        try:
+            async with deadline:
+                client = await self._ready()
+                if client is None:
+                    return {}
+                failed = not all(await asyncio.gather(*(
+                    self._publish(client, sku, done) for sku in per_sku.values())))
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            if not done:  # a slow broker goes on next round from what it acked
+                PARTNER_EVENTS.labels(SINK, "failed").inc()
+                self.peer.lost(f"nothing acknowledged within {self.settings.round_deadline:g}s")
+                failed = True
+        if failed:
+            self._drop()  # a failed publish or a silent broker: a fresh connection next round
+        elif all(done.get(sku_id) == sku[-1].event.sequence for sku_id, sku in per_sku.items()):
             self.peer.reached(self._where)
-        return {sku_id: last for sku_id, last in zip(per_sku, done, strict=True) if last}
+        return done
 
-    async def _publish(self, client: aiomqtt.Client, changes: list[LedgerChange]) -> int:
-        """One SKU's round: its events in order (with MQTT_EVENTS), then its newest availability
-        (retained: newest wins). The last sequence done (0: none): everything up to it is sent,
-        an availability change counting as sent once a newer one is."""
+    async def _publish(self, client: aiomqtt.Client, changes: list[LedgerChange],
+                       done: dict[int, int]) -> bool:
+        """One SKU's round: its events in order (with MQTT_EVENTS), then the figures after its
+        newest entry (retained: newest wins), whatever moved, so onHand and reserved are never
+        stale. Records in `done` the last sequence sent: everything up to it is out, the
+        retained value counting as out only once the round's newest entry's is. False if a
+        publish failed."""
         s = self.settings
         token = cloudevents.sku_token(changes[0].event.sku)
-        newest = next((c for c in reversed(changes) if c.availability is not None), None)
-        sent = 0 if s.events else changes[-1].event.sequence
+        newest = changes[-1]
+        sku_id = newest.sku_id
         try:
             if s.events:
-                for change in changes:
+                for change in changes[:-1]:  # the newest one's event waits for its figures
                     await self._send(client, f"{s.prefix}/events/{token}", change,
                                      cloudevents.stock_event(change.event, s.source), False)
-                    sent = change.event.sequence
-            if newest is not None and newest.availability is not None:
-                await self._send(client, f"{s.prefix}/availability/{token}", newest,
-                                 retained(newest.availability), True)
-            return changes[-1].event.sequence
+                    done[sku_id] = change.event.sequence
+                await self._send(client, f"{s.prefix}/events/{token}", newest,
+                                 cloudevents.stock_event(newest.event, s.source), False)
+            await self._send(client, f"{s.prefix}/availability/{token}", newest,
+                             retained(figures(newest)), True)
+            done[sku_id] = newest.event.sequence
         except (aiomqtt.MqttError, TimeoutError) as exc:
+            # the retained value is not out: the cursor stays before the newest entry, whose
+            # figures the next round publishes (its event again too, QoS 1 is at least once)
             PARTNER_EVENTS.labels(SINK, "failed").inc()
             self.peer.lost(exc)
-        if newest is not None:  # its retained value is not out: the cursor stays before it
-            sent = min(sent, newest.event.sequence - 1)
-        return sent if sent >= changes[0].event.sequence else 0
+            return False
+        return True
 
     async def _send(self, client: aiomqtt.Client, topic: str, change: LedgerChange,
                     document: dict[str, Any], retain: bool) -> None:
@@ -136,6 +174,15 @@ class MqttHandler:
             return None
         return self._client
 
+    def _drop(self) -> None:
+        """Forgets the connection at once and closes it in the background (a round never
+        waits for a broken one to close)."""
+        stack, self._client, self._stack = self._stack, None, None
+        if stack is not None:
+            task = asyncio.create_task(_quietly(stack))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def close(self) -> None:
         stack, self._client, self._stack = self._stack, None, None
         if self._connecting is not None:
@@ -145,6 +192,7 @@ class MqttHandler:
             self._connecting = None
         if stack is not None:
             await _quietly(stack)
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 async def _connect(url: str) -> Connected:

@@ -15,7 +15,7 @@ import asyncpg
 from domain.changes import LedgerChange
 from domain.model import StockEvent
 from feed.tail import LedgerTail
-from ops.metrics import RELAY_LEADER
+from ops.metrics import RELAY_LEADER, SINK_LAG_EVENTS, SINK_LAG_SECONDS
 from store import leases
 from store.errors import log_failure
 
@@ -166,6 +166,9 @@ class Relay:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             RELAY_LEADER.set(0)
+            for handler in self.handlers:  # the lag is the new leader's to say (no stale figures)
+                SINK_LAG_EVENTS.remove(handler.name)
+                SINK_LAG_SECONDS.remove(handler.name)
             with contextlib.suppress(Exception):
                 conn.remove_termination_listener(closed)
                 if not conn.is_closed():

@@ -20,12 +20,36 @@ WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
 """
 NOTIFY = "SELECT pg_notify($1, $2)"
 
+# PostgreSQL's side of the lock's connection: a holder whose host froze or was cut off is
+# dropped, and its lock freed, within DEAD_HOLDER seconds instead of the OS default (~2 h):
+# probes after 10 s idle, every 5 s, 3 missed = 25 s; unacknowledged data (a NOTIFY it sends)
+# gives up after 25 s too. Over a Unix socket PostgreSQL ignores them (SHOW says 0).
+KEEPALIVE = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "25000",  # ms
+}
+# A relay round's transaction (its cursors' row locks) outlives a frozen holder no longer than
+# this: PostgreSQL ends a session idle in a transaction that long (feed/tail.py's rounds are
+# bounded well below it, see feed/jetstream.py ROUND_DEADLINE)
+ROUND_IDLE_LIMIT = 30.0
+BOUND_ROUND = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)"
+
 
 async def connect(dsn: str) -> asyncpg.Connection:
-    """A connection outside the pool: the lock lives as long as it does."""
+    """A connection outside the pool: the lock lives as long as it does (KEEPALIVE bounds how
+    long PostgreSQL believes in a holder that vanished)."""
     conn: asyncpg.Connection = await asyncpg.connect(
-        dsn, command_timeout=10, server_settings={"application_name": "inventory-relay"})
+        dsn, command_timeout=10,
+        server_settings={"application_name": "inventory-relay", **KEEPALIVE})
     return conn
+
+
+async def bound_round(conn: asyncpg.Connection, limit: float = ROUND_IDLE_LIMIT) -> None:
+    """Within a round's transaction: if its holder vanishes, PostgreSQL ends the session after
+    `limit` seconds of silence, so the cursors it locked are not skipped for hours."""
+    await conn.fetchval(BOUND_ROUND, f"{int(limit * 1000)}ms")
 
 
 async def try_lock(conn: asyncpg.Connection, key: int = RELAY_LOCK) -> bool:

@@ -22,25 +22,42 @@ async def catalogue(inventory: Inventory, skus: tuple[str, ...] = SKUS) -> None:
         await cataloguing.upsert_sku(inventory, code=code, name=code, low_stock_threshold=2)
 
 
-async def churn(inventory: Inventory, code: str, rounds: int, pause: float = 0.0) -> None:
-    """Stock, then holds taken and some released: availability moves up and down."""
+async def churn(inventory: Inventory, code: str, rounds: int, pause: float = 0.0,
+                sales: bool = False) -> None:
+    """Stock, then holds taken and some released: availability moves up and down. With
+    `sales`, some holds are committed, some stock is written off, and the last entry is a
+    commit: onHand and reserved move while available and status stay."""
     await stocking.set_stock(inventory, sku=code, location="W", on_hand=4, safety_stock=None,
                              expected_version=None, reference=None)
     for n in range(rounds):
         outcome = await reserving.reserve(inventory, sku=code, location="W", quantity=1,
                                           ttl=600, reference=f"r{n}")
-        if outcome.error is None and n % 2:
+        if outcome.error is None and sales and n % 3 == 0:
+            await reserving.commit(inventory, reservation_id=outcome.reservations[0].id,
+                                   reference=f"c{n}")
+        elif outcome.error is None and n % 2:
             await reserving.release(inventory, reservation_id=outcome.reservations[0].id)
         if outcome.error is not None:
             await stocking.adjust(inventory, sku=code, location="W", delta=3,
                                   reason=AdjustmentReason.RESTOCK, reference=None)
+        elif sales and n % 5 == 4:
+            await stocking.adjust(inventory, sku=code, location="W", delta=-1,
+                                  reason=AdjustmentReason.DAMAGE, reference=None)
         if pause:
             await asyncio.sleep(pause)
+    if sales:
+        await stocking.adjust(inventory, sku=code, location="W", delta=2,
+                              reason=AdjustmentReason.RESTOCK, reference=None)
+        outcome = await reserving.reserve(inventory, sku=code, location="W", quantity=1,
+                                          ttl=600, reference="last")
+        assert outcome.error is None, outcome.error
+        await reserving.commit(inventory, reservation_id=outcome.reservations[0].id,
+                               reference="last")
 
 
 async def burst(inventory: Inventory, rounds: int, pause: float = 0.0,
-                skus: tuple[str, ...] = SKUS) -> None:
-    await asyncio.gather(*(churn(inventory, code, rounds, pause) for code in skus))
+                skus: tuple[str, ...] = SKUS, sales: bool = False) -> None:
+    await asyncio.gather(*(churn(inventory, code, rounds, pause, sales) for code in skus))
 
 
 async def entries(pool: asyncpg.Pool) -> dict[str, list[tuple[int, int, str]]]:
