@@ -1,0 +1,99 @@
+"""Webhook queue order and schedule across disabling, re-enabling and retries (store/webhook_*.py,
+feed/webhook_delivery.py): one attempt per (endpoint, SKU) in flight, a fresh schedule when an
+endpoint comes back, no lock waits on the fan-out, and a claim that skips disabled endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from bootstrap.lifespan import open_services
+from service import stocking, webhooks
+from settings import Settings
+from store import webhook_deliveries, webhook_endpoints
+from tests.integration.test_webhook_delivery import (
+    add_endpoint,
+    catalogue,
+    delivered_by_sku,
+    expected,
+    settled,
+    sink_started,
+    until_sql,
+    with_partners,
+)
+from tests.ledger_checks import assert_consistent
+from tests.webhook_receiver import Receiver, new_secret
+
+NOWHERE = "http://127.0.0.1:9/nowhere"  # the tests that claim by hand never POST
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver() as running:
+        yield running
+
+
+async def queue(pool: asyncpg.Pool, endpoint_id: int, sku: str, sequences: range) -> None:
+    async with pool.acquire() as conn:
+        await webhook_deliveries.queue(conn, [webhook_deliveries.Queued(
+            endpoint_id, f"{sku}/{n}", "inventory.stock.set", sku, n, b"{}") for n in sequences])
+
+
+async def round_attempts(pool: asyncpg.Pool, endpoint_id: int) -> list[tuple[int, int]]:
+    """(attempts, round_attempts) of the endpoint's deliveries, oldest first."""
+    async with pool.acquire() as conn:
+        found = await conn.fetch("""SELECT attempts, round_attempts FROM webhook_deliveries
+                                    WHERE endpoint_id = $1 ORDER BY id""", endpoint_id)
+    return [(r["attempts"], r["round_attempts"]) for r in found]
+
+
+# --- 1. re-enabling delivers what queued at once, with the schedule from its start ------------
+
+@pytest.fixture
+def long_wait_settings(settings: Settings) -> Settings:
+    # the second failure disables the endpoint and puts the retry an hour away
+    return with_partners(settings, webhook_retry_schedule=(0.3, 3600.0, 3600.0),
+                         webhook_disable_after=0.2)
+
+
+async def test_reenabling_delivers_what_queued_at_once_with_a_fresh_schedule(
+    long_wait_settings: Settings, pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    secret = new_secret()
+    endpoint = await add_endpoint(pool, receiver.add("back", secret, answer="500"), secret)
+    async with open_services(long_wait_settings, None) as services:
+        await sink_started(pool)
+        await catalogue(services.inventory, ["E-1"])
+        await stocking.set_stock(services.inventory, sku="E-1", location="W", on_hand=5,
+                                 safety_stock=None, expected_version=None, reference=None)
+        await until_sql(pool, "SELECT NOT enabled FROM webhook_endpoints WHERE id = $1",
+                        endpoint)
+        await until_sql(pool, """SELECT bool_or(next_attempt_at > now() + interval '30 min')
+                                 FROM webhook_deliveries WHERE endpoint_id = $1""", endpoint)
+        assert await round_attempts(pool, endpoint) == [(2, 2), (0, 0)]
+        receiver.answer("back", "200")
+        outcome = await webhooks.update_endpoint(
+            services.inventory, long_wait_settings.partners, endpoint, url=None,
+            event_types=None, skus=None, enabled=True)
+        assert outcome.error is None and outcome.endpoint is not None
+        assert outcome.endpoint.enabled and outcome.endpoint.disabled_reason is None
+        await settled(pool, [endpoint], 2, timeout=5)  # not an hour
+    assert delivered_by_sku(receiver, "back") == await expected(pool)
+    # the first attempt after re-enabling is the first of a new round of the schedule
+    assert await round_attempts(pool, endpoint) == [(3, 1), (1, 1)]
+    await assert_consistent(pool)
+
+
+async def test_updating_an_enabled_endpoint_moves_no_retry(pool: asyncpg.Pool) -> None:
+    endpoint = await add_endpoint(pool, NOWHERE, new_secret())
+    await queue(pool, endpoint, "U-1", range(1, 2))
+    async with pool.acquire() as conn:
+        await conn.execute("""UPDATE webhook_deliveries SET next_attempt_at = now() + interval
+                              '1 hour', round_attempts = 3 WHERE endpoint_id = $1""", endpoint)
+        await webhook_endpoints.update(conn, endpoint, url=None, event_types=None, skus=["U-1"],
+                                       enabled=True)  # already enabled: nothing is re-enabled
+        assert await conn.fetchval("""SELECT next_attempt_at > now() + interval '30 min'
+                                      AND round_attempts = 3 FROM webhook_deliveries
+                                      WHERE endpoint_id = $1""", endpoint)
