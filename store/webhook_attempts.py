@@ -19,11 +19,23 @@ RETURNING d.id, d.endpoint_id, e.url, e.secret,
           d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts
 """
 
+# No attempt of the head's (endpoint, SKU) queue is in flight. Usually the head is the one in
+# flight, but retryDeadDeliveries (DEAD rows with lower ids PENDING again) or a replay committed
+# after a later event was claimed can put a free row before it; claiming that row too would
+# make two attempts of one SKU at once. (It scans the queue's PENDING rows: it is evaluated only
+# for a due and free head, after the cheaper conditions.)
+NONE_IN_FLIGHT = """
+NOT EXISTS (SELECT 1 FROM webhook_deliveries f
+            WHERE f.endpoint_id = d.endpoint_id AND f.sku = d.sku AND f.status = 'PENDING'
+              AND f.leased_until IS NOT NULL AND f.leased_until > now())
+"""
+
 # The head of each (endpoint, SKU) queue, one index probe per queue (a loose index scan over
 # webhook_deliveries_pending), however long the queues behind a failing endpoint are. A head
-# that is due, not leased and of an enabled endpoint is claimed, at most `free` per endpoint
-# (its free slots on this instance) and $1 in all; the row's own conditions are checked again
-# on the locked row, so two instances never claim one attempt.
+# that is due, not leased, of an enabled endpoint and with none of its queue in flight is
+# claimed, at most `free` per endpoint (its free slots on this instance) and $1 in all; the
+# row's own conditions are checked again on the locked row, so two instances never claim one
+# attempt.
 CLAIM = """
 WITH RECURSIVE heads AS (
     (SELECT endpoint_id, sku, id FROM webhook_deliveries WHERE status = 'PENDING'
@@ -39,6 +51,7 @@ WITH RECURSIVE heads AS (
     FROM heads h JOIN webhook_deliveries d ON d.id = h.id
     JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
     WHERE d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+      AND """ + NONE_IN_FLIGHT + """
 ), picked AS (
     SELECT d.id FROM ranked r JOIN webhook_deliveries d ON d.id = r.id
     LEFT JOIN unnest($3::bigint[], $4::int[]) AS busy (endpoint_id, in_flight)
@@ -52,7 +65,8 @@ WITH RECURSIVE heads AS (
 )
 """ + LEASE.replace("$LEASE", "$2")
 
-# After a delivery, the next of its queue, if it is due: the same slot goes on with it.
+# After a delivery, the next of its queue, if it is due and none of the queue is in flight: the
+# same slot goes on with it.
 CLAIM_NEXT = """
 WITH picked AS (
     SELECT d.id FROM webhook_deliveries d
@@ -60,7 +74,7 @@ WITH picked AS (
     WHERE d.id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND sku = $2
                   AND status = 'PENDING' ORDER BY id LIMIT 1)
       AND d.status = 'PENDING' AND d.next_attempt_at <= now()
-      AND (d.leased_until IS NULL OR d.leased_until < now())
+      AND (d.leased_until IS NULL OR d.leased_until < now()) AND """ + NONE_IN_FLIGHT + """
     FOR UPDATE OF d SKIP LOCKED
 )
 """ + LEASE.replace("$LEASE", "$3")

@@ -12,6 +12,7 @@ import pytest
 from bootstrap.lifespan import open_services
 from service import stocking, webhooks
 from settings import Settings
+from store import webhook_attempts as attempts
 from store import webhook_deliveries, webhook_endpoints
 from tests.integration.test_webhook_delivery import (
     add_endpoint,
@@ -97,3 +98,50 @@ async def test_updating_an_enabled_endpoint_moves_no_retry(pool: asyncpg.Pool) -
         assert await conn.fetchval("""SELECT next_attempt_at > now() + interval '30 min'
                                       AND round_attempts = 3 FROM webhook_deliveries
                                       WHERE endpoint_id = $1""", endpoint)
+
+
+# --- 2. one attempt per (endpoint, SKU) in flight, even when a lower id is PENDING again -------
+
+async def dead(conn: asyncpg.Connection, attempt: attempts.Attempt) -> None:
+    assert await attempts.failed(conn, attempt, response_status=500, error="HTTP 500",
+                                 retry_in=None, disable_after=3600, reason="-") is not None
+
+
+async def test_a_retried_dead_delivery_waits_for_the_one_in_flight(pool: asyncpg.Pool) -> None:
+    endpoint = await add_endpoint(pool, NOWHERE, new_secret())
+    await queue(pool, endpoint, "O-1", range(1, 4))
+    await queue(pool, endpoint, "O-2", range(1, 2))
+    async with pool.acquire() as conn:
+        first, other = await attempts.claim(conn, 10, 30, {}, 4)
+        assert (first.event_id, other.event_id) == ("O-1/1", "O-2/1")
+        await dead(conn, first)
+        (second,) = await attempts.claim(conn, 10, 30, {}, 4)
+        assert second.event_id == "O-1/2"  # in flight: its lease runs for 30 s
+        assert await webhook_deliveries.retry_dead(conn, endpoint) == 1
+        # O-1/1 is the queue's head again, but O-1/2 is in flight: neither a claim nor the
+        # chaining after a delivery of the queue may start a second attempt of O-1
+        assert await attempts.claim(conn, 10, 30, {}, 4) == []
+        assert await attempts.claim_next(conn, first, 30) is None
+        assert await attempts.delivered(conn, second, 200)  # the endpoint recovered
+        (again,) = await attempts.claim(conn, 10, 30, {}, 4)
+        assert (again.event_id, again.attempts, again.round_attempts) == ("O-1/1", 2, 1)
+        assert await attempts.delivered(conn, again, 200) is False
+        following = await attempts.claim_next(conn, again, 30)
+        assert following is not None and following.event_id == "O-1/3"
+
+
+async def test_a_replay_committed_late_waits_for_the_one_in_flight(pool: asyncpg.Pool) -> None:
+    """A replay's rows get their ids when inserted, and are seen when committed: a live event
+    queued and claimed meanwhile has a higher id than the replay's, now the queue's head."""
+    endpoint = await add_endpoint(pool, NOWHERE, new_secret())
+    async with pool.acquire() as replaying, pool.acquire() as conn:
+        async with replaying.transaction():
+            await webhook_deliveries.queue(replaying, [webhook_deliveries.Queued(
+                endpoint, "L-1/1", "inventory.stock.set", "L-1", 1, b"{}")])
+            await queue(pool, endpoint, "L-1", range(2, 3))
+            (live,) = await attempts.claim(conn, 10, 30, {}, 4)
+            assert live.event_id == "L-1/2"
+        assert await attempts.claim(conn, 10, 30, {}, 4) == []  # L-1/1 waits for L-1/2
+        assert await attempts.delivered(conn, live, 200) is False
+        following = await attempts.claim_next(conn, live, 30)
+        assert following is not None and following.event_id == "L-1/1"
