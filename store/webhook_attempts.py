@@ -117,11 +117,13 @@ WHERE e.id = old.id
 RETURNING old.failing_since AS was_failing_since, old.enabled AS was_enabled, e.enabled
 """
 
-# 410 Gone: the endpoint is disabled at once; the delivery waits, due again when re-enabled.
+# 410 Gone: the endpoint is disabled at once; the delivery waits, due again when re-enabled,
+# with the schedule from its start (the 410 uses none of it), as re-enabling through the API
+# sets every PENDING delivery of the endpoint (store/webhook_endpoints.py).
 GONE = """
 WITH waiting AS (
     UPDATE webhook_deliveries SET response_status = $3, error = $4, leased_until = NULL,
-        next_attempt_at = now()
+        next_attempt_at = now(), round_attempts = 0
     WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
     RETURNING endpoint_id
 )

@@ -21,6 +21,7 @@ from tests.integration.test_webhook_delivery import (
     expected,
     settled,
     sink_started,
+    statuses,
     until_sql,
     with_partners,
 )
@@ -145,3 +146,35 @@ async def test_a_replay_committed_late_waits_for_the_one_in_flight(pool: asyncpg
         assert await attempts.delivered(conn, live, 200) is False
         following = await attempts.claim_next(conn, live, 30)
         assert following is not None and following.event_id == "L-1/1"
+
+
+# --- 3. a 410 disables the endpoint without using a slot of the delivery's schedule -----------
+
+@pytest.fixture
+def short_settings(settings: Settings) -> Settings:
+    return with_partners(settings, webhook_retry_schedule=(0.05, 0.05))
+
+
+async def test_a_410_uses_no_slot_of_the_schedule(
+    short_settings: Settings, pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    secret = new_secret()
+    endpoint = await add_endpoint(pool, receiver.add("gone", secret, answer="410"), secret)
+    async with open_services(short_settings, None) as services:
+        await sink_started(pool)
+        await catalogue(services.inventory, ["G-1"])
+        await stocking.set_stock(services.inventory, sku="G-1", location="W", on_hand=5,
+                                 safety_stock=None, expected_version=None, reference=None)
+        await until_sql(pool, "SELECT NOT enabled FROM webhook_endpoints WHERE id = $1",
+                        endpoint)
+        assert await round_attempts(pool, endpoint) == [(1, 0), (0, 0)]
+        receiver.answer("gone", "500")
+        async with pool.acquire() as conn:  # re-enabled by hand, not through the API
+            await conn.execute("UPDATE webhook_endpoints SET enabled = true WHERE id = $1",
+                               endpoint)
+        await settled(pool, [endpoint], 2)
+    # after the 410, the first attempt and one per entry of the schedule, then DEAD
+    assert await statuses(pool, endpoint) == {"DEAD": 2}
+    assert await round_attempts(pool, endpoint) == [(4, 3), (3, 3)]
+    assert [r.answer for r in receiver.at("gone") if r.event_id == "G-1/1"] == [
+        "410", "500", "500", "500"]
