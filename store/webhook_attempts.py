@@ -103,6 +103,8 @@ RETURNING endpoint_id
 """
 
 # Failing since the first failure after the last success; disabled once that is $2 s ago.
+# FOR NO KEY UPDATE (no key column changes): FOR UPDATE would wait on the fan-out's inserts
+# into webhook_deliveries, whose foreign key holds KEY SHARE on the endpoint's row.
 ENDPOINT_FAILED = """
 UPDATE webhook_endpoints e SET
     failing_since = coalesce(e.failing_since, now()),
@@ -112,7 +114,8 @@ UPDATE webhook_endpoints e SET
                            THEN $3 ELSE e.disabled_reason END,
     updated_at = CASE WHEN e.enabled AND e.failing_since < now() - $2 * interval '1 second'
                       THEN now() ELSE e.updated_at END
-FROM (SELECT id, failing_since, enabled FROM webhook_endpoints WHERE id = $1 FOR UPDATE) old
+FROM (SELECT id, failing_since, enabled FROM webhook_endpoints WHERE id = $1
+      FOR NO KEY UPDATE) old
 WHERE e.id = old.id
 RETURNING old.failing_since AS was_failing_since, old.enabled AS was_enabled, e.enabled
 """

@@ -178,3 +178,29 @@ async def test_a_410_uses_no_slot_of_the_schedule(
     assert await round_attempts(pool, endpoint) == [(4, 3), (3, 3)]
     assert [r.answer for r in receiver.at("gone") if r.event_id == "G-1/1"] == [
         "410", "500", "500", "500"]
+
+
+# --- 4. settling and changing an endpoint do not wait on the fan-out's inserts ----------------
+
+async def test_recording_a_failure_does_not_wait_on_the_fanouts_inserts(
+    pool: asyncpg.Pool
+) -> None:
+    endpoint = await add_endpoint(pool, NOWHERE, new_secret())
+    await queue(pool, endpoint, "K-1", range(1, 2))
+    async with pool.acquire() as fanout, pool.acquire() as conn:
+        (attempt,) = await attempts.claim(conn, 10, 30, {}, 4)
+        await conn.execute("SET lock_timeout = '2s'")  # a lock wait fails the test
+        async with fanout.transaction():  # its foreign key holds KEY SHARE on the endpoint
+            await webhook_deliveries.queue(fanout, [webhook_deliveries.Queued(
+                endpoint, "K-1/2", "inventory.stock.set", "K-1", 2, b"{}")])
+            failure = await attempts.failed(conn, attempt, response_status=500, error="HTTP 500",
+                                            retry_in=0.0, disable_after=0.0, reason="failing")
+            assert failure == attempts.EndpointFailure(first=True, disabled=False)
+            (again,) = await attempts.claim(conn, 10, 30, {}, 4)
+            failure = await attempts.failed(conn, again, response_status=500, error="HTTP 500",
+                                            retry_in=0.0, disable_after=0.0, reason="failing")
+            assert failure == attempts.EndpointFailure(first=False, disabled=True)
+            changed = await webhook_endpoints.update(conn, endpoint, url=None, event_types=None,
+                                                     skus=None, enabled=True)
+            assert changed is not None and changed.enabled
+    assert await statuses(pool, endpoint) == {"PENDING": 2}
