@@ -4,6 +4,7 @@ endpoint comes back, no lock waits on the fan-out, and a claim that skips disabl
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -204,3 +205,42 @@ async def test_recording_a_failure_does_not_wait_on_the_fanouts_inserts(
                                                      skus=None, enabled=True)
             assert changed is not None and changed.enabled
     assert await statuses(pool, endpoint) == {"PENDING": 2}
+
+
+# --- 5. the claim walks only the queues of enabled endpoints ----------------------------------
+
+def node_rows(plan: dict[str, object], node_type: str) -> list[int]:
+    """Actual rows of every `node_type` node in an EXPLAIN ANALYZE plan (FORMAT JSON)."""
+    found = [int(str(plan["Actual Rows"]))] if plan["Node Type"] == node_type else []
+    children = plan.get("Plans", [])
+    assert isinstance(children, list)
+    return found + [n for child in children for n in node_rows(child, node_type)]
+
+
+async def test_the_claim_walks_no_queue_of_a_disabled_endpoint(pool: asyncpg.Pool) -> None:
+    disabled = await add_endpoint(pool, NOWHERE, new_secret())
+    enabled = await add_endpoint(pool, NOWHERE, new_secret())
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, sku, sequence,
+                   body)
+               SELECT $1, 'B/' || n, 'inventory.stock.set', 'B-' || n % 2000, n, '{}'
+               FROM generate_series(1, 6000) n""", disabled)
+        await conn.execute("UPDATE webhook_endpoints SET enabled = false WHERE id = $1",
+                           disabled)
+    await queue(pool, enabled, "A-1", range(1, 3))
+    await queue(pool, enabled, "A-2", range(1, 2))
+    async with pool.acquire() as conn:
+        explained = conn.transaction()  # EXPLAIN ANALYZE claims: rolled back
+        await explained.start()
+        plan = json.loads(await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + attempts.CLAIM, 10, 30, [], [], 4))[0]
+        await explained.rollback()
+        assert node_rows(plan["Plan"], "Recursive Union") == [2]  # A-1's and A-2's heads
+        claimed = await attempts.claim(conn, 10, 30, {}, 4)
+        assert [a.event_id for a in claimed] == ["A-1/1", "A-2/1"]
+        # an endpoint whose slots on this instance are all busy is not walked either
+        await queue(pool, enabled, "A-3", range(1, 2))
+        plan = json.loads(await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + attempts.CLAIM, 10, 30, [enabled], [4], 4))[0]
+        assert node_rows(plan["Plan"], "Recursive Union") == [0]
