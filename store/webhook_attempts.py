@@ -19,31 +19,51 @@ RETURNING d.id, d.endpoint_id, e.url, e.secret,
           d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts
 """
 
-# The head of each (endpoint, SKU) queue, one index probe per queue (a loose index scan over
-# webhook_deliveries_pending), however long the queues behind a failing endpoint are. A head
-# that is due, not leased and of an enabled endpoint is claimed, at most `free` per endpoint
-# (its free slots on this instance) and $1 in all; the row's own conditions are checked again
-# on the locked row, so two instances never claim one attempt.
+# No attempt of the head's (endpoint, SKU) queue is in flight. Usually the head is the one in
+# flight, but retryDeadDeliveries (DEAD rows with lower ids PENDING again) or a replay committed
+# after a later event was claimed can put a free row before it; claiming that row too would
+# make two attempts of one SKU at once. It scans the queue's PENDING rows, so it is a scalar
+# subquery (a probe per head, never planned as an anti join over every PENDING row), evaluated
+# only for a due and free head, after the cheaper conditions.
+NONE_IN_FLIGHT = """
+(SELECT f.id FROM webhook_deliveries f
+ WHERE f.endpoint_id = d.endpoint_id AND f.sku = d.sku AND f.status = 'PENDING'
+   AND f.leased_until IS NOT NULL AND f.leased_until > now() LIMIT 1) IS NULL
+"""
+
+# The head of each (endpoint, SKU) queue of every enabled endpoint with a free slot on this
+# instance ($3/$4: attempts in flight per endpoint, $5 slots each), one index probe per queue
+# (a loose index scan over webhook_deliveries_pending, per endpoint), however long the queues
+# behind a failing endpoint are; a disabled endpoint's backlog is not walked. A head that is
+# due, not leased and with none of its queue in flight is claimed, at most the endpoint's free
+# slots and $1 in all; the row's own conditions are checked again on the locked row, so two
+# instances never claim one attempt.
 CLAIM = """
-WITH RECURSIVE heads AS (
-    (SELECT endpoint_id, sku, id FROM webhook_deliveries WHERE status = 'PENDING'
-     ORDER BY endpoint_id, sku, id LIMIT 1)
+WITH RECURSIVE walked AS (
+    SELECT e.id, $5 - coalesce(busy.in_flight, 0) AS free FROM webhook_endpoints e
+    LEFT JOIN unnest($3::bigint[], $4::int[]) AS busy (endpoint_id, in_flight)
+           ON busy.endpoint_id = e.id
+    WHERE e.enabled AND coalesce(busy.in_flight, 0) < $5
+), heads AS (
+    SELECT q.* FROM walked w CROSS JOIN LATERAL (
+        SELECT endpoint_id, sku, id, next_attempt_at, leased_until FROM webhook_deliveries
+        WHERE status = 'PENDING' AND endpoint_id = w.id ORDER BY sku, id LIMIT 1) q
     UNION ALL
-    SELECT n.endpoint_id, n.sku, n.id FROM heads h CROSS JOIN LATERAL (
-        SELECT endpoint_id, sku, id FROM webhook_deliveries
-        WHERE status = 'PENDING' AND (endpoint_id, sku) > (h.endpoint_id, h.sku)
-        ORDER BY endpoint_id, sku, id LIMIT 1) n
+    SELECT n.* FROM heads h CROSS JOIN LATERAL (
+        SELECT endpoint_id, sku, id, next_attempt_at, leased_until FROM webhook_deliveries
+        WHERE status = 'PENDING' AND endpoint_id = h.endpoint_id AND sku > h.sku
+        ORDER BY sku, id LIMIT 1) n
 ), ranked AS (
     SELECT d.id, d.endpoint_id,
            row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS n
-    FROM heads h JOIN webhook_deliveries d ON d.id = h.id
-    JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+    FROM heads d
     WHERE d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until < now())
+      AND """ + NONE_IN_FLIGHT + """
 ), picked AS (
-    SELECT d.id FROM ranked r JOIN webhook_deliveries d ON d.id = r.id
-    LEFT JOIN unnest($3::bigint[], $4::int[]) AS busy (endpoint_id, in_flight)
-           ON busy.endpoint_id = r.endpoint_id
-    WHERE r.n <= $5 - coalesce(busy.in_flight, 0)
+    -- by their ids (an index probe each, whatever the planner thinks the walk found)
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.id = ANY (ARRAY(SELECT r.id FROM ranked r JOIN walked w ON w.id = r.endpoint_id
+                            WHERE r.n <= w.free))
       AND d.status = 'PENDING' AND d.next_attempt_at <= now()
       AND (d.leased_until IS NULL OR d.leased_until < now())
     ORDER BY d.next_attempt_at, d.id
@@ -52,7 +72,8 @@ WITH RECURSIVE heads AS (
 )
 """ + LEASE.replace("$LEASE", "$2")
 
-# After a delivery, the next of its queue, if it is due: the same slot goes on with it.
+# After a delivery, the next of its queue, if it is due and none of the queue is in flight: the
+# same slot goes on with it.
 CLAIM_NEXT = """
 WITH picked AS (
     SELECT d.id FROM webhook_deliveries d
@@ -60,7 +81,7 @@ WITH picked AS (
     WHERE d.id = (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 AND sku = $2
                   AND status = 'PENDING' ORDER BY id LIMIT 1)
       AND d.status = 'PENDING' AND d.next_attempt_at <= now()
-      AND (d.leased_until IS NULL OR d.leased_until < now())
+      AND (d.leased_until IS NULL OR d.leased_until < now()) AND """ + NONE_IN_FLIGHT + """
     FOR UPDATE OF d SKIP LOCKED
 )
 """ + LEASE.replace("$LEASE", "$3")
@@ -89,6 +110,8 @@ RETURNING endpoint_id
 """
 
 # Failing since the first failure after the last success; disabled once that is $2 s ago.
+# FOR NO KEY UPDATE (no key column changes): FOR UPDATE would wait on the fan-out's inserts
+# into webhook_deliveries, whose foreign key holds KEY SHARE on the endpoint's row.
 ENDPOINT_FAILED = """
 UPDATE webhook_endpoints e SET
     failing_since = coalesce(e.failing_since, now()),
@@ -98,16 +121,19 @@ UPDATE webhook_endpoints e SET
                            THEN $3 ELSE e.disabled_reason END,
     updated_at = CASE WHEN e.enabled AND e.failing_since < now() - $2 * interval '1 second'
                       THEN now() ELSE e.updated_at END
-FROM (SELECT id, failing_since, enabled FROM webhook_endpoints WHERE id = $1 FOR UPDATE) old
+FROM (SELECT id, failing_since, enabled FROM webhook_endpoints WHERE id = $1
+      FOR NO KEY UPDATE) old
 WHERE e.id = old.id
 RETURNING old.failing_since AS was_failing_since, old.enabled AS was_enabled, e.enabled
 """
 
-# 410 Gone: the endpoint is disabled at once; the delivery waits, due again when re-enabled.
+# 410 Gone: the endpoint is disabled at once; the delivery waits, due again when re-enabled,
+# with the schedule from its start (the 410 uses none of it), as re-enabling through the API
+# sets every PENDING delivery of the endpoint (store/webhook_endpoints.py).
 GONE = """
 WITH waiting AS (
     UPDATE webhook_deliveries SET response_status = $3, error = $4, leased_until = NULL,
-        next_attempt_at = now()
+        next_attempt_at = now(), round_attempts = 0
     WHERE id = $1 AND attempts = $2 AND status = 'PENDING'
     RETURNING endpoint_id
 )
@@ -149,7 +175,13 @@ async def claim(
     """Claims up to `limit` due queue heads for `lease` seconds (committed at once: no
     transaction stays open during the HTTP call); `busy` = attempts in flight per endpoint."""
     ids = list(busy)
-    found = await conn.fetch(CLAIM, limit, lease, ids, [busy[i] for i in ids], per_endpoint)
+    async with conn.transaction():
+        # The walk's row counts are the planner's guesses (a recursive CTE, times a scan of the
+        # queue per head): its cost can pass jit_above_cost, and compiling then takes ~1 s
+        # for a statement that runs in about a millisecond.
+        await conn.execute("SET LOCAL jit = off")
+        found = await conn.fetch(CLAIM, limit, lease, ids, [busy[i] for i in ids],
+                                 per_endpoint)
     return [_attempt(r) for r in sorted(found, key=lambda r: r["id"])]
 
 

@@ -64,25 +64,43 @@ async def every(conn: asyncpg.Connection | asyncpg.Pool) -> list[WebhookEndpoint
     return [endpoint(r) for r in records]
 
 
+# Re-enabling (from disabled) makes the endpoint's PENDING deliveries due now, each with the
+# retry schedule from its start, in the statement that enables it: what queued meanwhile goes
+# at once, not when the schedule had put it (up to hours away). FOR NO KEY UPDATE: the fan-out's
+# inserts (their foreign key's KEY SHARE on this row) need not wait.
+UPDATE = f"""
+WITH old AS (SELECT id, enabled FROM webhook_endpoints WHERE id = $1 FOR NO KEY UPDATE),
+changed AS (
+    UPDATE webhook_endpoints e SET
+        url = coalesce($2, e.url),
+        event_types = coalesce($3::text[], e.event_types),
+        skus = coalesce($4::text[], e.skus),
+        disabled_reason = CASE WHEN $5 THEN NULL
+                               WHEN NOT $5 AND e.enabled THEN $6
+                               ELSE e.disabled_reason END,
+        failing_since = CASE WHEN $5 THEN NULL ELSE e.failing_since END,
+        enabled = coalesce($5, e.enabled),
+        updated_at = now()
+    FROM old WHERE e.id = old.id
+    RETURNING e.*, old.enabled AS was_enabled
+), due AS (
+    UPDATE webhook_deliveries d SET next_attempt_at = now(), round_attempts = 0
+    FROM changed WHERE d.endpoint_id = changed.id AND changed.enabled
+      AND NOT changed.was_enabled AND d.status = 'PENDING'
+)
+SELECT {COLUMNS} FROM changed
+"""
+
+
 async def update(
     conn: asyncpg.Connection, endpoint_id: int, *, url: str | None,
     event_types: Sequence[str] | None, skus: Sequence[str] | None, enabled: bool | None,
 ) -> WebhookEndpoint | None:
-    """Only the given values change. Enabling clears the reason and the failure clock;
+    """Only the given values change. Enabling clears the reason and the failure clock, and a
+    disabled endpoint's PENDING deliveries are due at once, the schedule from its start;
     disabling an enabled endpoint records that an admin did it (a server's reason stays)."""
     record = await conn.fetchrow(
-        f"""UPDATE webhook_endpoints SET
-                url = coalesce($2, url),
-                event_types = coalesce($3::text[], event_types),
-                skus = coalesce($4::text[], skus),
-                disabled_reason = CASE WHEN $5 THEN NULL
-                                       WHEN NOT $5 AND enabled THEN $6
-                                       ELSE disabled_reason END,
-                failing_since = CASE WHEN $5 THEN NULL ELSE failing_since END,
-                enabled = coalesce($5, enabled),
-                updated_at = now()
-            WHERE id = $1 RETURNING {COLUMNS}""",
-        endpoint_id, url, None if event_types is None else list(event_types),
+        UPDATE, endpoint_id, url, None if event_types is None else list(event_types),
         None if skus is None else list(skus), enabled, DISABLED_BY_ADMIN,
     )
     return endpoint(record) if record is not None else None
