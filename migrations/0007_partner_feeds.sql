@@ -68,3 +68,6 @@ CREATE INDEX webhook_deliveries_pending
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id DESC);
 CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at)
     WHERE status <> 'PENDING';
+-- A queue with an attempt in flight waits for it (its order): the claim asks for that row.
+CREATE INDEX webhook_deliveries_in_flight ON webhook_deliveries (endpoint_id, sku)
+    WHERE status = 'PENDING' AND leased_until IS NOT NULL;
