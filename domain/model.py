@@ -112,6 +112,7 @@ class Reservation:
     reference: str | None
     created_at: datetime
     owner: int | None = None  # the key that made it (None: anonymous or ADMIN_API_KEY)
+    channel_id: int | None = None  # the channel it was taken through, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +136,13 @@ class StockEvent:
     reference: str | None
     occurred_at: datetime
     actor: int | None = None  # the key its reservation id and reference are shown to
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A sales channel: the locations it may sell from, highest sourcing priority first."""
+
+    id: int
+    code: str
+    name: str
+    location_ids: tuple[int, ...]

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import asyncpg
 from aiodataloader import DataLoader
 
-from domain.model import Location, Sku, StockLevel
+from domain.model import Channel, Location, Sku, StockLevel
 from service import views
 
 K = TypeVar("K")
@@ -53,3 +53,11 @@ class Loaders:
     @functools.cached_property
     def location_by_code(self) -> DataLoader[str, Location | None]:
         return _loader(self._pool, views.locations_by_code, cache=self._cache)
+
+    @functools.cached_property
+    def channel(self) -> DataLoader[int, Channel | None]:
+        return _loader(self._pool, views.channels_by_id, cache=self._cache)
+
+    @functools.cached_property
+    def channel_by_code(self) -> DataLoader[str, Channel | None]:
+        return _loader(self._pool, views.channels_by_code, cache=self._cache)

@@ -16,6 +16,7 @@ from domain.rules import (
     is_reservation_id,
     merge_lines,
 )
+from resolvers.channels import reserving_within
 from resolvers.context import Info
 from resolvers.mutation import refused
 from resolvers.permissions import access_error, check_locations
@@ -44,13 +45,14 @@ async def _owned(change: Awaitable[Outcome]) -> Outcome:
 
 async def reserve(
     info: Info, *, sku: str, location: str | None, quantity: int, ttl_seconds: int | None,
-    reference: str | None, idempotency_key: str | None,
+    reference: str | None, idempotency_key: str | None, channel: str | None = None,
 ) -> Outcome:
     limits = info.context.inventory.limits
-    check_locations(info, location)
+    within = await reserving_within(info, channel, location)
     if (refusal := refused(
         lambda: check_code(sku, ["sku"]),
         lambda: location is None or check_code(location, ["location"]),
+        lambda: channel is None or check_code(channel, ["channel"]),
         lambda: check_quantity(quantity, ["quantity"], limits),
         lambda: hold_seconds(ttl_seconds, ["ttlSeconds"], limits),
         lambda: check_text(reference, ["reference"]),
@@ -61,18 +63,19 @@ async def reserve(
         info.context.inventory, sku=sku, location=location, quantity=quantity, ttl=ttl_seconds,
         reference=reference, idempotency_key=idempotency_key,
         idempotency_scope=info.context.idempotency_scope,
-        acting=acting(info.context.principal),
+        acting=acting(info.context.principal), channel=channel, within=within,
     )
 
 
 async def reserve_lines(
     info: Info, *, lines: list[tuple[str, str | None, int]], ttl_seconds: int | None,
-    reference: str | None, idempotency_key: str | None,
+    reference: str | None, idempotency_key: str | None, channel: str | None = None,
 ) -> Outcome:
     limits = info.context.inventory.limits
-    check_locations(info, *(location for _, location, _ in lines))
+    within = await reserving_within(info, channel, *(location for _, location, _ in lines))
     if (refusal := refused(
         lambda: merge_lines(lines, limits),
+        lambda: channel is None or check_code(channel, ["channel"]),
         lambda: hold_seconds(ttl_seconds, ["ttlSeconds"], limits),
         lambda: check_text(reference, ["reference"]),
         lambda: check_text(idempotency_key, ["idempotencyKey"]),
@@ -81,7 +84,7 @@ async def reserve_lines(
     return await reserving.reserve_lines(
         info.context.inventory, lines=lines, ttl=ttl_seconds, reference=reference,
         idempotency_key=idempotency_key, idempotency_scope=info.context.idempotency_scope,
-        acting=acting(info.context.principal),
+        acting=acting(info.context.principal), channel=channel, within=within,
     )
 
 

@@ -57,6 +57,12 @@ class ReserveInput:
         description="The caller's cart, checkout or order id, kept on the reservation and "
         "its events.",
     )
+    channel: str | None = strawberry.field(
+        default=None,
+        description="(v2) Hold only at this channel's locations; without `location`, at the "
+        "first of them in priority order that can hold the whole quantity. A `location` "
+        "outside the channel gives INVALID_INPUT.",
+    )
 
 
 @strawberry.input
@@ -95,6 +101,10 @@ class ReserveLinesInput:
     ttl_seconds: int | None = None
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
     reference: str | None = None
+    channel: str | None = strawberry.field(
+        default=None, description="(v2) Every line through this channel, as in "
+        "ReserveInput.channel."
+    )
 
 
 @strawberry.input
@@ -122,3 +132,12 @@ class SetStockInput:
     )
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
     reference: str | None = None
+
+
+@strawberry.input
+class UpsertChannelInput:
+    code: str
+    name: str
+    locations: list[str] = strawberry.field(
+        description="Location codes, highest sourcing priority first; each must exist."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import catalog, reservations, stock
+from resolvers import catalog, channels, reservations, stock
 from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanReserve, CanWrite, IsAdmin
@@ -17,6 +17,7 @@ from schema.inputs import (
     ReserveInput,
     ReserveLinesInput,
     SetStockInput,
+    UpsertChannelInput,
     UpsertLocationInput,
     UpsertSkuInput,
 )
@@ -28,6 +29,7 @@ from schema.payloads import (
     ReserveLinesPayload,
     ReservePayload,
     SetStockPayload,
+    UpsertChannelPayload,
     UpsertLocationPayload,
     UpsertSkuPayload,
 )
@@ -59,7 +61,7 @@ async def _reserve(info: Info, input: ReserveInput) -> ReservePayload:
     return ReservePayload.from_outcome(await reservations.reserve(
         info, sku=input.sku, location=input.location, quantity=input.quantity,
         ttl_seconds=input.ttl_seconds, reference=input.reference,
-        idempotency_key=input.idempotency_key,
+        idempotency_key=input.idempotency_key, channel=input.channel,
     ))
 
 
@@ -67,7 +69,7 @@ async def _reserve_lines(info: Info, input: ReserveLinesInput) -> ReserveLinesPa
     return ReserveLinesPayload.from_outcome(await reservations.reserve_lines(
         info, lines=[(ln.sku, ln.location, ln.quantity) for ln in input.lines],
         ttl_seconds=input.ttl_seconds, reference=input.reference,
-        idempotency_key=input.idempotency_key,
+        idempotency_key=input.idempotency_key, channel=input.channel,
     ))
 
 
@@ -157,6 +159,12 @@ async def _retry_dead_deliveries(info: Info, endpoint_id: strawberry.ID) -> Webh
     )
 
 
+async def _upsert_channel(info: Info, input: UpsertChannelInput) -> UpsertChannelPayload:
+    return UpsertChannelPayload.from_outcome(await channels.upsert_channel(
+        info, code=input.code, name=input.name, locations=input.locations
+    ))
+
+
 @strawberry.type
 class Mutation:
     upsert_sku: UpsertSkuPayload = strawberry.mutation(
@@ -232,4 +240,7 @@ class Mutation:
         description="(v2) Admin only. Every DEAD delivery of the endpoint becomes PENDING "
         "again, in order.",
         resolver=_retry_dead_deliveries,
+    )
+    upsert_channel: UpsertChannelPayload = strawberry.mutation(
+        permission_classes=[IsAdmin], description="(v2)", resolver=_upsert_channel,
     )

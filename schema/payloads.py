@@ -11,7 +11,7 @@ import strawberry
 from domain.errors import StockError
 from domain.outcome import Outcome
 from schema.enums import UserErrorCode
-from schema.types import Location, Reservation, Sku, StockLevel
+from schema.types import Channel, Location, Reservation, Sku, StockLevel
 
 
 @strawberry.type(
@@ -89,7 +89,7 @@ class UpsertLocationPayload:
 
 
 @strawberry.type
-class ReservePayload:
+class _HoldPayload:
     reservation: Reservation | None
     level: StockLevel | None
     user_errors: list[UserError]
@@ -101,6 +101,21 @@ class ReservePayload:
             level=_level(outcome),
             user_errors=user_errors(outcome),
         )
+
+
+@strawberry.type
+class ReservePayload(_HoldPayload):
+    reservations: list[Reservation] = strawberry.field(
+        default_factory=list,
+        description="(v2) Every reservation made: one, or one per location with allowSplit; "
+        "empty on failure.",
+    )
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> Self:
+        payload = super().from_outcome(outcome)
+        payload.reservations = [Reservation.from_domain(r) for r in outcome.reservations]
+        return payload
 
 
 @strawberry.type
@@ -129,12 +144,12 @@ class ExtendReservationPayload:
 
 
 @strawberry.type
-class CommitReservationPayload(ReservePayload):
+class CommitReservationPayload(_HoldPayload):
     pass
 
 
 @strawberry.type
-class ReleaseReservationPayload(ReservePayload):
+class ReleaseReservationPayload(_HoldPayload):
     pass
 
 
@@ -151,3 +166,14 @@ class AdjustStockPayload:
 @strawberry.type
 class SetStockPayload(AdjustStockPayload):
     pass
+
+
+@strawberry.type
+class UpsertChannelPayload:
+    channel: Channel | None
+    user_errors: list[UserError]
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome) -> Self:
+        channel = Channel.from_domain(outcome.channel) if outcome.channel else None
+        return cls(channel=channel, user_errors=user_errors(outcome))

@@ -6,12 +6,21 @@ from __future__ import annotations
 import strawberry
 
 from domain.ownership import shown_to
-from resolvers import queries
+from resolvers import channels, queries
 from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanRead, IsAdmin
 from schema.inputs import SkuFilter
-from schema.types import Location, PageInfo, Reservation, Sku, SkuConnection, SkuEdge, StockEvent
+from schema.types import (
+    Channel,
+    Location,
+    PageInfo,
+    Reservation,
+    Sku,
+    SkuConnection,
+    SkuEdge,
+    StockEvent,
+)
 from schema.webhooks import WebhookEndpoint
 
 
@@ -73,6 +82,15 @@ async def _webhook_endpoint(info: Info, id: strawberry.ID) -> WebhookEndpoint | 
     return WebhookEndpoint.from_domain(found) if found else None
 
 
+async def _channel(info: Info, code: str) -> Channel | None:
+    found = await channels.channel(info, code)
+    return Channel.from_domain(found) if found else None
+
+
+async def _channels(info: Info) -> list[Channel]:
+    return [Channel.from_domain(c) for c in await channels.every_channel(info)]
+
+
 @strawberry.type
 class Query:
     sku: Sku | None = strawberry.field(permission_classes=[CanRead], resolver=_sku)
@@ -105,4 +123,10 @@ class Query:
     webhook_endpoint: WebhookEndpoint | None = strawberry.field(
         permission_classes=[IsAdmin], description="(v2) Admin only.",
         resolver=_webhook_endpoint,
+    )
+    channel: Channel | None = strawberry.field(
+        permission_classes=[CanRead], description="(v2)", resolver=_channel
+    )
+    channels: list[Channel] = strawberry.field(
+        permission_classes=[CanRead], description="(v2)", resolver=_channels
     )

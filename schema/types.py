@@ -10,6 +10,7 @@ from graphql import GraphQLError
 
 from domain import model
 from domain.rules import text_fault
+from resolvers import channels
 from resolvers.context import Info
 from schema.enums import (
     AdjustmentReason,
@@ -71,6 +72,20 @@ class StockLevel:
         )
 
 
+async def _sku_available(root: Sku, info: Info, channel: str | None = None) -> int:
+    if channel is None:
+        return root.available_
+    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[0]
+
+
+async def _sku_status(
+    root: Sku, info: Info, channel: str | None = None
+) -> AvailabilityStatus:
+    if channel is None:
+        return root.status_
+    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[1]
+
+
 @strawberry.type
 class Sku:
     code: str
@@ -81,12 +96,20 @@ class Sku:
         "(clamped) available."
     )
     reserved: int
-    available: int
-    status: AvailabilityStatus
+    available: int = strawberry.field(
+        resolver=_sku_available,
+        description="(v2) With channel: summed over that channel's locations only.",
+    )
+    status: AvailabilityStatus = strawberry.field(
+        resolver=_sku_status,
+        description="(v2) With channel: the status of the channel's available.",
+    )
     sequence: int = strawberry.field(
         description="Sequence of the latest StockEvent of this SKU (0 if none)."
     )
     id_: strawberry.Private[int]
+    available_: strawberry.Private[int]
+    status_: strawberry.Private[AvailabilityStatus]
 
     @strawberry.field
     async def levels(self, info: Info, location: str | None = None) -> list[StockLevel]:
@@ -106,11 +129,18 @@ class Sku:
             low_stock_threshold=sku.low_stock_threshold,
             on_hand=sku.on_hand,
             reserved=sku.reserved,
-            available=sku.available,
-            status=sku.status,
+            available_=sku.available,
+            status_=sku.status,
             sequence=sku.sequence,
             id_=sku.id,
         )
+
+
+async def _reservation_channel(root: Reservation, info: Info) -> Channel | None:
+    if root.channel_id is None:
+        return None
+    found = await info.context.loaders.channel.load(root.channel_id)
+    return Channel.from_domain(found) if found is not None else None
 
 
 @strawberry.type
@@ -123,10 +153,15 @@ class Reservation:
     reference: str | None
     created_at: datetime
     location_id: strawberry.Private[int]
+    channel_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def location(self, info: Info) -> Location:
         return await _location(info, self.location_id)
+    channel: Channel | None = strawberry.field(
+        resolver=_reservation_channel,
+        description="(v2) The channel it was taken through, if any.",
+    )
 
     @classmethod
     def from_domain(cls, r: model.Reservation) -> Reservation:
@@ -139,6 +174,7 @@ class Reservation:
             reference=r.reference,
             created_at=r.created_at,
             location_id=r.location_id,
+            channel_id=r.channel_id,
         )
 
 
@@ -206,3 +242,23 @@ class SkuConnection:
     edges: list[SkuEdge]
     page_info: PageInfo
 
+
+
+@strawberry.type(
+    description="(v2) A sales channel (web shop, app, marketplace, store) and the locations it "
+    "may sell from, highest sourcing priority first. A SKU's availability through a channel "
+    "counts only those locations; a hold through a channel is taken only at them."
+)
+class Channel:
+    code: str
+    name: str
+    location_ids: strawberry.Private[tuple[int, ...]]
+
+    @strawberry.field
+    async def locations(self, info: Info) -> list[Location]:
+        found = await info.context.loaders.location.load_many(list(self.location_ids))
+        return [Location.from_domain(location) for location in found]
+
+    @classmethod
+    def from_domain(cls, channel: model.Channel) -> Channel:
+        return cls(code=channel.code, name=channel.name, location_ids=channel.location_ids)

@@ -33,6 +33,7 @@ class Command(enum.Enum):
     ROTATE_WEBHOOK_SECRET = "rotateWebhookSecret"
     REPLAY_WEBHOOK_EVENTS = "replayWebhookEvents"
     RETRY_DEAD_DELIVERIES = "retryDeadDeliveries"
+    UPSERT_CHANNEL = "upsertChannel"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})

@@ -18,28 +18,36 @@ from store.hold_batch import HoldRequest
 # keys are stored (hashed) with the key, so they stay as they were first written.
 
 
+def _through(channel: str | None) -> dict[str, str]:
+    """A channel joins the arguments only when given, so keys stored before channels existed
+    still hash the same."""
+    return {"channel": channel} if channel is not None else {}
+
+
 async def reserve(
     inventory: Inventory, *, sku: str, location: str | None, quantity: int, ttl: int | None,
     reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
-    acting: Acting = ANONYMOUS,
+    acting: Acting = ANONYMOUS, channel: str | None = None, within: Sequence[str] | None = None,
 ) -> Outcome:
     """Hold `quantity` of `sku` at `location` (None: the location with the most available) for
     `ttl` seconds (None: the default). Without an idempotency key, and when the unit of work
     commits in groups, it is committed together with the holds arriving at the same time.
-    The hold belongs to `acting`'s key (domain.ownership)."""
+    The hold belongs to `acting`'s key (domain.ownership). Through `channel`, only at its
+    locations (without `location`: the first in priority order, within `within`, a
+    location-bound key's own); never group-committed (store/hold_batch.py knows no channels)."""
     try:
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
         return Outcome(error=error)
-    if inventory.batcher is not None and idempotency_key is None:
+    if inventory.batcher is not None and idempotency_key is None and channel is None:
         return await inventory.batcher.reserve(
             sku, HoldRequest(location, quantity, seconds, reference, acting.key_id))
     return await inventory.mutate(
         lambda conn: reservations.reserve(
-            conn, sku, location, quantity, seconds, reference, acting.key_id),
+            conn, sku, location, quantity, seconds, reference, acting.key_id, channel, within),
         command=Command.RESERVE,
         arguments={"sku": sku, "quantity": quantity, "location": location,
-                   "ttl_seconds": ttl, "reference": reference},
+                   "ttl_seconds": ttl, "reference": reference, **_through(channel)},
         idempotency_key=idempotency_key,
         principal=idempotency_scope,
     )
@@ -48,22 +56,23 @@ async def reserve(
 async def reserve_lines(
     inventory: Inventory, *, lines: Sequence[tuple[str, str | None, int]], ttl: int | None,
     reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
-    acting: Acting = ANONYMOUS,
+    acting: Acting = ANONYMOUS, channel: str | None = None, within: Sequence[str] | None = None,
 ) -> Outcome:
     """Hold every (sku, location, quantity) line of a cart, or none; lines of the same SKU and
-    location are summed."""
+    location are summed. `channel` and `within` as in reserve."""
     try:
         merged = merge_lines(lines, inventory.limits)
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
         return Outcome(error=error)
     return await inventory.mutate(
-        lambda conn: reservations.reserve_lines(conn, merged, seconds, reference, acting.key_id),
+        lambda conn: reservations.reserve_lines(
+            conn, merged, seconds, reference, acting.key_id, channel, within),
         command=Command.RESERVE_LINES,
         arguments={
             "lines": [{"sku": sku, "quantity": quantity, "location": location}
                       for sku, location, quantity in lines],
-            "ttl_seconds": ttl, "reference": reference,
+            "ttl_seconds": ttl, "reference": reference, **_through(channel),
         },
         idempotency_key=idempotency_key,
         principal=idempotency_scope,

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from domain.model import Location, Reservation, Sku, StockEvent, StockLevel
-from store import catalog, ledger, migrations, reservations
+from domain.model import Channel, Location, Reservation, Sku, StockEvent, StockLevel
+from store import catalog, channels, ledger, migrations, reservations
 
 
 async def sku_page(
@@ -64,3 +64,18 @@ async def pending_migrations(pool: asyncpg.Pool) -> list[str]:
     """Migrations this code has and the database has not applied yet."""
     async with pool.acquire() as conn:
         return await migrations.pending(conn)
+
+
+async def channels_by_code(pool: asyncpg.Pool, codes: Sequence[str]) -> dict[str, Channel]:
+    async with pool.acquire() as conn:
+        return await channels.by_codes(conn, codes)
+
+
+async def channels_by_id(pool: asyncpg.Pool, ids: Sequence[int]) -> dict[int, Channel]:
+    async with pool.acquire() as conn:
+        return await channels.by_ids(conn, ids)
+
+
+async def all_channels(pool: asyncpg.Pool) -> list[Channel]:
+    async with pool.acquire() as conn:
+        return await channels.every(conn)

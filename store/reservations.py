@@ -16,7 +16,7 @@ from domain.model import Reservation, StockEventKind
 from domain.outcome import Outcome
 from domain.ownership import ANONYMOUS, Acting, NotOwner
 from domain.rules import CartLine
-from store import ledger, lookups, rows
+from store import channels, ledger, lookups, rows
 from store.rows import LEVEL_COLUMNS, RESERVATION_COLUMNS
 
 # Location policy when none is given: the location with the most available stock that can
@@ -39,9 +39,18 @@ WITH pick AS (
 SELECT EXISTS (SELECT 1 FROM pick) AS picked, held.* FROM (VALUES (1)) one LEFT JOIN held ON true
 """
 
+# Through a channel: the first of the candidate locations ($2, in sourcing-priority order)
+# that can hold the whole quantity. A lost race re-picks.
+SOURCED_HOLD = HOLD.replace(
+    "($2::bigint IS NULL OR location_id = $2)", "location_id = ANY($2::bigint[])"
+).replace(
+    "ORDER BY stock_available(on_hand, reserved, safety_stock) DESC, location_id",
+    "ORDER BY array_position($2::bigint[], location_id)",
+)
+
 INSERT_RESERVATION = f"""
-INSERT INTO reservations (sku_id, location_id, quantity, expires_at, reference, owner)
-VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5, $6)
+INSERT INTO reservations (sku_id, location_id, quantity, expires_at, reference, owner, channel_id)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5, $6, $7)
 RETURNING {RESERVATION_COLUMNS}
 """
 
@@ -79,10 +88,12 @@ RETURNING {LEVEL_COLUMNS}
 
 
 async def _hold(
-    conn: asyncpg.Connection, sku_id: int, location_id: int | None, quantity: int
+    conn: asyncpg.Connection, sku_id: int, location_id: int | None, quantity: int,
+    among: Sequence[int] | None = None,
 ) -> rows.Record | None:
     while True:
-        r = await conn.fetchrow(HOLD, sku_id, location_id, quantity)
+        r = await (conn.fetchrow(HOLD, sku_id, location_id, quantity) if among is None
+                   else conn.fetchrow(SOURCED_HOLD, sku_id, list(among), quantity))
         if r["sku_id"] is not None:
             return r
         if not r["picked"]:
@@ -98,12 +109,15 @@ async def _hold_and_record(
     ttl: int,
     reference: str | None,
     owner: int | None,
+    sourced: channels.Sourced | None = None,
 ) -> bool:
-    level = await _hold(conn, sku_id, location_id, quantity)
+    among = sourced.location_ids if sourced else None
+    level = await _hold(conn, sku_id, location_id, quantity, among)
     if level is None:
         return False
     r = await conn.fetchrow(
-        INSERT_RESERVATION, sku_id, level["location_id"], quantity, float(ttl), reference, owner
+        INSERT_RESERVATION, sku_id, level["location_id"], quantity, float(ttl), reference, owner,
+        sourced.channel_id if sourced else None,
     )
     event = await ledger.append(
         conn, level, StockEventKind.RESERVED, reserved_delta=quantity,
@@ -117,22 +131,29 @@ async def _hold_and_record(
 
 async def reserve(
     conn: asyncpg.Connection, sku: str, location: str | None, quantity: int, ttl: int,
-    reference: str | None, owner: int | None = None,
+    reference: str | None, owner: int | None = None, channel: str | None = None,
+    within: Sequence[str] | None = None,
 ) -> Outcome:
+    """Through `channel`: only at its locations (within a location-bound key's own)."""
     sku_id = await lookups.sku_id(conn, sku, ["sku"])
     location_id = await lookups.location_id(conn, location, ["location"]) if location else None
+    sourced = None
+    if channel is not None:
+        found, ids = await channels.source(conn, channel, within)
+        sourced = channels.sourced(found, location_id, ids)
     outcome = Outcome()
     if not await _hold_and_record(
-        conn, outcome, sku_id, location_id, quantity, ttl, reference, owner
+        conn, outcome, sku_id, location_id, quantity, ttl, reference, owner, sourced
     ):
         where = f" at {location}" if location else " at any one location"
+        where += f" of channel {channel}" if channel and not location else ""
         raise InsufficientStock(f"fewer than {quantity} of {sku} available{where}", ["quantity"])
     return outcome
 
 
 async def reserve_lines(
     conn: asyncpg.Connection, lines: Sequence[CartLine], ttl: int, reference: str | None,
-    owner: int | None = None,
+    owner: int | None = None, channel: str | None = None, within: Sequence[str] | None = None,
 ) -> Outcome:
     sku_ids = await lookups.ids_by_code(conn, "skus", [line.sku for line in lines])
     location_ids = await lookups.ids_by_code(
@@ -145,6 +166,15 @@ async def reserve_lines(
         elif line.location and line.location not in location_ids:
             errors.append(NotFound(f"unknown location {line.location!r}",
                                    ["lines", line.index, "location"]))
+    sourcing: dict[int, channels.Sourced] = {}
+    if channel is not None and not errors:
+        found, ids = await channels.source(conn, channel, within)
+        for line in lines:
+            try:
+                sourcing[line.index] = channels.sourced(
+                    found, location_ids.get(line.location or ""), ids)
+            except StockError as error:
+                errors.append(error.at("lines", line.index))
     if errors:
         raise Rejected(errors)
     # Lock every level of the cart's SKUs in one fixed order, so that carts never deadlock.
@@ -161,7 +191,8 @@ async def reserve_lines(
         outcome = Outcome()
         location_id = location_ids[line.location] if line.location else None
         if await _hold_and_record(
-            conn, outcome, sku_ids[line.sku], location_id, line.quantity, ttl, reference, owner
+            conn, outcome, sku_ids[line.sku], location_id, line.quantity, ttl, reference, owner,
+            sourcing.get(line.index),
         ):
             held.append((line.index, outcome))
         else:

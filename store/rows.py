@@ -7,6 +7,7 @@ from typing import Any
 from domain.model import (
     AdjustmentReason,
     AvailabilityStatus,
+    Channel,
     Location,
     LocationKind,
     Reservation,
@@ -30,7 +31,7 @@ LEVEL_COLUMNS = "sku_id, location_id, on_hand, reserved, safety_stock, version, 
 
 RESERVATION_COLUMNS = (
     "id::text AS id, sku_id, location_id, quantity, status, expires_at, reference, created_at, "
-    "owner"
+    "owner, channel_id"
 )
 
 
@@ -74,6 +75,7 @@ def reservation(r: Record, sku_code: str) -> Reservation:
         reference=r["reference"],
         created_at=r["created_at"],
         owner=r["owner"],
+        channel_id=r["channel_id"],
     )
 
 
@@ -105,3 +107,9 @@ def event(r: Record) -> StockEvent:
         occurred_at=r["occurred_at"],
         actor=r["actor"],
     )
+
+
+def channel(r: Record) -> Channel:
+    """From a record with the channel's id, code, name and `location_ids` in priority order."""
+    return Channel(id=r["id"], code=r["code"], name=r["name"],
+                   location_ids=tuple(r["location_ids"]))
