@@ -58,10 +58,10 @@ class ReserveInput:
         "its events.",
     )
     channel: str | None = strawberry.field(
-        default=None,
+        default=strawberry.UNSET,
         description="(v2) Hold only at this channel's locations; without `location`, at the "
-        "first of them in priority order that can hold the whole quantity. A `location` "
-        "outside the channel gives INVALID_INPUT.",
+        "first of them in\npriority order that can hold the whole quantity. A `location` "
+        "outside the channel gives\nINVALID_INPUT.",
     )
 
 
@@ -102,7 +102,7 @@ class ReserveLinesInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
     reference: str | None = None
     channel: str | None = strawberry.field(
-        default=None, description="(v2) Every line through this channel, as in "
+        default=strawberry.UNSET, description="(v2) Every line through this channel, as in "
         "ReserveInput.channel."
     )
 

@@ -61,7 +61,7 @@ async def _reserve(info: Info, input: ReserveInput) -> ReservePayload:
     return ReservePayload.from_outcome(await reservations.reserve(
         info, sku=input.sku, location=input.location, quantity=input.quantity,
         ttl_seconds=input.ttl_seconds, reference=input.reference,
-        idempotency_key=input.idempotency_key, channel=input.channel,
+        idempotency_key=input.idempotency_key, channel=given(input.channel),
     ))
 
 
@@ -69,7 +69,7 @@ async def _reserve_lines(info: Info, input: ReserveLinesInput) -> ReserveLinesPa
     return ReserveLinesPayload.from_outcome(await reservations.reserve_lines(
         info, lines=[(ln.sku, ln.location, ln.quantity) for ln in input.lines],
         ttl_seconds=input.ttl_seconds, reference=input.reference,
-        idempotency_key=input.idempotency_key, channel=input.channel,
+        idempotency_key=input.idempotency_key, channel=given(input.channel),
     ))
 
 

@@ -72,16 +72,16 @@ class StockLevel:
         )
 
 
-async def _sku_available(root: Sku, info: Info, channel: str | None = None) -> int:
-    if channel is None:
+async def _sku_available(root: Sku, info: Info, channel: str | None = strawberry.UNSET) -> int:
+    if channel is None or channel is strawberry.UNSET:
         return root.available_
     return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[0]
 
 
 async def _sku_status(
-    root: Sku, info: Info, channel: str | None = None
+    root: Sku, info: Info, channel: str | None = strawberry.UNSET
 ) -> AvailabilityStatus:
-    if channel is None:
+    if channel is None or channel is strawberry.UNSET:
         return root.status_
     return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[1]
 
@@ -246,8 +246,8 @@ class SkuConnection:
 
 @strawberry.type(
     description="(v2) A sales channel (web shop, app, marketplace, store) and the locations it "
-    "may sell from, highest sourcing priority first. A SKU's availability through a channel "
-    "counts only those locations; a hold through a channel is taken only at them."
+    "may sell\nfrom, highest sourcing priority first. A SKU's availability through a channel "
+    "counts only\nthose locations; a hold through a channel is taken only at them."
 )
 class Channel:
     code: str

@@ -33,3 +33,15 @@ async def assert_consistent(pool: asyncpg.Pool) -> None:
                GROUP BY l.sku_id, l.location_id
                HAVING l.reserved <> coalesce(sum(r.quantity), 0)""")
         assert not held, f"reserved disagrees with ACTIVE reservations: {held}"
+
+
+async def assert_channel_holds(pool: asyncpg.Pool) -> None:
+    """Every hold taken through a channel is at one of the channel's locations (while no test
+    removes a location from a channel that holds there)."""
+    async with pool.acquire() as conn:
+        astray = await conn.fetch(
+            """SELECT r.id, r.channel_id, r.location_id FROM reservations r
+               WHERE r.channel_id IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM channel_locations cl
+                   WHERE cl.channel_id = r.channel_id AND cl.location_id = r.location_id)""")
+        assert not astray, f"holds outside their channel's locations: {astray}"
