@@ -6,6 +6,7 @@ selection; a list field multiplies that by the number of items it can return. Th
 `skus(first)` for its `edges` (default 50, at most MAX_PAGE), `stockEvents(first)` (default
 100, at most MAX_EVENTS), `skusByCode(codes)` its number of codes, `Sku.levels` and `locations`
 `levels_per_sku` (the number of locations is not bounded by the schema; one with `location:`),
+as are `channels` and `Channel.locations`,
 `webhookEndpoints` ENDPOINTS_COUNTED, `WebhookEndpoint.deliveries(first)` (default 50, at most
 MAX_DELIVERIES), every other list (userErrors, a cart's reservations) one. Sizes come from
 literals or from the request's variables (so `first: $n` costs what `$n` asks), clamped to the
@@ -113,6 +114,8 @@ class _Walk:
             return page, 1
         if (parent == "Sku" and name == "levels") or (parent == "Query" and name == "locations"):
             return (1 if self.given(node, "location") else self.levels_per_sku), 1
+        if (parent, name) in (("Query", "channels"), ("Channel", "locations")):
+            return self.levels_per_sku, 1
         return 1, 1
 
     def selection(self, selections: SelectionSetNode | None, parent: GraphQLObjectType | None,
