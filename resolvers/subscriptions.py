@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncGenerator, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar, cast
@@ -18,6 +18,8 @@ from domain.ownership import shown_to
 from domain.rules import text_fault
 from feed.hub import FeedOverflow, Follow, StockFeed
 from ops.metrics import counted
+from resolvers import channels
+from resolvers.channel_feed import ChannelFigures
 from resolvers.context import Info
 from resolvers.handoff import SHARED_RESULTS, Handoff
 
@@ -110,28 +112,42 @@ def _figures(base: model.Sku, event: model.StockEvent) -> model.Sku:
                    available=event.available, sequence=event.sequence)
 
 
+async def _sku_wide(base: model.Sku, event: model.StockEvent) -> model.Sku:
+    return _figures(base, event)
+
+
 async def availability(
-    info: Info, sku: str, throttle_ms: int | None, present: Callable[[model.Sku], P]
+    info: Info, sku: str, throttle_ms: int | None, present: Callable[[model.Sku], P],
+    channel: str | None = None,
 ) -> AsyncGenerator[P, None]:
+    """With `channel`, the SKU's available and status are the channel's (a NOT_FOUND error
+    for an unknown channel), pushed when they change, and only then."""
     _checked_sku(sku)
     throttle = (throttle_ms or 0) / 1000
     if not 0 <= throttle * 1000 <= MAX_THROTTLE_MS:
         raise GraphQLError(f"throttleMs must be between 0 and {MAX_THROTTLE_MS}",
                            extensions={"code": "BAD_USER_INPUT"})
+    through = await channels.known(info, channel) if channel is not None else None
     with counted("availability"):
         async with info.context.feed.follow(sku, None, coalesce=True) as follow:
             if follow.snapshot is None:
                 raise _not_found(sku)
             shown = follow.snapshot
+            figures: Callable[[model.Sku, model.StockEvent], Awaitable[model.Sku]] = _sku_wide
+            if through is not None:
+                following = ChannelFigures(info.context.inventory.pool, through, shown)
+                shown = await following.start()
+                figures = following.apply
             yield present(shown)
-            async for current in _changes(follow, shown, throttle):
+            async for current in _changes(follow, shown, throttle, figures):
                 shown = current
                 yield _shared(info.context.feed, present, current,
-                              (current.code, current.sequence))
+                              (current.code, current.sequence, channel))
 
 
 async def _changes(
-    follow: Follow, shown: model.Sku, throttle: float
+    follow: Follow, shown: model.Sku, throttle: float,
+    figures: Callable[[model.Sku, model.StockEvent], Awaitable[model.Sku]] = _sku_wide,
 ) -> AsyncGenerator[model.Sku, None]:
     """Values that differ from the last one shown, at most one per `throttle` seconds as the
     client receives them; the latest wins and the last one of a burst is delivered when its
@@ -149,7 +165,7 @@ async def _changes(
         except TimeoutError:
             event = None
         if event is not None:
-            current = _figures(shown, event)
+            current = await figures(shown, event)
             changed = (current.available, current.status) != (shown.available, shown.status)
             pending = current if changed else None
         if pending is not None and loop.time() >= allowed_at:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+import strawberry
+
 from resolvers import subscriptions
 from resolvers.context import Info
 from schema.types import Sku, StockEvent
@@ -17,6 +19,9 @@ def stock_events(
 
 
 def availability(
-    info: Info, sku: str, throttle_ms: int | None = 0
+    info: Info, sku: str, throttle_ms: int | None = 0, channel: str | None = strawberry.UNSET
 ) -> AsyncGenerator[Sku, None]:
-    return subscriptions.availability(info, sku, throttle_ms, Sku.from_domain)
+    return subscriptions.availability(
+        info, sku, throttle_ms, Sku.from_domain,
+        channel=None if channel is strawberry.UNSET else channel,
+    )

@@ -42,4 +42,9 @@ def test_channels_are_served_as_the_contract_says(
         else:
             faults += _argument(f"{type_name}.{name}", want_input.fields[name],
                                 got_input.fields[name])
+    want_field = contract.subscription_type.fields["availability"]  # type: ignore[union-attr]
+    got_field = served.subscription_type.fields["availability"]  # type: ignore[union-attr]
+    assert set(want_field.args) == set(got_field.args)
+    faults += _argument("Subscription.availability(channel)", want_field.args["channel"],
+                        got_field.args["channel"])
     assert faults == []
