@@ -42,3 +42,27 @@ def sourcing(
             raise InvalidInput("this location is not one of the channel's", ["location"])
         return [named]
     return [lid for lid in channel_locations if within is None or lid in within]
+
+
+def split_hold(ordered: Sequence[tuple[int, int]], quantity: int) -> list[tuple[int, int]] | None:
+    """allowSplit's plan over (location, available) in fill order: the first location that can
+    hold it all, else as much as each can hold in turn until `quantity` is covered; None when
+    all of them together cannot (all or nothing)."""
+    for location, available in ordered:
+        if available >= quantity:
+            return [(location, quantity)]
+    plan: list[tuple[int, int]] = []
+    left = quantity
+    for location, available in ordered:
+        if left == 0:
+            break
+        if available > 0:
+            take = min(available, left)
+            plan.append((location, take))
+            left -= take
+    return plan if left == 0 else None
+
+
+def check_split(allow_split: bool, location: str | None, field: Sequence[str | int]) -> None:
+    if allow_split and location is not None:
+        raise InvalidInput("allowSplit holds at several locations: leave `location` out", field)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+from domain.channels import check_split
 from domain.outcome import Outcome
 from domain.ownership import NotOwner, acting
 from domain.rules import (
@@ -46,6 +47,7 @@ async def _owned(change: Awaitable[Outcome]) -> Outcome:
 async def reserve(
     info: Info, *, sku: str, location: str | None, quantity: int, ttl_seconds: int | None,
     reference: str | None, idempotency_key: str | None, channel: str | None = None,
+    allow_split: bool = False,
 ) -> Outcome:
     limits = info.context.inventory.limits
     within = await reserving_within(info, channel, location)
@@ -53,6 +55,7 @@ async def reserve(
         lambda: check_code(sku, ["sku"]),
         lambda: location is None or check_code(location, ["location"]),
         lambda: channel is None or check_code(channel, ["channel"]),
+        lambda: check_split(allow_split, location, ["allowSplit"]),
         lambda: check_quantity(quantity, ["quantity"], limits),
         lambda: hold_seconds(ttl_seconds, ["ttlSeconds"], limits),
         lambda: check_text(reference, ["reference"]),
@@ -64,6 +67,7 @@ async def reserve(
         reference=reference, idempotency_key=idempotency_key,
         idempotency_scope=info.context.idempotency_scope,
         acting=acting(info.context.principal), channel=channel, within=within,
+        allow_split=allow_split,
     )
 
 

@@ -63,6 +63,15 @@ class ReserveInput:
         "first of them in\npriority order that can hold the whole quantity. A `location` "
         "outside the channel gives\nINVALID_INPUT.",
     )
+    allow_split: bool | None = strawberry.field(
+        default=False,
+        description="(v2) When no single location can hold the whole quantity, hold it across "
+        "several (in the\nchannel's priority order, else most available first), all or "
+        "nothing: one reservation per\nlocation, all in ReservePayload.reservations "
+        "(`reservation` and `level` are the first of\nthem). Not for bundles, not with "
+        "`location` (INVALID_INPUT). With an idempotencyKey, a retry\nreturns the same "
+        "reservations.",
+    )
 
 
 @strawberry.input

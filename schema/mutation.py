@@ -62,6 +62,7 @@ async def _reserve(info: Info, input: ReserveInput) -> ReservePayload:
         info, sku=input.sku, location=input.location, quantity=input.quantity,
         ttl_seconds=input.ttl_seconds, reference=input.reference,
         idempotency_key=input.idempotency_key, channel=given(input.channel),
+        allow_split=bool(input.allow_split),
     ))
 
 

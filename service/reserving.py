@@ -11,7 +11,7 @@ from domain.ownership import ANONYMOUS, Acting
 from domain.rules import hold_seconds, merge_lines
 from service.inventory import Inventory
 from service.recording import Command
-from store import reservations
+from store import reservations, split_holds
 from store.hold_batch import HoldRequest
 
 # Each `arguments` dict below is what a retry with the same idempotency key must repeat: its
@@ -28,17 +28,31 @@ async def reserve(
     inventory: Inventory, *, sku: str, location: str | None, quantity: int, ttl: int | None,
     reference: str | None, idempotency_key: str | None = None, idempotency_scope: str = "-",
     acting: Acting = ANONYMOUS, channel: str | None = None, within: Sequence[str] | None = None,
+    allow_split: bool = False,
 ) -> Outcome:
     """Hold `quantity` of `sku` at `location` (None: the location with the most available) for
     `ttl` seconds (None: the default). Without an idempotency key, and when the unit of work
     commits in groups, it is committed together with the holds arriving at the same time.
     The hold belongs to `acting`'s key (domain.ownership). Through `channel`, only at its
     locations (without `location`: the first in priority order, within `within`, a
-    location-bound key's own); never group-committed (store/hold_batch.py knows no channels)."""
+    location-bound key's own); never group-committed (store/hold_batch.py knows no channels).
+    With `allow_split` (never with `location`), spread over several locations if no one can
+    hold it all (store.split_holds)."""
     try:
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
         return Outcome(error=error)
+    if allow_split:
+        return await inventory.mutate(
+            lambda conn: split_holds.reserve_split(
+                conn, sku, quantity, seconds, reference, acting.key_id, channel, within),
+            command=Command.RESERVE,
+            arguments={"sku": sku, "quantity": quantity, "location": location,
+                       "ttl_seconds": ttl, "reference": reference, **_through(channel),
+                       "allow_split": True},
+            idempotency_key=idempotency_key,
+            principal=idempotency_scope,
+        )
     if inventory.batcher is not None and idempotency_key is None and channel is None:
         return await inventory.batcher.reserve(
             sku, HoldRequest(location, quantity, seconds, reference, acting.key_id))

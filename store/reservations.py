@@ -129,6 +129,9 @@ async def _hold_and_record(
     return True
 
 
+hold_and_record = _hold_and_record  # store.split_holds holds each planned share with it
+
+
 async def reserve(
     conn: asyncpg.Connection, sku: str, location: str | None, quantity: int, ttl: int,
     reference: str | None, owner: int | None = None, channel: str | None = None,

@@ -14,7 +14,7 @@ TYPES = ["Channel", "UpsertChannelInput", "UpsertChannelPayload"]
 FIELDS = [("Query", "channel"), ("Query", "channels"), ("Mutation", "upsertChannel"),
           ("Sku", "available"), ("Sku", "status"), ("Reservation", "channel"),
           ("ReservePayload", "reservations")]
-INPUT_FIELDS = [("ReserveInput", "channel"), ("ReserveLinesInput", "channel")]
+INPUT_FIELDS = [("ReserveInput", "channel"), ("ReserveInput", "allowSplit"), ("ReserveLinesInput", "channel")]
 
 
 def test_channels_are_served_as_the_contract_says(
