@@ -1,6 +1,5 @@
 """allowSplit: one hold spread over several locations, all or nothing, one reservation per
-location (called by service.reserving). Locks the candidate levels in (sku, location) order
-first, as carts do, then holds what domain.channels.split_hold planned."""
+location (called by service.reserving)."""
 
 from __future__ import annotations
 
@@ -14,6 +13,8 @@ from domain.model import available_quantity
 from domain.outcome import Outcome
 from store import channels, lookups, reservations
 
+# The candidate levels, locked in (sku, location) order first as carts do; then each planned
+# share is held with the guarded UPDATE (which cannot fail on a locked level).
 LOCK = """
 SELECT location_id, on_hand, reserved, safety_stock FROM stock_levels
 WHERE sku_id = $1 AND ($2::bigint[] IS NULL OR location_id = ANY($2::bigint[]))
