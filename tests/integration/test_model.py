@@ -31,14 +31,16 @@ from domain.outcome import Outcome
 from domain.rules import Limits, merge_lines
 from service.inventory import Inventory, Work
 from service.recording import Command
-from store import catalog, database, levels, reservations
-from tests.ledger_checks import assert_consistent
+from store import catalog, channels, database, levels, reservations, split_holds
+from tests.ledger_checks import assert_channel_holds, assert_consistent
 
 SKUS = ("A", "B", "C")  # created in this order
 LOCATIONS = ("L1", "L2")  # created in this order: L1 wins ties
 TTL = 3600
-RESET = """TRUNCATE stock_events, reservations, stock_levels, idempotency_keys, skus, locations
-           RESTART IDENTITY CASCADE"""
+RESET = """TRUNCATE stock_events, reservations, stock_levels, idempotency_keys, skus, locations,
+           channel_locations, channels RESTART IDENTITY CASCADE"""
+CHANNELS = {"C21": ("L2", "L1"), "C1": ("L1",)}  # sourcing priority first
+channel_codes = st.sampled_from((*CHANNELS, *CHANNELS, "NOPE"))
 
 sku_codes = st.sampled_from(SKUS * 3 + ("NOPE",))
 location_codes = st.sampled_from((None,) * 4 + LOCATIONS * 2 + ("L9",))
@@ -66,6 +68,7 @@ class Held:
     location: str
     quantity: int
     status: str = "ACTIVE"
+    channel: str | None = None
 
 
 @dataclass
@@ -86,9 +89,36 @@ class Model:
         level.version += 1
         self.sequence[sku] += 1
 
-    def hold(self, reservation_id: str, sku: str, location: str, quantity: int) -> None:
+    def hold(self, reservation_id: str, sku: str, location: str, quantity: int,
+             channel: str | None = None) -> None:
         self.change(sku, location, reserved=quantity)
-        self.holds[reservation_id] = Held(sku, location, quantity)
+        self.holds[reservation_id] = Held(sku, location, quantity, channel=channel)
+
+    def available(self, sku: str, location: str) -> int | None:
+        level = self.levels.get((sku, location))
+        return max(0, level.free) if level is not None else None
+
+    def pick_through(self, sku: str, channel: str, quantity: int) -> str | None:
+        """The first of the channel's locations, in priority order, that can hold it all."""
+        return next((p for p in CHANNELS[channel] if (self.available(sku, p) or 0) >= quantity),
+                    None)
+
+    def split(self, sku: str, channel: str | None, quantity: int) -> list[tuple[str, int]] | None:
+        """allowSplit's plan: one location if any can hold it all, else filled in order."""
+        places = [p for p in (CHANNELS[channel] if channel else LOCATIONS)
+                  if self.available(sku, p) is not None]
+        if channel is None:
+            places.sort(key=lambda p: (-(self.available(sku, p) or 0), LOCATIONS.index(p)))
+        whole = next((p for p in places if (self.available(sku, p) or 0) >= quantity), None)
+        if whole is not None:
+            return [(whole, quantity)]
+        plan, left = [], quantity
+        for p in places:
+            take = min(self.available(sku, p) or 0, left)
+            if take > 0:
+                plan.append((p, take))
+                left -= take
+        return plan if left == 0 else None
 
     def close(self, reservation_id: str, status: str) -> None:
         held = self.holds[reservation_id]
@@ -122,6 +152,8 @@ class StockMachine(RuleBasedStateMachine):
                 ids[code] = location.id
             for code in SKUS:
                 await catalog.upsert_sku(conn, code, f"SKU {code}", None)
+            for code, places in CHANNELS.items():
+                await channels.upsert(conn, code, code, places)
             return ids
 
     def mutate(self, work: Work, name: str) -> Outcome:
@@ -157,6 +189,35 @@ class StockMachine(RuleBasedStateMachine):
             r = outcome.reservations[0]
             assert (r.location_id, r.quantity) == (self.location_ids[chosen], quantity)
             self.model.hold(r.id, sku, chosen, quantity)
+
+    @rule(sku=sku_codes, channel=channel_codes, location=location_codes, quantity=quantities)
+    def reserve_through(self, sku: str, channel: str, location: str | None, quantity: int) -> None:
+        outcome = self.mutate(lambda c: reservations.reserve(
+            c, sku, location, quantity, TTL, None, channel=channel), "reserve")
+        if sku not in SKUS or location not in (None, *LOCATIONS) or channel not in CHANNELS:
+            return self.expect(outcome, "NOT_FOUND")
+        if location is not None and location not in CHANNELS[channel]:
+            return self.expect(outcome, "INVALID_INPUT")
+        chosen = (self.model.pick_through(sku, channel, quantity) if location is None
+                  else self.model.pick(sku, location, quantity))
+        self.expect(outcome, None if chosen else "INSUFFICIENT_STOCK")
+        if chosen is not None:
+            r = outcome.reservations[0]
+            assert (r.location_id, r.quantity) == (self.location_ids[chosen], quantity)
+            self.model.hold(r.id, sku, chosen, quantity, channel)
+
+    @rule(sku=st.sampled_from(SKUS), channel=st.none() | st.sampled_from(tuple(CHANNELS)),
+          quantity=st.integers(1, 16))
+    def reserve_split(self, sku: str, channel: str | None, quantity: int) -> None:
+        outcome = self.mutate(lambda c: split_holds.reserve_split(
+            c, sku, quantity, TTL, None, channel=channel), "reserve")
+        plan = self.model.split(sku, channel, quantity)
+        self.expect(outcome, None if plan else "INSUFFICIENT_STOCK")
+        if plan is not None:
+            assert [(r.location_id, r.quantity) for r in outcome.reservations] == [
+                (self.location_ids[p], q) for p, q in plan]
+            for r, (p, q) in zip(outcome.reservations, plan, strict=True):
+                self.model.hold(r.id, sku, p, q, channel)
 
     @rule(lines=st.lists(cart_lines, min_size=1, max_size=4), stray=stray_lines)
     def reserve_lines(
@@ -270,13 +331,15 @@ class StockMachine(RuleBasedStateMachine):
                FROM stock_levels JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
         assert found == self.model.levels
         holds = {r["id"]: Held(*r[1:]) for r in await pool.fetch(
-            """SELECT r.id::text AS id, s.code, l.code, quantity, status FROM reservations r
-               JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
+            """SELECT r.id::text AS id, s.code, l.code, quantity, status, c.code FROM reservations r
+               JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id
+               LEFT JOIN channels c ON c.id = r.channel_id""")}
         assert holds == self.model.holds
         sequence = {r["code"]: r["last_sequence"] for r in await pool.fetch(
             "SELECT code, last_sequence FROM skus")}
         assert sequence == self.model.sequence
         await assert_consistent(pool)
+        await assert_channel_holds(pool)
 
 
 async def _admin(url: str, statement: str) -> None:
