@@ -24,6 +24,11 @@ from store import idempotency
 def hashed_as_before(input: Any) -> str:
     arguments = strawberry.asdict(input)
     arguments.pop("idempotency_key")
+    # fields added in v2 (channels), which the input hashed before did not have: left out
+    # they are not hashed, so the keys stored before them stay valid
+    for name, default in (("channel", None), ("allow_split", False)):
+        if name in arguments and arguments[name] in (default, strawberry.UNSET):
+            del arguments[name]
     return idempotency.request_hash(arguments)
 
 
