@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.errors import StockError
-from domain.model import Location, Reservation, Sku, StockEvent, StockLevel
+from domain.model import Incoming, Location, Reservation, Sku, StockEvent, StockLevel
 
 
 @dataclass(slots=True)
@@ -19,6 +19,7 @@ class Outcome:
     location: Location | None = None
     events: list[StockEvent] = field(default_factory=list)
     error: StockError | None = None
+    incoming: Incoming | None = None
 
     @property
     def reservation(self) -> Reservation | None:

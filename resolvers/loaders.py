@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
 from aiodataloader import DataLoader
 
 from domain.model import Location, Sku, StockLevel
-from service import views
+from service import incoming, views
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -53,3 +54,20 @@ class Loaders:
     @functools.cached_property
     def location_by_code(self) -> DataLoader[str, Location | None]:
         return _loader(self._pool, views.locations_by_code, cache=self._cache)
+
+    @functools.cached_property
+    def next_restock(self) -> DataLoader[int, datetime | None]:
+        return _loader(self._pool, incoming.next_restock, cache=self._cache)
+
+    @functools.cached_property
+    def promise(self) -> DataLoader[tuple[int, datetime, str | None], int]:
+        """Keyed by (SKU id, at, channel)."""
+        return _loader(self._pool, incoming.available_to_promise, 0, cache=self._cache)
+
+    @functools.cached_property
+    def channel_exists(self) -> DataLoader[str, bool]:
+        return _loader(self._pool, _channels_exist, False, cache=self._cache)
+
+
+async def _channels_exist(pool: asyncpg.Pool, codes: Sequence[str]) -> dict[str, bool]:
+    return {code: await incoming.channel_exists(pool, code) for code in codes}

@@ -10,6 +10,7 @@ from resolvers import queries
 from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanRead, IsAdmin
+from schema import incoming as incoming_schema
 from schema.inputs import SkuFilter
 from schema.types import Location, PageInfo, Reservation, Sku, SkuConnection, SkuEdge, StockEvent
 from schema.webhooks import WebhookEndpoint
@@ -105,4 +106,8 @@ class Query:
     webhook_endpoint: WebhookEndpoint | None = strawberry.field(
         permission_classes=[IsAdmin], description="(v2) Admin only.",
         resolver=_webhook_endpoint,
+    )
+    incoming: list[incoming_schema.Incoming] = strawberry.field(
+        permission_classes=[CanRead], description=incoming_schema.QUERY_DESCRIPTION,
+        resolver=incoming_schema.incoming,
     )

@@ -33,6 +33,9 @@ class Command(enum.Enum):
     ROTATE_WEBHOOK_SECRET = "rotateWebhookSecret"
     REPLAY_WEBHOOK_EVENTS = "replayWebhookEvents"
     RETRY_DEAD_DELIVERIES = "retryDeadDeliveries"
+    EXPECT_INCOMING = "expectIncoming"
+    RECEIVE_INCOMING = "receiveIncoming"
+    CANCEL_INCOMING = "cancelIncoming"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})
