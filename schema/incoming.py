@@ -8,16 +8,23 @@ from typing import Self
 
 import strawberry
 
+from compat.strawberry import describe_enum_values
 from domain import model
 from domain.outcome import Outcome
 from resolvers import incoming as resolvers
 from resolvers.context import Info
-from schema.inputs import IDEMPOTENCY
 from schema.payloads import UserError, user_errors
 from schema.types import Location, StockLevel, _location
+from schema.webhooks import given
 
 strawberry.enum(model.IncomingStatus)
+describe_enum_values(model.IncomingStatus, {"EXPECTED": "Announced, not (fully) received."})
 strawberry.enum(model.IncomingSource)
+describe_enum_values(model.IncomingSource, {
+    "PURCHASE": "Announced with expectIncoming (a purchase order, a supplier's advance "
+    "shipping notice).",
+    "TRANSFER": "A transfer on its way here (shipTransfer).",
+})
 IncomingStatus = model.IncomingStatus
 
 
@@ -60,19 +67,19 @@ class ExpectIncomingInput:
     location: str
     quantity: int
     expected_at: datetime
-    reference: str | None = None
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+    reference: str | None = strawberry.UNSET
+    idempotency_key: str | None = strawberry.UNSET
 
 
 @strawberry.input
 class ReceiveIncomingInput:
     incoming_id: strawberry.ID
     quantity: int | None = strawberry.field(
-        default=None,
+        default=strawberry.UNSET,
         description="Omitted: the whole open quantity. A partial receipt leaves the rest "
         "EXPECTED.",
     )
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY)
+    idempotency_key: str | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -98,15 +105,15 @@ class IncomingPayload:
 async def expect_incoming(info: Info, input: ExpectIncomingInput) -> IncomingPayload:
     return IncomingPayload.from_outcome(await resolvers.expect_incoming(
         info, sku=input.sku, location=input.location, quantity=input.quantity,
-        expected_at=input.expected_at, reference=input.reference,
-        idempotency_key=input.idempotency_key,
+        expected_at=input.expected_at, reference=given(input.reference),
+        idempotency_key=given(input.idempotency_key),
     ))
 
 
 async def receive_incoming(info: Info, input: ReceiveIncomingInput) -> IncomingPayload:
     return IncomingPayload.from_outcome(await resolvers.receive_incoming(
-        info, incoming_id=str(input.incoming_id), quantity=input.quantity,
-        idempotency_key=input.idempotency_key,
+        info, incoming_id=str(input.incoming_id), quantity=given(input.quantity),
+        idempotency_key=given(input.idempotency_key),
     ))
 
 
@@ -117,11 +124,11 @@ async def cancel_incoming(info: Info, input: CancelIncomingInput) -> IncomingPay
 
 
 async def incoming(
-    info: Info, sku: str | None = None, location: str | None = None,
-    status: IncomingStatus | None = None, first: int | None = 100,
+    info: Info, sku: str | None = strawberry.UNSET, location: str | None = strawberry.UNSET,
+    status: IncomingStatus | None = strawberry.UNSET, first: int | None = 100,
 ) -> list[Incoming]:
     found = await resolvers.incoming_list(
-        info, sku=sku, location=location, status=status, first=first
+        info, sku=given(sku), location=given(location), status=given(status), first=first
     )
     return [Incoming.from_domain(i) for i in found]
 

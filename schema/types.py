@@ -88,9 +88,10 @@ async def _next_restock_at(root: Sku, info: Info) -> datetime | None:
 
 
 async def _available_to_promise(
-    root: Sku, info: Info, at: datetime, channel: str | None = None
+    root: Sku, info: Info, at: datetime, channel: str | None = strawberry.UNSET
 ) -> int:
-    return await incoming.available_to_promise(info, root.id_, at, channel)
+    wanted = None if channel is strawberry.UNSET else channel
+    return await incoming.available_to_promise(info, root.id_, at, wanted)
 
 
 @strawberry.type
@@ -130,8 +131,8 @@ class Sku:
     )
     available_to_promise: int = strawberry.field(
         description="(v2) What can be promised for delivery by `at`: available now plus the "
-        "open incoming quantity expected at or before `at` (with channel: at that channel's "
-        "locations only). For a bundle, computed per location from its components' figures, "
+        "open incoming\nquantity expected at or before `at` (with channel: at that channel's "
+        "locations only).\nFor a bundle, computed per location from its components' figures, "
         "as available is.",
         resolver=_available_to_promise,
     )
