@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
+import websockets
 
 from domain.access import Scope
 from store import keys
@@ -304,3 +306,28 @@ async def test_receives_racing_reserves_and_cancels(catalogue: GraphQLClient, po
     assert (level["on_hand"], level["reserved"], level["incoming"]) == (10 + 2 * received, 2 * held, 0)
     assert level["reserved"] <= level["on_hand"]
     await assert_consistent(pool)
+
+
+async def test_live_subscribers_get_incoming_and_received_events(
+    catalogue: GraphQLClient, server: RunningServer,
+) -> None:
+    ws = await websockets.connect(server.ws_url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")])
+    try:
+        await ws.send(orjson.dumps({"type": "connection_init"}).decode())
+        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query":
+            'subscription { stockEvents(sku: "SKU-1") { kind incomingDelta incomingId onHandDelta '
+            "level { onHand incoming } } }"}}).decode())
+        assert orjson.loads(await ws.recv())["payload"]["data"]["stockEvents"]["kind"] == "SNAPSHOT"
+        incoming_id = (await expect(catalogue, 4, 1))["incoming"]["id"]
+        await call(catalogue, RECEIVE, "receiveIncoming", {"incomingId": incoming_id, "quantity": 3})
+        async with asyncio.timeout(5):
+            got = [orjson.loads(await ws.recv())["payload"]["data"]["stockEvents"] for _ in range(2)]
+    finally:
+        await ws.close()
+    assert got == [
+        {"kind": "INCOMING", "incomingDelta": 4, "incomingId": incoming_id, "onHandDelta": 0,
+         "level": {"onHand": 10, "incoming": 4}},
+        {"kind": "RECEIVED", "incomingDelta": -3, "incomingId": incoming_id, "onHandDelta": 3,
+         "level": {"onHand": 13, "incoming": 1}},
+    ]
