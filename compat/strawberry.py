@@ -67,3 +67,12 @@ def core_schema(schema: object) -> GraphQLSchema:
     """The graphql-core schema a Strawberry schema wraps (its `_schema`)."""
     found: Any = schema
     return cast(GraphQLSchema, found._schema)
+
+
+def describe_enum_values(cls: type, descriptions: dict[str, str]) -> None:
+    """Value descriptions for an enum registered with `strawberry.enum(cls)`: the domain's enums
+    cannot hold `strawberry.enum_value`, so they go on the EnumValues of its 0.341
+    `__strawberry_definition__`. Guarded by tests/api/test_incoming_contract.py."""
+    for value in cls.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        if value.name in descriptions:
+            value.description = descriptions[value.name]

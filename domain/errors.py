@@ -53,6 +53,12 @@ class InvalidInput(StockError):
     code = "INVALID_INPUT"
 
 
+class InvalidState(StockError):
+    """The object exists but its state forbids this (e.g. cancelling received stock)."""
+
+    code = "INVALID_STATE"
+
+
 class Rejected(StockError):
     """Several failures of one request (e.g. the lines of a cart); it changed nothing."""
 
@@ -79,5 +85,6 @@ ERRORS_BY_CODE: dict[str, type[StockError]] = {
         ReservationNotActive,
         IdempotencyKeyReused,
         InvalidInput,
+        InvalidState,
     )
 }

@@ -26,6 +26,8 @@ class StockEventKind(enum.Enum):
     COMMITTED = "COMMITTED"
     ADJUSTED = "ADJUSTED"
     SET = "SET"
+    INCOMING = "INCOMING"
+    RECEIVED = "RECEIVED"
 
 
 class AdjustmentReason(enum.Enum):
@@ -77,6 +79,7 @@ class StockLevel:
     safety_stock: int
     version: int
     updated_at: datetime
+    incoming: int = 0  # expected here and not yet received; never part of available
 
     @property
     def available(self) -> int:
@@ -136,6 +139,41 @@ class StockEvent:
     reference: str | None
     occurred_at: datetime
     actor: int | None = None  # the key its reservation id and reference are shown to
+    incoming_delta: int = 0
+    incoming_id: str | None = None
+    transfer_id: str | None = None
+
+
+class IncomingStatus(enum.Enum):
+    EXPECTED = "EXPECTED"
+    RECEIVED = "RECEIVED"
+    CANCELLED = "CANCELLED"
+
+
+class IncomingSource(enum.Enum):
+    PURCHASE = "PURCHASE"
+    TRANSFER = "TRANSFER"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """Stock expected at a location; overdue (expected_at passed) it stays EXPECTED."""
+
+    id: str
+    sku: str
+    location_id: int
+    quantity: int
+    received: int
+    expected_at: datetime
+    status: IncomingStatus
+    source: IncomingSource
+    transfer_id: str | None
+    reference: str | None
+    created_at: datetime
+
+    @property
+    def open_quantity(self) -> int:
+        return self.quantity - self.received if self.status is IncomingStatus.EXPECTED else 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.errors import StockError
-from domain.model import Channel, Location, Reservation, Sku, StockEvent, StockLevel
+from domain.model import Channel, Incoming, Location, Reservation, Sku, StockEvent, StockLevel
 
 
 @dataclass(slots=True)
@@ -20,6 +20,7 @@ class Outcome:
     events: list[StockEvent] = field(default_factory=list)
     error: StockError | None = None
     channel: Channel | None = None
+    incoming: Incoming | None = None
 
     @property
     def reservation(self) -> Reservation | None:

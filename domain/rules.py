@@ -153,3 +153,10 @@ def check_all(*checks: Callable[[], object]) -> None:
         raise errors[0]
     if errors:
         raise Rejected(errors)
+
+
+def check_incoming_id(value: str, field: Sequence[str | int]) -> str:
+    """Incoming ids are UUIDs in canonical form, as reservation ids are."""
+    if not is_reservation_id(value):
+        raise InvalidInput("not an incoming id", field)
+    return value

@@ -30,7 +30,8 @@ def sku_token(code: str) -> str:
 # exactly what the API answers to it (tests/api/test_cloudevent_data.py).
 STOCK_SELECTION = """sku sequence kind location { code } onHandDelta reservedDelta
   level { sku location { code } onHand reserved safetyStock available version updatedAt }
-  available status reason reservationId reference occurredAt"""
+  available status reason reservationId reference occurredAt
+  incomingDelta incomingId transferId"""
 
 
 def stock_fields(event: StockEvent) -> dict[str, Any]:
@@ -57,6 +58,9 @@ def stock_fields(event: StockEvent) -> dict[str, Any]:
         "reservationId": event.reservation_id,
         "reference": event.reference,
         "occurredAt": event.occurred_at.isoformat(),
+        "incomingDelta": event.incoming_delta,
+        "incomingId": event.incoming_id,
+        "transferId": event.transfer_id,
     }
 
 

@@ -29,7 +29,7 @@ def encode(event: StockEvent) -> str:
         "reserved_delta": event.reserved_delta,
         "level": None if level is None else [
             level.on_hand, level.reserved, level.safety_stock, level.version,
-            level.updated_at.isoformat(),
+            level.updated_at.isoformat(), level.incoming,
         ],
         "sku_on_hand": event.sku_on_hand,
         "sku_reserved": event.sku_reserved,
@@ -40,6 +40,9 @@ def encode(event: StockEvent) -> str:
         "reference": event.reference,
         "occurred_at": event.occurred_at.isoformat(),
         "actor": event.actor,
+        "incoming_delta": event.incoming_delta,
+        "incoming_id": event.incoming_id,
+        "transfer_id": event.transfer_id,
     }).decode()
 
 
@@ -57,6 +60,7 @@ def decode(message: str) -> StockEvent:
         level=None if level is None else StockLevel(
             sku=d["sku"], location_id=d["location_id"], on_hand=level[0], reserved=level[1],
             safety_stock=level[2], version=level[3], updated_at=datetime.fromisoformat(level[4]),
+            incoming=level[5] if len(level) > 5 else 0,
         ),
         sku_on_hand=d["sku_on_hand"],
         sku_reserved=d["sku_reserved"],
@@ -67,4 +71,7 @@ def decode(message: str) -> StockEvent:
         reference=d["reference"],
         occurred_at=datetime.fromisoformat(d["occurred_at"]),
         actor=d.get("actor"),  # absent from an instance that predates ownership
+        incoming_delta=d.get("incoming_delta", 0),  # absent before incoming stock
+        incoming_id=d.get("incoming_id"),
+        transfer_id=d.get("transfer_id"),
     )

@@ -137,3 +137,10 @@ RELAY_LEADER = Gauge(
     "inventory_relay_leader",
     "1 while this instance holds the NATS/MQTT relay's lock (one instance publishes at a time)",
 )
+
+INCOMING_OVERDUE = Gauge(
+    "inventory_incoming_overdue",
+    "Incoming stock past its expected date and still EXPECTED (late, not gone), as of the last "
+    "/metrics scrape: how many (count) and their open quantity (quantity)", ["measure"],
+    multiprocess_mode="max",
+)

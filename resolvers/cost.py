@@ -8,7 +8,8 @@ selection; a list field multiplies that by the number of items it can return. Th
 `levels_per_sku` (the number of locations is not bounded by the schema; one with `location:`),
 as are `channels` and `Channel.locations`,
 `webhookEndpoints` ENDPOINTS_COUNTED, `WebhookEndpoint.deliveries(first)` (default 50, at most
-MAX_DELIVERIES), every other list (userErrors, a cart's reservations) one. Sizes come from
+MAX_DELIVERIES), `incoming(first)` (default 100, at most MAX_INCOMING), every other list
+(userErrors, a cart's reservations) one. Sizes come from
 literals or from the request's variables (so `first: $n` costs what `$n` asks), clamped to the
 field's own maximum (past it the resolver refuses anyway). Fragments cost what they select,
 once per spread.
@@ -40,6 +41,7 @@ from graphql import (
 )
 from graphql.language import IntValueNode
 
+from resolvers.incoming import MAX_INCOMING
 from resolvers.queries import MAX_CODES, MAX_EVENTS, MAX_PAGE
 from resolvers.webhooks import MAX_DELIVERIES
 
@@ -106,6 +108,8 @@ class _Walk:
             return self.size(node, "first", 100, MAX_EVENTS), 1
         if parent == "Query" and name == "skusByCode":
             return self.size(node, "codes", 1, MAX_CODES), 1
+        if parent == "Query" and name == "incoming":
+            return self.size(node, "first", 100, MAX_INCOMING), 1
         if parent == "Query" and name == "webhookEndpoints":
             return ENDPOINTS_COUNTED, 1
         if parent == "WebhookEndpoint" and name == "deliveries":

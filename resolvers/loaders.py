@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
 from aiodataloader import DataLoader
 
 from domain.model import Channel, Location, Sku, StockLevel
-from service import views
+from service import incoming, views
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -61,3 +62,12 @@ class Loaders:
     @functools.cached_property
     def channel_by_code(self) -> DataLoader[str, Channel | None]:
         return _loader(self._pool, views.channels_by_code, cache=self._cache)
+
+    @functools.cached_property
+    def next_restock(self) -> DataLoader[int, datetime | None]:
+        return _loader(self._pool, incoming.next_restock, cache=self._cache)
+
+    @functools.cached_property
+    def promise(self) -> DataLoader[tuple[int, datetime, str | None], int]:
+        """Keyed by (SKU id, at, channel)."""
+        return _loader(self._pool, incoming.available_to_promise, 0, cache=self._cache)

@@ -7,6 +7,7 @@ import enum
 
 import strawberry
 
+from compat.strawberry import describe_enum_values
 from domain import model
 
 # The domain's enums, registered as GraphQL enums (strawberry.enum marks the class itself).
@@ -21,6 +22,12 @@ strawberry.enum(model.LocationKind)
 strawberry.enum(
     model.StockEventKind, description="Why stock changed. Recorded on every ledger entry."
 )
+describe_enum_values(model.StockEventKind, {
+    "INCOMING": "(v2) Expected stock announced (incomingDelta > 0) or cancelled "
+    "(incomingDelta < 0); onHand unchanged.",
+    "RECEIVED": "(v2) Expected stock arrived: onHandDelta = +received, incomingDelta = "
+    "-received.",
+})
 strawberry.enum(model.AdjustmentReason)
 strawberry.enum(model.ReservationStatus)
 
@@ -40,3 +47,8 @@ class UserErrorCode(enum.Enum):
     RESERVATION_NOT_ACTIVE = "RESERVATION_NOT_ACTIVE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     INVALID_INPUT = "INVALID_INPUT"
+    INVALID_STATE = strawberry.enum_value(
+        "INVALID_STATE",
+        description="(v2) The object exists but its state forbids this (e.g. receiving a "
+        "cancelled transfer).",
+    )

@@ -9,6 +9,7 @@ from resolvers import catalog, channels, reservations, stock
 from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanReserve, CanWrite, IsAdmin
+from schema import incoming as incoming_schema
 from schema.inputs import (
     AdjustStockInput,
     CommitReservationInput,
@@ -244,4 +245,16 @@ class Mutation:
     )
     upsert_channel: UpsertChannelPayload = strawberry.mutation(
         permission_classes=[IsAdmin], description="(v2)", resolver=_upsert_channel,
+    )
+    expect_incoming: incoming_schema.IncomingPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description=incoming_schema.EXPECT_DESCRIPTION,
+        resolver=incoming_schema.expect_incoming,
+    )
+    receive_incoming: incoming_schema.IncomingPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description=incoming_schema.RECEIVE_DESCRIPTION,
+        resolver=incoming_schema.receive_incoming,
+    )
+    cancel_incoming: incoming_schema.IncomingPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description=incoming_schema.CANCEL_DESCRIPTION,
+        resolver=incoming_schema.cancel_incoming,
     )

@@ -10,6 +10,7 @@ from resolvers import channels, queries
 from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanRead, IsAdmin
+from schema import incoming as incoming_schema
 from schema.inputs import SkuFilter
 from schema.types import (
     Channel,
@@ -129,4 +130,8 @@ class Query:
     )
     channels: list[Channel] = strawberry.field(
         permission_classes=[CanRead], description="(v2)", resolver=_channels
+    )
+    incoming: list[incoming_schema.Incoming] = strawberry.field(
+        permission_classes=[CanRead], description=incoming_schema.QUERY_DESCRIPTION,
+        resolver=incoming_schema.incoming,
     )

@@ -10,7 +10,7 @@ from graphql import GraphQLError
 
 from domain import model
 from domain.rules import text_fault
-from resolvers import channels
+from resolvers import channels, incoming
 from resolvers.context import Info
 from schema.enums import (
     AdjustmentReason,
@@ -53,6 +53,11 @@ class StockLevel:
     )
     updated_at: datetime
     location_id: strawberry.Private[int]
+    incoming: int = strawberry.field(
+        default=0,
+        description="(v2) Expected here and not yet received: open incoming stock, including "
+        "transfers on their way here. Not part of available.",
+    )
 
     @strawberry.field
     async def location(self, info: Info) -> Location:
@@ -69,6 +74,7 @@ class StockLevel:
             version=level.version,
             updated_at=level.updated_at,
             location_id=level.location_id,
+            incoming=level.incoming,
         )
 
 
@@ -84,6 +90,20 @@ async def _sku_status(
     if channel is None or channel is strawberry.UNSET:
         return root.status_
     return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[1]
+async def _sku_incoming(root: Sku, info: Info) -> int:
+    return sum(level.incoming for level in await info.context.loaders.levels.load(root.id_))
+
+
+async def _next_restock_at(root: Sku, info: Info) -> datetime | None:
+    found: datetime | None = await info.context.loaders.next_restock.load(root.id_)
+    return found
+
+
+async def _available_to_promise(
+    root: Sku, info: Info, at: datetime, channel: str | None = strawberry.UNSET
+) -> int:
+    wanted = None if channel is strawberry.UNSET else channel
+    return await incoming.available_to_promise(info, root.id_, at, wanted)
 
 
 @strawberry.type
@@ -120,6 +140,22 @@ class Sku:
             wanted = await info.context.loaders.location_by_code.load(location)
             levels = [lv for lv in levels if wanted is not None and lv.location_id == wanted.id]
         return [StockLevel.from_domain(level) for level in levels]
+
+    incoming: int = strawberry.field(
+        description="(v2) Open incoming stock over all locations (sum of the levels' incoming).",
+        resolver=_sku_incoming,
+    )
+    next_restock_at: datetime | None = strawberry.field(
+        description="(v2) Earliest expectedAt among open incoming stock, null if none.",
+        resolver=_next_restock_at,
+    )
+    available_to_promise: int = strawberry.field(
+        description="(v2) What can be promised for delivery by `at`: available now plus the "
+        "open incoming\nquantity expected at or before `at` (with channel: at that channel's "
+        "locations only).\nFor a bundle, computed per location from its components' figures, "
+        "as available is.",
+        resolver=_available_to_promise,
+    )
 
     @classmethod
     def from_domain(cls, sku: model.Sku) -> Sku:
@@ -199,6 +235,15 @@ class StockEvent:
     reference: str | None
     occurred_at: datetime
     location_id: strawberry.Private[int | None]
+    incoming_delta: int = strawberry.field(
+        default=0, description="(v2) Change of the level's incoming (0 for most kinds)."
+    )
+    incoming_id: strawberry.ID | None = strawberry.field(
+        default=None, description="(v2) Set on INCOMING/RECEIVED events."
+    )
+    transfer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="(v2) Set on the events a transfer causes."
+    )
 
     @strawberry.field
     async def location(self, info: Info) -> Location | None:
@@ -222,6 +267,9 @@ class StockEvent:
             reference=e.reference,
             occurred_at=e.occurred_at,
             location_id=e.location_id,
+            incoming_delta=e.incoming_delta,
+            incoming_id=strawberry.ID(e.incoming_id) if e.incoming_id else None,
+            transfer_id=strawberry.ID(e.transfer_id) if e.transfer_id else None,
         )
 
 

@@ -34,6 +34,9 @@ class Command(enum.Enum):
     REPLAY_WEBHOOK_EVENTS = "replayWebhookEvents"
     RETRY_DEAD_DELIVERIES = "retryDeadDeliveries"
     UPSERT_CHANNEL = "upsertChannel"
+    EXPECT_INCOMING = "expectIncoming"
+    RECEIVE_INCOMING = "receiveIncoming"
+    CANCEL_INCOMING = "cancelIncoming"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})

@@ -34,7 +34,7 @@ from store import lookups
 
 LOCK_LEVELS = """
 SELECT l.sku_id, l.location_id, lo.code AS location, l.on_hand, l.reserved, l.safety_stock,
-       l.version
+       l.version, l.incoming
 FROM stock_levels l JOIN locations lo ON lo.id = l.location_id
 WHERE l.sku_id = ANY($1::bigint[]) ORDER BY l.sku_id, l.location_id FOR UPDATE OF l
 """
@@ -109,6 +109,7 @@ class _Level:
     reserved: int
     safety_stock: int
     version: int
+    incoming: int = 0
 
     @property
     def available(self) -> int:
@@ -157,7 +158,7 @@ async def hold_many(
     for r in await conn.fetch(LOCK_LEVELS, sorted(by_sku)):
         levels[r["sku_id"]].append(_Level(
             r["location_id"], r["location"], r["on_hand"], r["reserved"], r["safety_stock"],
-            r["version"]))
+            r["version"], r["incoming"]))
     held: dict[int, list[_Held]] = {}
     for sku_id, indexes in by_sku.items():
         mine = levels[sku_id]
@@ -231,7 +232,8 @@ async def _write(
         stamp = stamps[str(h.reservation_id)]
         entry = entries[sku_id, sequence]
         level = StockLevel(code, h.level.location_id, h.level.on_hand, h.level.reserved,
-                           h.level.safety_stock, h.level.version, updated_at)
+                           h.level.safety_stock, h.level.version, updated_at,
+                           h.level.incoming)
         outcome = outcomes[h.index]
         outcome.level = level
         outcome.reservations = [Reservation(

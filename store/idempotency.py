@@ -13,7 +13,14 @@ from typing import Any
 import asyncpg
 
 from domain.errors import ERRORS_BY_CODE, Rejected, StockError
-from domain.model import Reservation, ReservationStatus, StockLevel
+from domain.model import (
+    Incoming,
+    IncomingSource,
+    IncomingStatus,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+)
 from domain.outcome import Outcome
 
 CLAIM = """
@@ -67,6 +74,7 @@ def encode(outcome: Outcome) -> dict[str, Any]:
         "reservations": [_fields(r) for r in outcome.reservations],
         "level": _fields(outcome.level) if outcome.level else None,
         "errors": [{"code": e.code, "message": e.message, "field": e.field} for e in errors],
+        "incoming": _fields(outcome.incoming) if outcome.incoming else None,
     }
 
 
@@ -87,6 +95,14 @@ def decode(data: dict[str, Any]) -> Outcome:
         if level
         else None,
     )
+    if (incoming := data.get("incoming")) is not None:
+        outcome.incoming = Incoming(**{
+            **incoming,
+            "status": IncomingStatus(incoming["status"]),
+            "source": IncomingSource(incoming["source"]),
+            "expected_at": datetime.fromisoformat(incoming["expected_at"]),
+            "created_at": datetime.fromisoformat(incoming["created_at"]),
+        })
     errors: list[StockError] = [
         ERRORS_BY_CODE[e["code"]](e["message"], e["field"]) for e in data["errors"]
     ]

@@ -8,6 +8,9 @@ from domain.model import (
     AdjustmentReason,
     AvailabilityStatus,
     Channel,
+    Incoming,
+    IncomingSource,
+    IncomingStatus,
     Location,
     LocationKind,
     Reservation,
@@ -27,7 +30,9 @@ SKU_COLUMNS = """
     coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0) AS available
 """
 
-LEVEL_COLUMNS = "sku_id, location_id, on_hand, reserved, safety_stock, version, updated_at"
+LEVEL_COLUMNS = (
+    "sku_id, location_id, on_hand, reserved, safety_stock, version, updated_at, incoming"
+)
 
 RESERVATION_COLUMNS = (
     "id::text AS id, sku_id, location_id, quantity, status, expires_at, reference, created_at, "
@@ -61,6 +66,7 @@ def level(r: Record, sku_code: str) -> StockLevel:
         safety_stock=r["safety_stock"],
         version=r["version"],
         updated_at=r["updated_at"],
+        incoming=r["incoming"],
     )
 
 
@@ -96,6 +102,7 @@ def event(r: Record) -> StockEvent:
             safety_stock=r["level_safety"],
             version=r["level_version"],
             updated_at=r["occurred_at"],
+            incoming=r["level_incoming"],
         ),
         sku_on_hand=r["sku_on_hand"],
         sku_reserved=r["sku_reserved"],
@@ -106,6 +113,31 @@ def event(r: Record) -> StockEvent:
         reference=r["reference"],
         occurred_at=r["occurred_at"],
         actor=r["actor"],
+        incoming_delta=r["incoming_delta"],
+        incoming_id=str(r["incoming_id"]) if r["incoming_id"] else None,
+        transfer_id=str(r["transfer_id"]) if r["transfer_id"] else None,
+    )
+
+
+INCOMING_COLUMNS = (
+    "id::text AS id, sku_id, location_id, quantity, received, expected_at, status, source, "
+    "transfer_id::text AS transfer_id, reference, created_at"
+)
+
+
+def incoming(r: Record, sku_code: str) -> Incoming:
+    return Incoming(
+        id=r["id"],
+        sku=sku_code,
+        location_id=r["location_id"],
+        quantity=r["quantity"],
+        received=r["received"],
+        expected_at=r["expected_at"],
+        status=IncomingStatus(r["status"]),
+        source=IncomingSource(r["source"]),
+        transfer_id=r["transfer_id"],
+        reference=r["reference"],
+        created_at=r["created_at"],
     )
 
 

@@ -174,13 +174,14 @@ async def claim(
 ) -> list[Attempt]:
     """Claims up to `limit` due queue heads for `lease` seconds (committed at once: no
     transaction stays open during the HTTP call); `busy` = attempts in flight per endpoint."""
-    ids = list(busy)
+    counts = dict(busy)  # a copy: attempts end (and leave `busy`) while this awaits
+    ids = list(counts)
     async with conn.transaction():
         # The walk's row counts are the planner's guesses (a recursive CTE, times a scan of the
         # queue per head): its cost can pass jit_above_cost, and compiling then takes ~1 s
         # for a statement that runs in about a millisecond.
         await conn.execute("SET LOCAL jit = off")
-        found = await conn.fetch(CLAIM, limit, lease, ids, [busy[i] for i in ids],
+        found = await conn.fetch(CLAIM, limit, lease, ids, [counts[i] for i in ids],
                                  per_endpoint)
     return [_attempt(r) for r in sorted(found, key=lambda r: r["id"])]
 

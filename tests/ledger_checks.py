@@ -33,6 +33,28 @@ async def assert_consistent(pool: asyncpg.Pool) -> None:
                GROUP BY l.sku_id, l.location_id
                HAVING l.reserved <> coalesce(sum(r.quantity), 0)""")
         assert not held, f"reserved disagrees with ACTIVE reservations: {held}"
+        incoming = await conn.fetch(
+            """SELECT l.sku_id, l.location_id, l.incoming,
+                      coalesce(sum(e.incoming_delta), 0) AS ledger_incoming
+               FROM stock_levels l LEFT JOIN stock_events e
+                 ON e.sku_id = l.sku_id AND e.location_id = l.location_id
+               GROUP BY l.sku_id, l.location_id
+               HAVING l.incoming <> coalesce(sum(e.incoming_delta), 0)""")
+        assert not incoming, f"levels' incoming disagrees with the ledger's deltas: {incoming}"
+        open_ = await conn.fetch(
+            """SELECT l.sku_id, l.location_id FROM stock_levels l
+               LEFT JOIN incoming i ON i.sku_id = l.sku_id AND i.location_id = l.location_id
+                 AND i.status = 'EXPECTED'
+               GROUP BY l.sku_id, l.location_id
+               HAVING l.incoming <> coalesce(sum(i.quantity - i.received), 0)""")
+        assert not open_, f"levels' incoming disagrees with open incoming stock: {open_}"
+        received = await conn.fetch(
+            """SELECT i.id FROM incoming i LEFT JOIN stock_events e
+                 ON e.incoming_id = i.id AND e.kind = 'RECEIVED'
+               GROUP BY i.id
+               HAVING i.received <> coalesce(sum(e.on_hand_delta), 0)
+                   OR i.received <> -coalesce(sum(e.incoming_delta), 0)""")
+        assert not received, f"incoming.received disagrees with its RECEIVED events: {received}"
 
 
 async def assert_channel_holds(pool: asyncpg.Pool) -> None:

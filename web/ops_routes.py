@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ops import health, metrics
-from service import views
+from service import incoming, views
 from web.refusals import Refusal
 from web.state import services
 
@@ -71,5 +71,6 @@ async def metrics_endpoint(request: Request) -> Response:
     """The samples, unguarded: metrics_access decides who may read them."""
     pool = services(request).inventory.pool
     metrics.observe_pool(pool.get_size(), pool.get_idle_size(), pool.get_max_size())
+    await incoming.observe_overdue(pool)
     body, media_type = metrics.exposition()
     return Response(body, media_type=media_type)

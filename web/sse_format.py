@@ -33,7 +33,7 @@ def event_data(event: StockEvent, viewer: Principal | None) -> bytes:
         "level": None if level is None else {
             "onHand": level.on_hand, "reserved": level.reserved,
             "safetyStock": level.safety_stock, "available": level.available,
-            "version": level.version,
+            "version": level.version, "incoming": level.incoming,
         },
         "onHand": event.sku_on_hand,
         "reserved": event.sku_reserved,
@@ -43,4 +43,6 @@ def event_data(event: StockEvent, viewer: Principal | None) -> bytes:
         "reservationId": event.reservation_id,
         "reference": event.reference,
         "occurredAt": event.occurred_at.isoformat(),
+        "incomingDelta": event.incoming_delta,
+        "incomingId": event.incoming_id,
     })

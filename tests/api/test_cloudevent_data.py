@@ -26,11 +26,15 @@ async def test_data_is_what_the_api_answers(catalogue: GraphQLClient, pool: asyn
         {{ userErrors {{ code }} }} }}""")
     await client.data("""mutation { adjustStock(input: {sku: "SKU-1", location: "ST-B", delta: -1,
         reason: DAMAGE, reference: "broken"}) { userErrors { code } } }""")
+    expected = await client.data("""mutation { expectIncoming(input: {sku: "SKU-1", location:
+        "WH-A", quantity: 3, expectedAt: "2030-01-01T00:00:00Z"}) { incoming { id } } }""")
+    await client.data(f"""mutation {{ receiveIncoming(input: {{incomingId:
+        "{expected['expectIncoming']['incoming']['id']}", quantity: 1}}) {{ userErrors {{ code }} }} }}""")
     answered = (await client.data(EVENTS, {"sku": "SKU-1"}))["stockEvents"]
     async with pool.acquire() as conn:
         events = await ledger.events_after(conn, "SKU-1", 0, 100)
     assert {e.kind.value for e in events} >= {"SET", "RESERVED", "COMMITTED", "RELEASED",
-                                              "ADJUSTED"}
+                                              "ADJUSTED", "INCOMING", "RECEIVED"}
     assert [cloudevents.stock_fields(e) for e in events] == answered
     document = cloudevents.stock_event(events[1], "inventory")
     assert document["data"] == answered[1] and document["id"] == "SKU-1/2"

@@ -11,6 +11,7 @@ import copy
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,12 +32,13 @@ from domain.outcome import Outcome
 from domain.rules import Limits, merge_lines
 from service.inventory import Inventory, Work
 from service.recording import Command
-from store import catalog, channels, database, levels, reservations, split_holds
+from store import catalog, channels, database, incoming, levels, reservations, split_holds
 from tests.ledger_checks import assert_channel_holds, assert_consistent
 
 SKUS = ("A", "B", "C")  # created in this order
 LOCATIONS = ("L1", "L2")  # created in this order: L1 wins ties
 TTL = 3600
+NOW = datetime.now(UTC)
 RESET = """TRUNCATE stock_events, reservations, stock_levels, idempotency_keys, skus, locations,
            channel_locations, channels RESTART IDENTITY CASCADE"""
 CHANNELS = {"C21": ("L2", "L1"), "C1": ("L1",)}  # sourcing priority first
@@ -56,6 +58,7 @@ class Level:
     reserved: int = 0
     safety: int = 0
     version: int = 1
+    incoming: int = 0
 
     @property
     def free(self) -> int:
@@ -72,9 +75,19 @@ class Held:
 
 
 @dataclass
+class Expected:
+    sku: str
+    location: str
+    quantity: int
+    received: int = 0
+    status: str = "EXPECTED"
+
+
+@dataclass
 class Model:
     levels: dict[tuple[str, str], Level] = field(default_factory=dict)
     holds: dict[str, Held] = field(default_factory=dict)
+    incoming: dict[str, Expected] = field(default_factory=dict)
     sequence: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKUS, 0))
 
     def pick(self, sku: str, location: str | None, quantity: int) -> str | None:
@@ -82,10 +95,12 @@ class Model:
         fits = [p for p in places if (sku, p) in self.levels and self.levels[sku, p].free >= quantity]
         return max(fits, key=lambda p: (self.levels[sku, p].free, -LOCATIONS.index(p)), default=None)
 
-    def change(self, sku: str, location: str, on_hand: int = 0, reserved: int = 0) -> None:
+    def change(self, sku: str, location: str, on_hand: int = 0, reserved: int = 0,
+               incoming: int = 0) -> None:
         level = self.levels[sku, location]
         level.on_hand += on_hand
         level.reserved += reserved
+        level.incoming += incoming
         level.version += 1
         self.sequence[sku] += 1
 
@@ -320,6 +335,58 @@ class StockMachine(RuleBasedStateMachine):
         self.model.close(reservation_id, "EXPIRED")
         assert self.mutate(reservations.expire_next, "expire").reservations == []
 
+    @rule(sku=sku_codes, location=st.sampled_from(LOCATIONS), quantity=quantities)
+    def expect_incoming(self, sku: str, location: str, quantity: int) -> None:
+        outcome = self.mutate(lambda c: incoming.expect(
+            c, sku, location, quantity, NOW, None, Limits().max_quantity), "expectIncoming")
+        if sku not in SKUS:
+            return self.expect(outcome, "NOT_FOUND")
+        self.expect(outcome, None)
+        assert outcome.incoming is not None
+        if (sku, location) not in self.model.levels:
+            self.model.levels[sku, location] = Level(incoming=quantity)
+            self.model.sequence[sku] += 1
+        else:
+            self.model.change(sku, location, incoming=quantity)
+        self.model.incoming[outcome.incoming.id] = Expected(sku, location, quantity)
+
+    def _incoming(self, pick: int, unknown: bool) -> str:
+        ids = list(self.model.incoming)
+        return str(uuid.uuid4()) if unknown or not ids else ids[pick % len(ids)]
+
+    @rule(pick=st.integers(0, 999), unknown=st.sampled_from((False,) * 5 + (True,)),
+          quantity=st.none() | st.integers(1, 7))
+    def receive_incoming(self, pick: int, unknown: bool, quantity: int | None) -> None:
+        incoming_id = self._incoming(pick, unknown)
+        outcome = self.mutate(lambda c: incoming.receive(
+            c, incoming_id, quantity, Limits().max_quantity), "receiveIncoming")
+        found = self.model.incoming.get(incoming_id)
+        if found is None:
+            return self.expect(outcome, "NOT_FOUND")
+        if found.status != "EXPECTED":
+            return self.expect(outcome, "INVALID_STATE")
+        open_quantity = found.quantity - found.received
+        received = open_quantity if quantity is None else quantity
+        if received > open_quantity:
+            return self.expect(outcome, "INVALID_QUANTITY")
+        self.expect(outcome, None)
+        found.received += received
+        found.status = "RECEIVED" if found.received == found.quantity else "EXPECTED"
+        self.model.change(found.sku, found.location, on_hand=received, incoming=-received)
+
+    @rule(pick=st.integers(0, 999), unknown=st.sampled_from((False,) * 5 + (True,)))
+    def cancel_incoming(self, pick: int, unknown: bool) -> None:
+        incoming_id = self._incoming(pick, unknown)
+        outcome = self.mutate(lambda c: incoming.cancel(c, incoming_id), "cancelIncoming")
+        found = self.model.incoming.get(incoming_id)
+        if found is None:
+            return self.expect(outcome, "NOT_FOUND")
+        if found.status != "EXPECTED":
+            return self.expect(outcome, "INVALID_STATE")
+        self.expect(outcome, None)
+        found.status = "CANCELLED"
+        self.model.change(found.sku, found.location, incoming=-(found.quantity - found.received))
+
     @invariant()
     def database_equals_model(self) -> None:
         self.run(self._compare())
@@ -327,7 +394,8 @@ class StockMachine(RuleBasedStateMachine):
     async def _compare(self) -> None:
         pool = self.inventory.pool
         found = {(r["sku"], r["location"]): Level(*r[2:]) for r in await pool.fetch(
-            """SELECT s.code AS sku, l.code AS location, on_hand, reserved, safety_stock, version
+            """SELECT s.code AS sku, l.code AS location, on_hand, reserved, safety_stock, version,
+                      incoming
                FROM stock_levels JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
         assert found == self.model.levels
         holds = {r["id"]: Held(*r[1:]) for r in await pool.fetch(
@@ -335,6 +403,10 @@ class StockMachine(RuleBasedStateMachine):
                JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id
                LEFT JOIN channels c ON c.id = r.channel_id""")}
         assert holds == self.model.holds
+        expected = {r["id"]: Expected(*r[1:]) for r in await pool.fetch(
+            """SELECT i.id::text AS id, s.code, l.code, quantity, received, status FROM incoming i
+               JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
+        assert expected == self.model.incoming
         sequence = {r["code"]: r["last_sequence"] for r in await pool.fetch(
             "SELECT code, last_sequence FROM skus")}
         assert sequence == self.model.sequence

@@ -35,6 +35,9 @@ def of(text: str, variables: dict[str, Any] | None = None) -> int:
     ("{ channels { code } }", 10),
     ("{ channels { locations { code } } }", 10 * (1 + 10)),
     ('{ channel(code: "web") { locations { code } } }', 1 + 10),
+    ("{ incoming { id location { code } } }", 100 * 2),  # the field's default page
+    ("{ incoming(first: 3) { id } }", 3),
+    ("{ incoming(first: 9999) { id } }", 500),  # clamped: the resolver refuses
     (f'fragment F on Sku {{ {LEVELS} }} {{ a: sku(code: "a") {{ ...F }} b: sku(code: "b") {{ ...F }} }}',
      22),
     ('mutation { reserve(input: {sku: "a", quantity: 1}) { reservation { id } userErrors { code } } }',
