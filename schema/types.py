@@ -10,8 +10,8 @@ from graphql import GraphQLError
 
 from domain import model
 from domain.rules import text_fault
-from resolvers import channels, incoming
 from resolvers.context import Info
+from schema import sku_fields
 from schema.enums import (
     AdjustmentReason,
     AvailabilityStatus,
@@ -78,34 +78,6 @@ class StockLevel:
         )
 
 
-async def _sku_available(root: Sku, info: Info, channel: str | None = strawberry.UNSET) -> int:
-    if channel is None or channel is strawberry.UNSET:
-        return root.available_
-    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[0]
-
-
-async def _sku_status(
-    root: Sku, info: Info, channel: str | None = strawberry.UNSET
-) -> AvailabilityStatus:
-    if channel is None or channel is strawberry.UNSET:
-        return root.status_
-    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[1]
-async def _sku_incoming(root: Sku, info: Info) -> int:
-    return sum(level.incoming for level in await info.context.loaders.levels.load(root.id_))
-
-
-async def _next_restock_at(root: Sku, info: Info) -> datetime | None:
-    found: datetime | None = await info.context.loaders.next_restock.load(root.id_)
-    return found
-
-
-async def _available_to_promise(
-    root: Sku, info: Info, at: datetime, channel: str | None = strawberry.UNSET
-) -> int:
-    wanted = None if channel is strawberry.UNSET else channel
-    return await incoming.available_to_promise(info, root.id_, at, wanted)
-
-
 @strawberry.type
 class Sku:
     code: str
@@ -117,11 +89,11 @@ class Sku:
     )
     reserved: int
     available: int = strawberry.field(
-        resolver=_sku_available,
+        resolver=sku_fields.available,
         description="(v2) With channel: summed over that channel's locations only.",
     )
     status: AvailabilityStatus = strawberry.field(
-        resolver=_sku_status,
+        resolver=sku_fields.status,
         description="(v2) With channel: the status of the channel's available.",
     )
     sequence: int = strawberry.field(
@@ -143,18 +115,18 @@ class Sku:
 
     incoming: int = strawberry.field(
         description="(v2) Open incoming stock over all locations (sum of the levels' incoming).",
-        resolver=_sku_incoming,
+        resolver=sku_fields.incoming,
     )
     next_restock_at: datetime | None = strawberry.field(
         description="(v2) Earliest expectedAt among open incoming stock, null if none.",
-        resolver=_next_restock_at,
+        resolver=sku_fields.next_restock_at,
     )
     available_to_promise: int = strawberry.field(
         description="(v2) What can be promised for delivery by `at`: available now plus the "
         "open incoming\nquantity expected at or before `at` (with channel: at that channel's "
         "locations only).\nFor a bundle, computed per location from its components' figures, "
         "as available is.",
-        resolver=_available_to_promise,
+        resolver=sku_fields.available_to_promise,
     )
 
     @classmethod

@@ -1,0 +1,46 @@
+"""The Sku type's v2 fields that take arguments or load more: available/status through a channel,
+incoming, nextRestockAt, availableToPromise (bound by schema/types.py's Sku, `root`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from resolvers import channels
+from resolvers import incoming as promising
+from resolvers.context import Info
+from schema.enums import AvailabilityStatus
+
+
+async def available(root: Any, info: Info, channel: str | None = strawberry.UNSET) -> int:
+    if channel is None or channel is strawberry.UNSET:
+        figure: int = root.available_
+        return figure
+    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[0]
+
+
+async def status(
+    root: Any, info: Info, channel: str | None = strawberry.UNSET
+) -> AvailabilityStatus:
+    if channel is None or channel is strawberry.UNSET:
+        found: AvailabilityStatus = root.status_
+        return found
+    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[1]
+
+
+async def incoming(root: Any, info: Info) -> int:
+    return sum(level.incoming for level in await info.context.loaders.levels.load(root.id_))
+
+
+async def next_restock_at(root: Any, info: Info) -> datetime | None:
+    found: datetime | None = await info.context.loaders.next_restock.load(root.id_)
+    return found
+
+
+async def available_to_promise(
+    root: Any, info: Info, at: datetime, channel: str | None = strawberry.UNSET
+) -> int:
+    wanted = None if channel is strawberry.UNSET else channel
+    return await promising.available_to_promise(info, root.id_, at, wanted)
