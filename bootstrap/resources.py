@@ -3,7 +3,9 @@ of work over it), the one Redis client, the feed; bootstrap/lifespan.py and cli.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
@@ -16,6 +18,9 @@ from feed.outbox import Sink
 from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
+from store.errors import connection_lost
+
+log = logging.getLogger("inventory")
 
 
 def database_url(settings: Settings) -> str:
@@ -38,11 +43,26 @@ async def open_pool(
     )
     try:
         if settings.migrate_on_start if migrate is None else migrate:
-            async with pool.acquire() as conn:
-                await migrations.migrate(conn)
+            await _migrated(pool)
         yield pool
     finally:
         await pool.close()
+
+
+async def _migrated(pool: asyncpg.Pool, attempts: int = 20) -> None:
+    """Migrates, trying again while the database connection breaks (an instance restarted
+    during a database blip starts once it is back, within about 10 s, instead of exiting)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with pool.acquire() as conn:
+                await migrations.migrate(conn)
+            return
+        except Exception as exc:
+            if attempt == attempts or not connection_lost(exc):
+                raise
+            log.warning("migrations: the database connection broke (%s); trying again",
+                        type(exc).__name__)
+            await asyncio.sleep(0.5)
 
 
 @contextlib.asynccontextmanager

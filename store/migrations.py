@@ -3,6 +3,7 @@ server.py at startup, cli.py `migrate` and /readyz)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -54,6 +55,7 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
             await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_ID)
         except BaseException:
             # a pooled connection is not reset on release (store.database): never hand one
-            # back still holding the lock
-            conn.terminate()
+            # back still holding the lock (one that broke is gone already)
+            with contextlib.suppress(asyncpg.InterfaceError):
+                conn.terminate()
             raise
