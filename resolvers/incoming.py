@@ -5,22 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from graphql import GraphQLError
-
 from domain.model import Incoming, IncomingStatus
 from domain.outcome import Outcome
-from domain.rules import check_code, check_incoming_id, check_quantity, check_text, text_fault
+from domain.rules import check_code, check_incoming_id, check_quantity, check_text
 from resolvers import channels
 from resolvers.context import Info
 from resolvers.mutation import refused
 from resolvers.permissions import check_locations
+from resolvers.queries import page_size, text_argument
 from service import incoming
 
 MAX_INCOMING = 500
-
-
-def _bad_input(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
 
 
 async def expect_incoming(
@@ -83,15 +78,13 @@ async def incoming_list(
     info: Info, *, sku: str | None, location: str | None, status: IncomingStatus | None,
     first: int | None,
 ) -> list[Incoming]:
-    if first is not None and not 0 <= first <= MAX_INCOMING:
-        raise _bad_input(f"`first` must be between 0 and {MAX_INCOMING}")
+    limit = page_size(first, MAX_INCOMING)
     for value, name in ((sku, "sku"), (location, "location")):
-        if value is not None and (fault := text_fault(value)) is not None:
-            raise _bad_input(f"`{name}` {fault}")
+        if value is not None:
+            text_argument(value, name)
     return await incoming.incoming(
         info.context.inventory.pool, sku=sku, location=location,
-        status=status.value if status else None,
-        limit=MAX_INCOMING if first is None else first,
+        status=status.value if status else None, limit=limit,
     )
 
 

@@ -30,14 +30,15 @@ def _bad_input(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
 
 
-def _text(value: str, name: str) -> str:
+def text_argument(value: str, name: str) -> str:
     """domain.rules' text rule for a query argument: a bad one is BAD_USER_INPUT."""
     if (fault := text_fault(value)) is not None:
         raise _bad_input(f"`{name}` {fault}")
     return value
 
 
-def _page_size(first: int | None, maximum: int, name: str = "first") -> int:
+def page_size(first: int | None, maximum: int, name: str = "first") -> int:
+    """A list argument's page size (None: the maximum); outside 0..maximum BAD_USER_INPUT."""
     if first is None:
         return maximum
     if not 0 <= first <= maximum:
@@ -51,7 +52,7 @@ def encode_cursor(code: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        code = base64.urlsafe_b64decode(_text(cursor, "after")).decode()
+        code = base64.urlsafe_b64decode(text_argument(cursor, "after")).decode()
     except (binascii.Error, UnicodeError, ValueError):
         raise _bad_input("`after` is not a cursor this server issued") from None
     if text_fault(code) is not None:
@@ -60,17 +61,17 @@ def decode_cursor(cursor: str) -> str:
 
 
 async def sku(info: Info, code: str) -> Sku | None:
-    return await info.context.loaders.sku.load(_text(code, "code"))
+    return await info.context.loaders.sku.load(text_argument(code, "code"))
 
 
 async def skus(
     info: Info, *, first: int | None, after: str | None, search: str | None,
     status: AvailabilityStatus | None, location: str | None,
 ) -> SkuPage:
-    limit = _page_size(first, MAX_PAGE)
+    limit = page_size(first, MAX_PAGE)
     for value, name in ((search, "search"), (location, "location")):
         if value is not None:
-            _text(value, name)
+            text_argument(value, name)
     page = await views.sku_page(
         info.context.inventory.pool,
         after=decode_cursor(after) if after else None,
@@ -83,15 +84,15 @@ async def skus(
 
 
 async def skus_by_code(info: Info, codes: list[str]) -> list[Sku]:
-    _page_size(len(codes), MAX_CODES, "codes")
+    page_size(len(codes), MAX_CODES, "codes")
     for code in codes:
-        _text(code, "codes")
+        text_argument(code, "codes")
     found = await info.context.loaders.sku.load_many(codes)
     return [s for s in found if s is not None]
 
 
 async def location(info: Info, code: str) -> Location | None:
-    return await info.context.loaders.location_by_code.load(_text(code, "code"))
+    return await info.context.loaders.location_by_code.load(text_argument(code, "code"))
 
 
 async def locations(info: Info) -> list[Location]:
@@ -108,6 +109,6 @@ async def reservation(info: Info, id: str) -> Reservation | None:
 async def stock_events(
     info: Info, sku: str, after_sequence: int | None, first: int | None
 ) -> list[StockEvent]:
-    limit = _page_size(first, MAX_EVENTS)
-    _text(sku, "sku")
+    limit = page_size(first, MAX_EVENTS)
+    text_argument(sku, "sku")
     return await views.events_after(info.context.inventory.pool, sku, after_sequence or 0, limit)
