@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 
-from tests.conftest import free_port
+from tests.broker_process import BrokerProcess
 
 
 def mosquitto_binary() -> str | None:
@@ -23,55 +19,26 @@ def mosquitto_binary() -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+class MqttBroker(BrokerProcess):
+    name = "mosquitto"
+    start_timeout = 10.0
 
-
-class MqttBroker:
     def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-        self._dir = tempfile.TemporaryDirectory(prefix="mqtt-test-")
+        super().__init__(binary, "mqtt")
         self.config = Path(self._dir.name) / "mosquitto.conf"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             "log_dest none\nmax_inflight_messages 0\nmax_queued_messages 0\n")
-        self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 10.0) -> None:
-        if self._process is not None:
-            return
-        self._process = subprocess.Popen(
-            [self.binary, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while not _answers(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"mosquitto did not start on port {self.port}")
-            time.sleep(0.02)
+    def command(self) -> list[str]:
+        return [self.binary, "-c", str(self.config)]
 
-    def kill(self) -> None:
-        if self._process is None:
-            return
-        self._process.kill()
-        self._process.wait(timeout=10)
-        self._process = None
-
-    def __enter__(self) -> MqttBroker:
-        self.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.kill()
-        self._dir.cleanup()
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
 
 
 async def retained(url: str, topics: str, count: int, wait: float = 2.0) -> dict[str, object]:

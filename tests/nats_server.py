@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
 
-from tests.conftest import free_port
+from tests.broker_process import BrokerProcess
 
 
 def nats_server_binary() -> str | None:
@@ -32,57 +28,22 @@ def nats_server_binary() -> str | None:
     return str(bundled) if bundled.is_file() else None
 
 
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-            return sock.recv(4).startswith(b"INFO")
-    except OSError:
-        return False
+class NatsServer(BrokerProcess):
+    name = "nats-server"
 
-
-class NatsServer:
     def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self._dir = tempfile.TemporaryDirectory(prefix="nats-test-")
-        self._process: subprocess.Popen[bytes] | None = None
+        super().__init__(binary, "nats")
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None
+    def command(self) -> list[str]:
+        return [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port),
+                "-sd", self._dir.name, "--http_port", "0"]
 
-    def start(self, timeout: float = 15.0) -> None:
-        if self._process is not None:
-            return
-        self._process = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port),
-             "-sd", self._dir.name, "--http_port", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while not _answers(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"nats-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        """SIGKILL: nothing flushed, no goodbye to clients."""
-        if self._process is None:
-            return
-        self._process.kill()
-        self._process.wait(timeout=10)
-        self._process = None
-
-    def __enter__(self) -> NatsServer:
-        self.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.kill()
-        self._dir.cleanup()
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                return sock.recv(4).startswith(b"INFO")
+        except OSError:
+            return False
 
 
 def _msg_id(hdrs: bytes | None) -> str:
