@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +20,7 @@ from nats.js.errors import NotFoundError
 
 from domain.changes import LedgerChange
 from feed import cloudevents
+from feed.outbox import age
 from feed.peer import PeerState
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
 from store import leases
@@ -113,7 +113,7 @@ class JetStreamHandler:
                     self.peer.lost(exc)
                     return
                 PARTNER_EVENTS.labels(SINK, "delivered").inc()
-                PARTNER_LATENCY.labels(SINK).observe(_since(change.event.occurred_at))
+                PARTNER_LATENCY.labels(SINK).observe(age(change.event))
             done[change.sku_id] = change.event.sequence
         self.peer.reached(self._where)
 
@@ -247,7 +247,3 @@ async def _close_quietly(nc: NATS) -> None:
 
 def _close(a: float | None, b: float) -> bool:
     return a is not None and abs(a - b) < 0.001
-
-
-def _since(moment: datetime) -> float:
-    return max(0.0, (datetime.now(UTC) - moment).total_seconds())

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,6 +19,7 @@ import asyncpg
 
 from domain.changes import AvailabilityChange, LedgerChange
 from feed import cloudevents
+from feed.outbox import age
 from feed.peer import PeerState
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
 from store import leases
@@ -146,7 +146,7 @@ class MqttHandler:
         await client.publish(topic, cloudevents.encode(document), qos=1, retain=retain,
                              timeout=self.settings.ack_timeout)
         PARTNER_EVENTS.labels(SINK, "delivered").inc()
-        PARTNER_LATENCY.labels(SINK).observe(_since(change.event.occurred_at))
+        PARTNER_LATENCY.labels(SINK).observe(age(change.event))
 
     @property
     def _where(self) -> str:
@@ -223,7 +223,3 @@ async def _quietly(stack: contextlib.AsyncExitStack) -> None:
             await stack.aclose()
     except Exception as exc:  # closing a broken connection: nothing to keep
         log.debug("MQTT close: %r", exc)
-
-
-def _since(moment: datetime) -> float:
-    return max(0.0, (datetime.now(UTC) - moment).total_seconds())
