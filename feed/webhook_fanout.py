@@ -68,7 +68,8 @@ class WebhookFanout:
         self, conn: asyncpg.Connection, changes: Sequence[LedgerChange]
     ) -> Mapping[int, int]:
         self.queued = False
-        endpoints = await store.endpoints(conn) if changes else []
+        # every endpoint, enabled or not (a disabled one queues: re-enabling delivers it)
+        endpoints = await endpoints_store.every(conn) if changes else []
         queued = deliveries(endpoints, changes, self.source)
         await store.queue(conn, queued)
         self.queued = bool(queued)

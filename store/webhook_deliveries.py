@@ -9,12 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-
-ENDPOINTS = """
-SELECT id, url, event_types, skus, enabled, disabled_reason, created_at
-FROM webhook_endpoints ORDER BY id
-"""
+from domain.webhooks import DeliveryStatus, WebhookDelivery
 
 # In the given order, so that ids (the queue's order) follow sequence order per SKU.
 QUEUE = """
@@ -65,14 +60,6 @@ class Queued:
     sku: str
     sequence: int
     body: bytes
-
-
-async def endpoints(conn: asyncpg.Connection) -> list[WebhookEndpoint]:
-    """Every endpoint, enabled or not (a disabled one queues: re-enabling delivers it)."""
-    return [WebhookEndpoint(
-        id=r["id"], url=r["url"], event_types=list(r["event_types"]), skus=list(r["skus"]),
-        enabled=r["enabled"], disabled_reason=r["disabled_reason"], created_at=r["created_at"],
-    ) for r in await conn.fetch(ENDPOINTS)]
 
 
 async def queue(conn: asyncpg.Connection, deliveries: Sequence[Queued]) -> None:
