@@ -25,6 +25,7 @@ import orjson
 import websockets
 
 from bench.measure import latency_ms
+from bench.serverproc import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "bench-admin-key"
@@ -32,15 +33,6 @@ SKUS = [f"BP-{n}" for n in range(4)]
 ADJUST = """mutation($sku: String!, $d: Int!) { adjustStock(input: {sku: $sku, location: "W",
   delta: $d, reason: CORRECTION}) { userErrors { code } } }"""
 EVENTS = "subscription($sku: String!) { stockEvents(sku: $sku) { sku sequence } }"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Instance:

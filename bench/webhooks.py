@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import asyncpg
 from aiohttp import web
 
 from bench.pg import with_database
+from bench.serverproc import free_port
 from bootstrap.lifespan import open_services
 from domain.model import LocationKind
 from service import cataloguing, stocking
@@ -29,13 +29,6 @@ from settings.partners import PartnerSettings
 from store import migrations
 
 SKUS = 50
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def receive(port: int) -> None:
