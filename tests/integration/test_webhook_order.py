@@ -211,7 +211,8 @@ async def test_recording_a_failure_does_not_wait_on_the_fanouts_inserts(
 
 def node_rows(plan: dict[str, object], node_type: str) -> list[int]:
     """Actual rows of every `node_type` node in an EXPLAIN ANALYZE plan (FORMAT JSON)."""
-    found = [int(str(plan["Actual Rows"]))] if plan["Node Type"] == node_type else []
+    # PostgreSQL 18 writes actual rows as a decimal ("2.0"), 15 as an integer
+    found = [int(float(str(plan["Actual Rows"])))] if plan["Node Type"] == node_type else []
     children = plan.get("Plans", [])
     assert isinstance(children, list)
     return found + [n for child in children for n in node_rows(child, node_type)]
