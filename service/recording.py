@@ -37,6 +37,9 @@ class Command(enum.Enum):
     EXPECT_INCOMING = "expectIncoming"
     RECEIVE_INCOMING = "receiveIncoming"
     CANCEL_INCOMING = "cancelIncoming"
+    SHIP_TRANSFER = "shipTransfer"
+    RECEIVE_TRANSFER = "receiveTransfer"
+    CANCEL_TRANSFER = "cancelTransfer"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})
