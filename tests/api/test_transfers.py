@@ -13,7 +13,7 @@ import pytest
 from tests.api.conftest import set_stock
 from tests.api.test_mutations import RESERVE, call, codes
 from tests.client import GraphQLClient
-from tests.ledger_checks import assert_consistent
+from tests.ledger_checks import assert_consistent, assert_transfers_consistent
 
 TRANSFER = """transfer { id status from { code } to { code } lines { sku quantity received }
   expectedAt reference createdAt }"""
@@ -293,3 +293,23 @@ async def test_ends_are_loaded_in_one_batch(
     found = (await catalogue.data("{ transfers { from { code } to { code } } }"))["transfers"]
     assert len(found) == 5 and found[0] == {"from": {"code": "ST-B"}, "to": {"code": "WH-A"}}
     assert len(batches) == 1 and sorted(batches[0]) == sorted(set(batches[0]))
+
+
+@pytest.mark.parametrize("corruption", [
+    "UPDATE transfer_lines SET received = received - 1",
+    "UPDATE incoming SET received = received - 1",
+    "UPDATE transfers SET status = 'CANCELLED'",
+    "UPDATE transfers SET from_location_id = to_location_id, to_location_id = from_location_id",
+    "UPDATE incoming SET location_id = (SELECT id FROM locations WHERE code = 'WH-A')",
+])
+async def test_the_ledger_checks_notice_a_transfer_that_disagrees(
+    catalogue: GraphQLClient, pool: asyncpg.Pool, corruption: str
+) -> None:
+    t = await ship(catalogue, [("SKU-1", 3)])
+    await call(catalogue, RECEIVE, "receiveTransfer", {
+        "transferId": t["id"], "lines": [{"sku": "SKU-1", "quantity": 2}]})
+    await assert_consistent(pool)
+    async with pool.acquire() as conn:  # the ledger is append-only: the rest can drift
+        await conn.execute(corruption)
+    with pytest.raises(AssertionError):
+        await assert_transfers_consistent(pool)
