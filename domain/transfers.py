@@ -1,6 +1,5 @@
-"""The rules of a transfer's input: its two ends, its lines (summed per SKU), a receipt's lines
-against what was shipped, and transfer ids (used by resolvers.transfers, service.transfers and
-store's transfer writers)."""
+"""The rules of a transfer's input: its ends, its lines (summed per SKU), a receipt against
+what was shipped, transfer ids (used by resolvers, service and store's transfer writers)."""
 
 from __future__ import annotations
 

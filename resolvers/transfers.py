@@ -1,6 +1,7 @@
-"""Resolvers of transfers: shipTransfer, receiveTransfer, cancelTransfer and the transfer and
-transfers queries (bound by schema.transfers). A key bound to locations ships and cancels only
-from them and receives only at them."""
+"""Resolvers of ship/receive/cancelTransfer and the transfer and transfers queries (bound by
+schema.transfers).
+
+A key bound to locations ships and cancels only from them and receives only at them."""
 
 from __future__ import annotations
 

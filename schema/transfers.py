@@ -1,6 +1,5 @@
 """The GraphQL side of transfers: the Transfer type, its enum, inputs and payload, and the
-functions schema.mutation and schema.query bind to ship/receive/cancelTransfer, transfer and
-transfers."""
+functions schema.mutation and schema.query bind to the transfer fields."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Settling a transfer in transit: receive it at `to` (RECEIVED for what arrived, INCOMING for
-what did not) or cancel it (ADJUSTED back at `from`, INCOMING out at `to`); called by
-service.transfers. Lock order as in store.transfers: the transfer row first (FOR UPDATE), then
-the levels in (sku_id, location_id) order, then SKU rows in id order (ledger.append)."""
+what did not) or cancel it (ADJUSTED back at `from`); called by service.transfers.
+
+Lock order as in store.transfers: the transfer row first (FOR UPDATE), then the levels in
+(sku_id, location_id) order, then SKU rows in id order (ledger.append)."""
 
 from __future__ import annotations
 

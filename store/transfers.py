@@ -1,10 +1,9 @@
-"""Shipping a transfer: every line off available at `from` (SHIPPED) and into incoming at `to`
-(an incoming row, source TRANSFER, and an INCOMING event), all or nothing (called by
-service.transfers; store.transfer_receipt settles what this ships).
+"""Shipping a transfer, all or nothing: every line off available at `from` (SHIPPED) and into
+incoming at `to` (a TRANSFER incoming row, INCOMING); called by service.transfers.
 
 Lock order, as every stock change (store/reservations.py): the transfer row, then every level
 touched, both ends, in (sku_id, location_id) order, then SKU rows in id order (ledger.append).
-"""
+store.transfer_receipt settles what this ships."""
 
 from __future__ import annotations
 
