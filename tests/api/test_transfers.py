@@ -3,6 +3,7 @@ levels, the incoming and the ledger show after each, every refusal, idempotency,
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -313,3 +314,14 @@ async def test_the_ledger_checks_notice_a_transfer_that_disagrees(
         await conn.execute(corruption)
     with pytest.raises(AssertionError):
         await assert_transfers_consistent(pool)
+
+
+async def test_each_change_is_logged_with_its_transfer(
+    catalogue: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="service.inventory")
+    t = await ship(catalogue, [("SKU-1", 2)])
+    lines = [(r.kind, r.location, r.changes, r.transfer)  # type: ignore[attr-defined]
+             for r in caplog.records if r.name == "service.inventory" and r.operation == "shipTransfer"]  # type: ignore[attr-defined]
+    assert lines == [("SHIPPED", "WH-A", {"on_hand": -2, "reserved": 0, "incoming": 0}, t["id"]),
+                     ("INCOMING", "ST-B", {"on_hand": 0, "reserved": 0, "incoming": 2}, t["id"])]
