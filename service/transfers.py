@@ -8,9 +8,10 @@ from datetime import datetime
 
 import asyncpg
 
+from domain.errors import StockError
 from domain.model import Transfer
 from domain.outcome import Outcome
-from domain.transfers import merge_transfer_lines
+from domain.transfers import check_ends, merge_transfer_lines
 from service.inventory import Inventory
 from service.recording import Command
 from store import transfer_reads, transfer_receipt, transfers
@@ -25,7 +26,11 @@ async def ship(
     idempotency_scope: str = "-",
 ) -> Outcome:
     """Take every line off available at `from_` and make it incoming at `to`, or nothing."""
-    merged = merge_transfer_lines(lines, inventory.limits)
+    try:
+        check_ends(from_, to)
+        merged = merge_transfer_lines(lines, inventory.limits)
+    except StockError as error:
+        return Outcome(error=error)
     return await inventory.mutate(
         lambda conn: transfers.ship(
             conn, from_, to, merged, expected_at, reference, inventory.limits.max_quantity
@@ -43,9 +48,12 @@ async def receive(
     idempotency_key: str | None = None, idempotency_scope: str = "-",
 ) -> Outcome:
     """Close the transfer at `to`: what arrived (None: every line in full) to on hand."""
-    receipt = None if lines is None else merge_transfer_lines(
-        lines, inventory.limits, receipt=True
-    )
+    try:
+        receipt = None if lines is None else merge_transfer_lines(
+            lines, inventory.limits, receipt=True
+        )
+    except StockError as error:
+        return Outcome(error=error)
     return await inventory.mutate(
         lambda conn: transfer_receipt.receive(
             conn, transfer_id, receipt, inventory.limits.max_quantity
