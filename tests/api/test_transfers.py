@@ -8,12 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 
 from tests.api.conftest import set_stock
 from tests.api.test_mutations import RESERVE, call, codes
 from tests.client import GraphQLClient
+from tests.conftest import RunningServer
 from tests.ledger_checks import assert_consistent, assert_transfers_consistent
 
 TRANSFER = """transfer { id status from { code } to { code } lines { sku quantity received }
@@ -325,3 +327,19 @@ async def test_each_change_is_logged_with_its_transfer(
              for r in caplog.records if r.name == "service.inventory" and r.operation == "shipTransfer"]  # type: ignore[attr-defined]
     assert lines == [("SHIPPED", "WH-A", {"on_hand": -2, "reserved": 0, "incoming": 0}, t["id"]),
                      ("INCOMING", "ST-B", {"on_hand": 0, "reserved": 0, "incoming": 2}, t["id"])]
+
+
+async def test_a_transfer_without_a_date_is_promised_at_once_and_never_overdue(
+    catalogue: GraphQLClient, server: RunningServer
+) -> None:
+    await ship(catalogue, [("SKU-1", 3)])  # expected from the time it ships
+    await ship(catalogue, [("SKU-1", 2)], expectedAt=(NOW - timedelta(days=1)).isoformat())
+    await ship(catalogue, [("SKU-1", 1)], expectedAt=(NOW + timedelta(days=3)).isoformat())
+    query = """query($at: DateTime!) { sku(code: "SKU-1") { available incoming
+      availableToPromise(at: $at) } }"""
+    soon = (await catalogue.data(query, {"at": (NOW + timedelta(minutes=5)).isoformat()}))["sku"]
+    assert soon == {"available": 8, "incoming": 6, "availableToPromise": 13}
+    async with aiohttp.ClientSession() as session, session.get(f"{server.url}/metrics") as r:
+        text = await r.text()
+    assert 'inventory_incoming_overdue{measure="count"} 1.0' in text  # only the late one
+    assert 'inventory_incoming_overdue{measure="quantity"} 2.0' in text
