@@ -343,3 +343,32 @@ async def test_a_transfer_without_a_date_is_promised_at_once_and_never_overdue(
         text = await r.text()
     assert 'inventory_incoming_overdue{measure="count"} 1.0' in text  # only the late one
     assert 'inventory_incoming_overdue{measure="quantity"} 2.0' in text
+
+
+async def test_no_level_is_pushed_past_max_quantity(catalogue: GraphQLClient, pool: asyncpg.Pool) -> None:
+    """MAX_QUANTITY (1,000,000 here) bounds incoming at `to` when shipping, onHand at `to`
+    when receiving and onHand at `from` when cancelling; each refusal changes nothing."""
+    await catalogue.data("""mutation { expectIncoming(input: {sku: "SKU-1", location: "ST-B",
+        quantity: 999999, expectedAt: "2030-01-01T00:00:00Z"}) { userErrors { code } } }""")
+    p = await call(catalogue, SHIP, "shipTransfer", {"from": "WH-A", "to": "ST-B",
+                                                     "lines": [{"sku": "SKU-1", "quantity": 2}]})
+    assert codes(p) == [("INVALID_QUANTITY", ["input", "lines", "0", "quantity"])]
+    back = await ship(catalogue, [("SKU-1", 2)], source="ST-B", to="WH-A")
+    there = await ship(catalogue, [("SKU-1", 1)])  # ST-B expects 1,000,000 now
+    await set_stock(catalogue, "SKU-1", "WH-A", 1_000_000)
+    async with pool.acquire() as conn:
+        before = await conn.fetchval("SELECT count(*) FROM stock_events")
+    p = await call(catalogue, RECEIVE, "receiveTransfer", {"transferId": back["id"]})
+    assert codes(p) == [("INVALID_QUANTITY", ["input", "transferId"])]
+    p = await call(catalogue, RECEIVE, "receiveTransfer", {
+        "transferId": back["id"], "lines": [{"sku": "SKU-1", "quantity": 2}]})
+    assert codes(p) == [("INVALID_QUANTITY", ["input", "lines", "0", "quantity"])]
+    p = await call(catalogue, CANCEL, "cancelTransfer", {"transferId": there["id"]})
+    assert codes(p) == [("INVALID_QUANTITY", ["input", "transferId"])]
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM stock_events") == before
+    await set_stock(catalogue, "SKU-1", "WH-A", 999_999)
+    p = await call(catalogue, RECEIVE, "receiveTransfer", {  # what fits can still be taken in
+        "transferId": back["id"], "lines": [{"sku": "SKU-1", "quantity": 1}]})
+    assert p["userErrors"] == [] and p["transfer"]["lines"][0]["received"] == 1
+    await assert_consistent(pool)
