@@ -11,6 +11,7 @@ from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanRead, IsAdmin
 from schema import incoming as incoming_schema
+from schema.events import StockEvent
 from schema.inputs import SkuFilter
 from schema.types import (
     Channel,
@@ -20,7 +21,6 @@ from schema.types import (
     Sku,
     SkuConnection,
     SkuEdge,
-    StockEvent,
 )
 from schema.webhooks import WebhookEndpoint
 

@@ -37,6 +37,7 @@ class Command(enum.Enum):
     EXPECT_INCOMING = "expectIncoming"
     RECEIVE_INCOMING = "receiveIncoming"
     CANCEL_INCOMING = "cancelIncoming"
+    UPSERT_BUNDLE = "upsertBundle"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})
