@@ -99,6 +99,7 @@ class Sku:
     reserved: int
     available: int
     sequence: int
+    is_bundle: bool = False  # a kit: no stock of its own, figures derived from its components
 
     @property
     def status(self) -> AvailabilityStatus:

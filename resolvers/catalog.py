@@ -3,6 +3,7 @@ service.cataloguing (bound by schema.mutation)."""
 
 from __future__ import annotations
 
+from domain.bundles import check_components
 from domain.model import LocationKind
 from domain.outcome import Outcome
 from domain.rules import check_code, check_stock_figure, check_text
@@ -24,6 +25,25 @@ async def upsert_sku(
         return refusal
     return await cataloguing.upsert_sku(
         info.context.inventory, code=code, name=name, low_stock_threshold=threshold
+    )
+
+
+async def upsert_bundle(
+    info: Info, *, code: str, name: str, low_stock_threshold: int | None,
+    components: list[tuple[str, int]],
+) -> Outcome:
+    limits = info.context.inventory.limits
+    threshold = low_stock_threshold
+    if (refusal := refused(
+        lambda: check_code(code, ["code"]),
+        lambda: check_text(name, ["name"], required=True),
+        lambda: threshold is None or check_stock_figure(threshold, ["lowStockThreshold"], limits),
+        lambda: check_components(components, ["components"], limits),
+    )) is not None:
+        return refusal
+    return await cataloguing.upsert_bundle(
+        info.context.inventory, code=code, name=name, low_stock_threshold=threshold,
+        components=components,
     )
 
 

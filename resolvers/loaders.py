@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 from aiodataloader import DataLoader
 
+from domain.bundles import Component
 from domain.model import Channel, Location, Sku, StockLevel
 from service import incoming, views
 
@@ -62,6 +63,11 @@ class Loaders:
     @functools.cached_property
     def channel_by_code(self) -> DataLoader[str, Channel | None]:
         return _loader(self._pool, views.channels_by_code, cache=self._cache)
+
+    @functools.cached_property
+    def components(self) -> DataLoader[int, list[Component]]:
+        """A bundle's components by its SKU id ([] for a plain SKU)."""
+        return _loader(self._pool, views.components_of, [], cache=self._cache)
 
     @functools.cached_property
     def next_restock(self) -> DataLoader[int, datetime | None]:

@@ -9,6 +9,7 @@ from resolvers import catalog, channels, reservations, stock
 from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanReserve, CanWrite, IsAdmin
+from schema import bundles as bundle_schema
 from schema import incoming as incoming_schema
 from schema import transfers as transfer_schema
 from schema.inputs import (
@@ -246,6 +247,10 @@ class Mutation:
     )
     upsert_channel: UpsertChannelPayload = strawberry.mutation(
         permission_classes=[IsAdmin], description="(v2)", resolver=_upsert_channel,
+    )
+    upsert_bundle: UpsertSkuPayload = strawberry.mutation(
+        permission_classes=[IsAdmin], description=bundle_schema.UPSERT_DESCRIPTION,
+        resolver=bundle_schema.upsert_bundle,
     )
     expect_incoming: incoming_schema.IncomingPayload = strawberry.mutation(
         permission_classes=[CanWrite], description=incoming_schema.EXPECT_DESCRIPTION,

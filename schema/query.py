@@ -12,6 +12,7 @@ from resolvers.context import Info
 from resolvers.permissions import CanRead, IsAdmin
 from schema import incoming as incoming_schema
 from schema import transfers as transfer_schema
+from schema.events import StockEvent
 from schema.inputs import SkuFilter
 from schema.types import (
     Channel,
@@ -21,7 +22,6 @@ from schema.types import (
     Sku,
     SkuConnection,
     SkuEdge,
-    StockEvent,
 )
 from schema.webhooks import WebhookEndpoint
 

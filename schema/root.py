@@ -13,10 +13,11 @@ from ops.tracing import tracing_extensions
 from resolvers.permissions import CanRead
 from schema import subscriptions as bound
 from schema.errors import InventorySchema, MaskUnexpectedErrors
+from schema.events import StockEvent
 from schema.execution import PerEventMemoExecutionContext
 from schema.mutation import Mutation
 from schema.query import Query
-from schema.types import Sku, StockEvent
+from schema.types import Sku
 
 
 @strawberry.type

@@ -1,5 +1,5 @@
 """The Sku type's v2 fields that take arguments or load more: available/status through a channel,
-incoming, nextRestockAt, availableToPromise (bound by schema/types.py's Sku, `root`)."""
+components, incoming, nextRestockAt, availableToPromise (bound by schema/types.py's Sku, `root`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 
+from domain.model import Sku
 from resolvers import channels
 from resolvers import incoming as promising
 from resolvers.context import Info
@@ -28,6 +29,13 @@ async def status(
         found: AvailabilityStatus = root.status_
         return found
     return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[1]
+
+
+async def components(info: Info, bundle_id: int) -> list[tuple[Sku, int]]:
+    """A bundle's component SKUs with the quantity of each that goes into one bundle."""
+    found = await info.context.loaders.components.load(bundle_id)
+    skus = await info.context.loaders.sku.load_many([c.sku for c in found])
+    return [(sku, c.quantity) for sku, c in zip(skus, found, strict=True) if sku is not None]
 
 
 async def incoming(root: Any, info: Info) -> int:

@@ -9,7 +9,8 @@ import strawberry
 
 from resolvers import subscriptions
 from resolvers.context import Info
-from schema.types import Sku, StockEvent
+from schema.events import StockEvent
+from schema.types import Sku
 
 
 def stock_events(

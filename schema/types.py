@@ -12,13 +12,7 @@ from domain import model
 from domain.rules import text_fault
 from resolvers.context import Info
 from schema import sku_fields
-from schema.enums import (
-    AdjustmentReason,
-    AvailabilityStatus,
-    LocationKind,
-    ReservationStatus,
-    StockEventKind,
-)
+from schema.enums import AvailabilityStatus, LocationKind, ReservationStatus
 
 
 @strawberry.type
@@ -78,6 +72,13 @@ class StockLevel:
         )
 
 
+async def _components(root: Sku, info: Info) -> list[BundleComponent]:
+    if not root.is_bundle:
+        return []
+    return [BundleComponent(sku=Sku.from_domain(sku), quantity=quantity)
+            for sku, quantity in await sku_fields.components(info, root.id_)]
+
+
 @strawberry.type
 class Sku:
     code: str
@@ -121,6 +122,21 @@ class Sku:
         description="(v2) Earliest expectedAt among open incoming stock, null if none.",
         resolver=sku_fields.next_restock_at,
     )
+    is_bundle: bool = strawberry.field(
+        default=False,
+        description="(v2) A bundle (kit) holds no stock of its own: at each location its "
+        "available is the\nminimum over its components of floor(component available / component "
+        "quantity), and its\n`available` is the sum of that over locations (or over a channel's "
+        "locations). Its `levels`\nare derived the same way per location (onHand and available "
+        "by that minimum, reserved and\nsafetyStock 0, version 0). Its `sequence` is 0: the "
+        "components carry the ledger.",
+    )
+
+    components: list[BundleComponent] = strawberry.field(
+        resolver=_components,
+        description="(v2) Empty unless isBundle.",
+    )
+
     available_to_promise: int = strawberry.field(
         description="(v2) What can be promised for delivery by `at`: available now plus the "
         "open incoming\nquantity expected at or before `at` (with channel: at that channel's "
@@ -141,7 +157,16 @@ class Sku:
             status_=sku.status,
             sequence=sku.sequence,
             id_=sku.id,
+            is_bundle=sku.is_bundle,
         )
+
+
+@strawberry.type(
+    description="(v2) One component of a bundle: `quantity` units of `sku` go into one bundle."
+)
+class BundleComponent:
+    sku: Sku
+    quantity: int
 
 
 async def _reservation_channel(root: Reservation, info: Info) -> Channel | None:
@@ -183,65 +208,6 @@ class Reservation:
             created_at=r.created_at,
             location_id=r.location_id,
             channel_id=r.channel_id,
-        )
-
-
-@strawberry.type(
-    description="One change of one SKU's stock, as recorded in the append-only ledger. "
-    "`sequence` is per SKU: it starts at 1 and increases by exactly 1 with every committed "
-    "change of that SKU, at any location, with no gaps."
-)
-class StockEvent:
-    sku: str
-    sequence: int
-    kind: StockEventKind
-    on_hand_delta: int
-    reserved_delta: int
-    level: StockLevel | None = strawberry.field(
-        description="The level at `location` after this change (null for SNAPSHOT)."
-    )
-    available: int = strawberry.field(description="SKU-wide figures after this change.")
-    status: AvailabilityStatus
-    reason: AdjustmentReason | None
-    reservation_id: strawberry.ID | None
-    reference: str | None
-    occurred_at: datetime
-    location_id: strawberry.Private[int | None]
-    incoming_delta: int = strawberry.field(
-        default=0, description="(v2) Change of the level's incoming (0 for most kinds)."
-    )
-    incoming_id: strawberry.ID | None = strawberry.field(
-        default=None, description="(v2) Set on INCOMING/RECEIVED events."
-    )
-    transfer_id: strawberry.ID | None = strawberry.field(
-        default=None, description="(v2) Set on the events a transfer causes."
-    )
-
-    @strawberry.field
-    async def location(self, info: Info) -> Location | None:
-        if self.location_id is None:
-            return None
-        return await _location(info, self.location_id)
-
-    @classmethod
-    def from_domain(cls, e: model.StockEvent) -> StockEvent:
-        return cls(
-            sku=e.sku,
-            sequence=e.sequence,
-            kind=e.kind,
-            on_hand_delta=e.on_hand_delta,
-            reserved_delta=e.reserved_delta,
-            level=StockLevel.from_domain(e.level) if e.level else None,
-            available=e.available,
-            status=e.status,
-            reason=e.reason,
-            reservation_id=strawberry.ID(e.reservation_id) if e.reservation_id else None,
-            reference=e.reference,
-            occurred_at=e.occurred_at,
-            location_id=e.location_id,
-            incoming_delta=e.incoming_delta,
-            incoming_id=strawberry.ID(e.incoming_id) if e.incoming_id else None,
-            transfer_id=strawberry.ID(e.transfer_id) if e.transfer_id else None,
         )
 
 

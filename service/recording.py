@@ -40,6 +40,7 @@ class Command(enum.Enum):
     SHIP_TRANSFER = "shipTransfer"
     RECEIVE_TRANSFER = "receiveTransfer"
     CANCEL_TRANSFER = "cancelTransfer"
+    UPSERT_BUNDLE = "upsertBundle"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from domain.bundles import Component
 from domain.model import Channel, Location, Reservation, Sku, StockEvent, StockLevel
-from store import catalog, channels, ledger, migrations, reservations
+from store import bundles, catalog, channels, ledger, migrations, reservations
 
 
 async def sku_page(
@@ -79,3 +80,10 @@ async def channels_by_id(pool: asyncpg.Pool, ids: Sequence[int]) -> dict[int, Ch
 async def all_channels(pool: asyncpg.Pool) -> list[Channel]:
     async with pool.acquire() as conn:
         return await channels.every(conn)
+
+
+async def components_of(
+    pool: asyncpg.Pool, bundle_ids: Sequence[int]
+) -> dict[int, list[Component]]:
+    async with pool.acquire() as conn:
+        return await bundles.components_of(conn, bundle_ids)

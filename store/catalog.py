@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from domain.errors import InvalidInput
 from domain.model import Location, LocationKind, Sku, StockLevel
 from store import rows
 from store.rows import LEVEL_COLUMNS, SKU_COLUMNS
@@ -103,14 +104,20 @@ async def all_locations(conn: asyncpg.Connection) -> list[Location]:
 async def upsert_sku(
     conn: asyncpg.Connection, code: str, name: str, low_stock_threshold: int | None
 ) -> None:
-    await conn.execute(
+    """A bundle's code is refused (InvalidInput): a SKU never changes between plain and
+    bundle."""
+    done = await conn.fetchval(
         """INSERT INTO skus (code, name, low_stock_threshold) VALUES ($1, $2, coalesce($3, 5))
            ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,
-               low_stock_threshold = coalesce($3, skus.low_stock_threshold)""",
+               low_stock_threshold = coalesce($3, skus.low_stock_threshold)
+           WHERE NOT skus.is_bundle
+           RETURNING id""",
         code,
         name,
         low_stock_threshold,
     )
+    if done is None:
+        raise InvalidInput(f"{code!r} is a bundle: change it with upsertBundle", ["code"])
 
 
 async def upsert_location(

@@ -27,7 +27,7 @@ from domain.model import (
 Record = Any  # asyncpg.Record, or any mapping with the same keys
 
 SKU_COLUMNS = """
-    s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence,
+    s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence, s.is_bundle,
     coalesce(sum(l.on_hand), 0) AS on_hand,
     coalesce(sum(l.reserved), 0) AS reserved,
     coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0) AS available
@@ -57,6 +57,7 @@ def sku(r: Record) -> Sku:
         reserved=int(r["reserved"]),
         available=int(r["available"]),
         sequence=r["last_sequence"],
+        is_bundle=r["is_bundle"],
     )
 
 

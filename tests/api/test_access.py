@@ -20,6 +20,7 @@ from tests.ledger_checks import assert_consistent
 
 UPSERT_SKU = """mutation($i: UpsertSkuInput!) { upsertSku(input: $i) { userErrors { code } } }"""
 UPSERT_LOCATION = """mutation($i: UpsertLocationInput!) { upsertLocation(input: $i) { userErrors { code } } }"""
+UPSERT_BUNDLE = """mutation($i: UpsertBundleInput!) { upsertBundle(input: $i) { userErrors { code } } }"""
 RID = "00000000-0000-0000-0000-000000000000"
 MUTATIONS = [  # (query, field, input, scope it needs)
     (RESERVE, "reserve", {"sku": "SKU-1", "quantity": 1, "location": "WH-A"}, Scope.RESERVE),
@@ -31,6 +32,7 @@ MUTATIONS = [  # (query, field, input, scope it needs)
     (SET, "setStock", {"sku": "SKU-1", "location": "WH-A", "onHand": 99}, Scope.WRITE),
     (UPSERT_SKU, "upsertSku", {"code": "NEW-1", "name": "n"}, Scope.ADMIN),
     (UPSERT_LOCATION, "upsertLocation", {"code": "NEW-L", "name": "n", "kind": "STORE"}, Scope.ADMIN),
+    (UPSERT_BUNDLE, "upsertBundle", {"code": "NEW-B", "name": "n", "components": [{"sku": "SKU-1", "quantity": 2}]}, Scope.ADMIN),
 ]
 
 
