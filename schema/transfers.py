@@ -70,8 +70,8 @@ class Transfer:
 
 
 @strawberry.input(
-    description="One SKU of a transfer; lines of the same SKU are summed, when shipping and "
-    "when receiving."
+    description="One SKU of a transfer, a plain one (a bundle holds no stock of its own: "
+    "INVALID_INPUT);\nlines of the same SKU are summed, when shipping and when receiving."
 )
 class TransferLineInput:
     sku: str

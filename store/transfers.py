@@ -12,13 +12,15 @@ from datetime import datetime
 
 import asyncpg
 
-from domain.errors import InsufficientStock, InvalidQuantity, NotFound, StockError
+from domain.errors import InsufficientStock, InvalidInput, InvalidQuantity, NotFound, StockError
 from domain.model import AdjustmentReason, StockEventKind, TransferLine
 from domain.outcome import Outcome
 from domain.transfers import LineRequest, refuse
 from store import ledger, lookups, rows
 from store.incoming import EXPECT_LEVEL
 from store.rows import LEVEL_COLUMNS, TRANSFER_COLUMNS
+
+SKUS = "SELECT code, id, is_bundle FROM skus WHERE code = ANY($1::text[])"
 
 INSERT_TRANSFER = f"""
 INSERT INTO transfers (from_location_id, to_location_id, expected_at, reference)
@@ -59,19 +61,26 @@ RETURNING id::text AS id, sku_id
 async def _ids(
     conn: asyncpg.Connection, from_: str, to: str, lines: Sequence[LineRequest]
 ) -> tuple[int, int, dict[str, int]]:
-    """The ends' and the SKUs' ids; every unknown one named (NOT_FOUND)."""
+    """The ends' and the SKUs' ids; every unknown one named (NOT_FOUND), and every bundle
+    (INVALID_INPUT: only plain SKUs have levels to ship from)."""
     errors: list[StockError] = []
     ends: list[int] = []
-    for code, field in ((from_, "from"), (to, "to")):
+    for code, end in ((from_, "from"), (to, "to")):
         try:
-            ends.append(await lookups.location_id(conn, code, [field]))
+            ends.append(await lookups.location_id(conn, code, [end]))
         except NotFound as error:
             errors.append(error)
-    sku_ids = await lookups.ids_by_code(conn, "skus", [line.sku for line in lines])
-    errors += [NotFound(f"unknown SKU {line.sku!r}", ["lines", line.index, "sku"])
-               for line in lines if line.sku not in sku_ids]
+    found = {r["code"]: r for r in await conn.fetch(SKUS, [line.sku for line in lines])}
+    for line in lines:
+        field: list[str | int] = ["lines", line.index, "sku"]
+        if line.sku not in found:
+            errors.append(NotFound(f"unknown SKU {line.sku!r}", field))
+        elif found[line.sku]["is_bundle"]:
+            errors.append(InvalidInput(
+                f"{line.sku!r} is a bundle, which holds no stock of its own: ship its "
+                "components", field))
     refuse(errors)
-    return ends[0], ends[1], sku_ids
+    return ends[0], ends[1], {code: r["id"] for code, r in found.items()}
 
 
 async def ship(

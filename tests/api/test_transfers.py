@@ -372,3 +372,20 @@ async def test_no_level_is_pushed_past_max_quantity(catalogue: GraphQLClient, po
         "transferId": back["id"], "lines": [{"sku": "SKU-1", "quantity": 1}]})
     assert p["userErrors"] == [] and p["transfer"]["lines"][0]["received"] == 1
     await assert_consistent(pool)
+
+
+async def test_a_bundle_is_not_shipped(catalogue: GraphQLClient, pool: asyncpg.Pool) -> None:
+    """A bundle holds no stock of its own (no level to take from, none to expect at): its
+    line is INVALID_INPUT, the other faults are named beside it, and nothing changes."""
+    await catalogue.data("""mutation { upsertBundle(input: {code: "KIT-1", name: "Kit",
+        components: [{sku: "SKU-1", quantity: 2}]}) { userErrors { code } } }""")
+    for source, to in (("WH-A", "ST-B"), ("ST-B", "WH-A")):  # either end first in lock order
+        p = await call(catalogue, SHIP, "shipTransfer", {"from": source, "to": to, "lines": [
+            {"sku": "SKU-1", "quantity": 1}, {"sku": "KIT-1", "quantity": 1},
+            {"sku": "NOPE", "quantity": 1}]})
+        assert codes(p) == [("INVALID_INPUT", ["input", "lines", "1", "sku"]),
+                            ("NOT_FOUND", ["input", "lines", "2", "sku"])], p
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
+    assert await levels(catalogue, "SKU-1") == {"WH-A": (10, 0, 10, 0), "ST-B": (4, 0, 4, 0)}
+    await assert_consistent(pool)
