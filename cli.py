@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("seed", help="load the demo catalogue (skipped if SKUs exist)")
     commands.add_parser("export-schema", help="print the served schema as SDL")
     check = commands.add_parser(
-        "check", help="verify levels against the ledger and the reservations"
+        "check", help="verify levels against the ledger, the reservations and incoming stock"
     )
     check.add_argument("--repair", action="store_true", help="repair the drift found")
     keys = commands.add_parser("keys", help="create, list, revoke API keys").add_subparsers(
@@ -143,7 +143,8 @@ def _describe(key: ApiKey) -> str:
 def _level_drift(d: LevelDrift) -> str:
     return (f"{d.sku}@{d.location}: onHand {d.on_hand} (ledger {d.ledger_on_hand}), reserved "
             f"{d.reserved} (ACTIVE reservations {d.active_reserved}, ledger "
-            f"{d.ledger_reserved})")
+            f"{d.ledger_reserved}), incoming {d.incoming} (open incoming {d.open_incoming}, "
+            f"ledger {d.ledger_incoming})")
 
 
 def _sequence_drift(d: SequenceDrift) -> str:
@@ -156,7 +157,7 @@ async def _check(settings: Settings, repair: bool) -> int:
         for problem in [*map(_level_drift, levels), *map(_sequence_drift, sequences)]:
             print(f"drift: {problem}")
         if not levels and not sequences:
-            print("ok: levels, reservations and ledger agree")
+            print("ok: levels, reservations, incoming stock and ledger agree")
             return 0
         if not repair:
             print(f"{len(levels) + len(sequences)} problem(s); run `check --repair` to fix")

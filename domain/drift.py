@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class LevelDrift:
-    """A level whose on hand differs from its ledger, or whose reserved differs from its
-    ACTIVE reservations (or the ledger's reserved deltas)."""
+    """A level whose on hand differs from its ledger, whose reserved differs from its
+    ACTIVE reservations (or the ledger's reserved deltas), or whose incoming differs from its
+    open incoming stock (or the ledger's incoming deltas)."""
 
     sku: str
     location: str
@@ -18,6 +19,9 @@ class LevelDrift:
     ledger_on_hand: int
     ledger_reserved: int
     active_reserved: int
+    incoming: int = 0
+    ledger_incoming: int = 0
+    open_incoming: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ class StockEventKind(enum.Enum):
     SET = "SET"
     INCOMING = "INCOMING"
     RECEIVED = "RECEIVED"
+    SHIPPED = "SHIPPED"
 
 
 class AdjustmentReason(enum.Enum):
@@ -175,6 +176,36 @@ class Incoming:
     @property
     def open_quantity(self) -> int:
         return self.quantity - self.received if self.status is IncomingStatus.EXPECTED else 0
+
+
+class TransferStatus(enum.Enum):
+    IN_TRANSIT = "IN_TRANSIT"
+    RECEIVED = "RECEIVED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferLine:
+    """One SKU of a transfer: `quantity` shipped, `received` at its destination (after
+    receipt, quantity - received was lost in transit)."""
+
+    sku: str
+    quantity: int
+    received: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Stock moving from one location to another, one line per SKU in the order shipped."""
+
+    id: str
+    from_location_id: int
+    to_location_id: int
+    status: TransferStatus
+    lines: tuple[TransferLine, ...]
+    expected_at: datetime | None
+    reference: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.errors import StockError
-from domain.model import Channel, Incoming, Location, Reservation, Sku, StockEvent, StockLevel
+from domain.model import (
+    Channel,
+    Incoming,
+    Location,
+    Reservation,
+    Sku,
+    StockEvent,
+    StockLevel,
+    Transfer,
+)
 
 
 @dataclass(slots=True)
@@ -21,6 +30,7 @@ class Outcome:
     error: StockError | None = None
     channel: Channel | None = None
     incoming: Incoming | None = None
+    transfer: Transfer | None = None
 
     @property
     def reservation(self) -> Reservation | None:

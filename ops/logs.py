@@ -19,7 +19,8 @@ import orjson
 from ops import request_id
 
 EXTRA_FIELDS = ("operation", "key", "duration_ms", "outcome", "sku", "sequence", "kind",
-                "status", "method", "path", "changes", "location", "reservation", "suppressed")
+                "status", "method", "path", "changes", "location", "reservation", "transfer",
+                "suppressed")
 REPEATS_PER_MINUTE = 10
 LIMITED_INFO = frozenset({"inventory.refusals"})  # INFO lines a client chooses to cause
 

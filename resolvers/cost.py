@@ -8,7 +8,8 @@ selection; a list field multiplies that by the number of items it can return. Th
 `levels_per_sku` (the number of locations is not bounded by the schema; one with `location:`),
 as are `channels` and `Channel.locations`,
 `webhookEndpoints` ENDPOINTS_COUNTED, `WebhookEndpoint.deliveries(first)` (default 50, at most
-MAX_DELIVERIES), `incoming(first)` (default 100, at most MAX_INCOMING), every other list
+MAX_DELIVERIES), `incoming(first)` (default 100, at most MAX_INCOMING), `transfers(first)`
+(default 100, at most MAX_TRANSFERS) and `Transfer.lines` LINES_COUNTED, every other list
 (userErrors, a cart's reservations) one. Sizes come from
 literals or from the request's variables (so `first: $n` costs what `$n` asks), clamped to the
 field's own maximum (past it the resolver refuses anyway). Fragments cost what they select,
@@ -43,12 +44,17 @@ from graphql.language import IntValueNode
 
 from resolvers.incoming import MAX_INCOMING
 from resolvers.queries import MAX_CODES, MAX_EVENTS, MAX_PAGE
+from resolvers.transfers import MAX_TRANSFERS
 from resolvers.webhooks import MAX_DELIVERIES
 
 # webhookEndpoints is counted as this many (WEBHOOK_MAX_ENDPOINTS' default; the schema does not
 # bound it), so `webhookEndpoints { deliveries(first: 500) }` is refused at the default
 # MAX_QUERY_COST: a big page of deliveries is read through webhookEndpoint(id).
 ENDPOINTS_COUNTED = 100
+# A transfer's lines are bounded by MAX_CART_LINES (default 200), read with the transfer in one
+# statement per page; most transfers carry a few, so each is counted as this many, which keeps
+# `transfers { lines { sku } }` within the anonymous budget.
+LINES_COUNTED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,10 @@ class _Walk:
             return self.size(node, "codes", 1, MAX_CODES), 1
         if parent == "Query" and name == "incoming":
             return self.size(node, "first", 100, MAX_INCOMING), 1
+        if parent == "Query" and name == "transfers":
+            return self.size(node, "first", 100, MAX_TRANSFERS), 1
+        if parent == "Transfer" and name == "lines":
+            return LINES_COUNTED, 1
         if parent == "Query" and name == "webhookEndpoints":
             return ENDPOINTS_COUNTED, 1
         if parent == "WebhookEndpoint" and name == "deliveries":

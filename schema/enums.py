@@ -27,6 +27,7 @@ describe_enum_values(model.StockEventKind, {
     "(incomingDelta < 0); onHand unchanged.",
     "RECEIVED": "(v2) Expected stock arrived: onHandDelta = +received, incomingDelta = "
     "-received.",
+    "SHIPPED": "(v2) A transfer left this location: onHandDelta = -quantity (reason TRANSFER).",
 })
 strawberry.enum(model.AdjustmentReason)
 strawberry.enum(model.ReservationStatus)

@@ -11,6 +11,7 @@ from resolvers.context import Info
 from resolvers.permissions import CanReserve, CanWrite, IsAdmin
 from schema import bundles as bundle_schema
 from schema import incoming as incoming_schema
+from schema import transfers as transfer_schema
 from schema.inputs import (
     AdjustStockInput,
     CommitReservationInput,
@@ -262,4 +263,16 @@ class Mutation:
     cancel_incoming: incoming_schema.IncomingPayload = strawberry.mutation(
         permission_classes=[CanWrite], description=incoming_schema.CANCEL_DESCRIPTION,
         resolver=incoming_schema.cancel_incoming,
+    )
+    ship_transfer: transfer_schema.TransferPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description=transfer_schema.SHIP_DESCRIPTION,
+        resolver=transfer_schema.ship_transfer,
+    )
+    receive_transfer: transfer_schema.TransferPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description=transfer_schema.RECEIVE_DESCRIPTION,
+        resolver=transfer_schema.receive_transfer,
+    )
+    cancel_transfer: transfer_schema.TransferPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description=transfer_schema.CANCEL_DESCRIPTION,
+        resolver=transfer_schema.cancel_transfer,
     )

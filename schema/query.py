@@ -11,6 +11,7 @@ from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanRead, IsAdmin
 from schema import incoming as incoming_schema
+from schema import transfers as transfer_schema
 from schema.events import StockEvent
 from schema.inputs import SkuFilter
 from schema.types import (
@@ -134,4 +135,12 @@ class Query:
     incoming: list[incoming_schema.Incoming] = strawberry.field(
         permission_classes=[CanRead], description=incoming_schema.QUERY_DESCRIPTION,
         resolver=incoming_schema.incoming,
+    )
+    transfer: transfer_schema.Transfer | None = strawberry.field(
+        permission_classes=[CanRead], description=transfer_schema.TRANSFER_DESCRIPTION,
+        resolver=transfer_schema.transfer,
+    )
+    transfers: list[transfer_schema.Transfer] = strawberry.field(
+        permission_classes=[CanRead], description=transfer_schema.QUERY_DESCRIPTION,
+        resolver=transfer_schema.transfers,
     )

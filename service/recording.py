@@ -37,6 +37,9 @@ class Command(enum.Enum):
     EXPECT_INCOMING = "expectIncoming"
     RECEIVE_INCOMING = "receiveIncoming"
     CANCEL_INCOMING = "cancelIncoming"
+    SHIP_TRANSFER = "shipTransfer"
+    RECEIVE_TRANSFER = "receiveTransfer"
+    CANCEL_TRANSFER = "cancelTransfer"
     UPSERT_BUNDLE = "upsertBundle"
 
 
@@ -62,6 +65,7 @@ def record(command: Command, outcome: Outcome) -> None:
             log.info("stock %s %s #%d", event.kind.value, event.sku, event.sequence, extra={
                 "operation": command.value, "sku": event.sku, "sequence": event.sequence,
                 "kind": event.kind.value, "location": event.location,
-                "changes": {"on_hand": event.on_hand_delta, "reserved": event.reserved_delta},
-                "reservation": event.reservation_id,
+                "changes": {"on_hand": event.on_hand_delta, "reserved": event.reserved_delta,
+                            "incoming": event.incoming_delta},
+                "reservation": event.reservation_id, "transfer": event.transfer_id,
             })

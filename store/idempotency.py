@@ -20,6 +20,9 @@ from domain.model import (
     Reservation,
     ReservationStatus,
     StockLevel,
+    Transfer,
+    TransferLine,
+    TransferStatus,
 )
 from domain.outcome import Outcome
 
@@ -75,7 +78,22 @@ def encode(outcome: Outcome) -> dict[str, Any]:
         "level": _fields(outcome.level) if outcome.level else None,
         "errors": [{"code": e.code, "message": e.message, "field": e.field} for e in errors],
         "incoming": _fields(outcome.incoming) if outcome.incoming else None,
+        "transfer": _transfer_fields(outcome.transfer) if outcome.transfer else None,
     }
+
+
+def _transfer_fields(transfer: Transfer) -> dict[str, Any]:
+    return {**_fields(transfer), "lines": [_fields(line) for line in transfer.lines]}
+
+
+def _decode_transfer(t: dict[str, Any]) -> Transfer:
+    return Transfer(**{
+        **t,
+        "status": TransferStatus(t["status"]),
+        "lines": tuple(TransferLine(**line) for line in t["lines"]),
+        "expected_at": datetime.fromisoformat(t["expected_at"]) if t["expected_at"] else None,
+        "created_at": datetime.fromisoformat(t["created_at"]),
+    })
 
 
 def decode(data: dict[str, Any]) -> Outcome:
@@ -103,6 +121,8 @@ def decode(data: dict[str, Any]) -> Outcome:
             "expected_at": datetime.fromisoformat(incoming["expected_at"]),
             "created_at": datetime.fromisoformat(incoming["created_at"]),
         })
+    if (transfer := data.get("transfer")) is not None:
+        outcome.transfer = _decode_transfer(transfer)
     errors: list[StockError] = [
         ERRORS_BY_CODE[e["code"]](e["message"], e["field"]) for e in data["errors"]
     ]

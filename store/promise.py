@@ -54,9 +54,12 @@ SELECT u.sku_id,
 FROM unnest($1::bigint[]) AS u(sku_id)
 """
 
+# A transfer shipped without an expected date is expected from the time it shipped (so that
+# availableToPromise counts it): it is on its way, not late.
 OVERDUE = """
-SELECT count(*) AS count, coalesce(sum(quantity - received), 0) AS quantity FROM incoming
+SELECT count(*) AS count, coalesce(sum(quantity - received), 0) AS quantity FROM incoming i
 WHERE status = 'EXPECTED' AND expected_at < now()
+  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.id = i.transfer_id AND t.expected_at IS NULL)
 """
 
 

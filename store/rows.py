@@ -19,6 +19,9 @@ from domain.model import (
     StockEvent,
     StockEventKind,
     StockLevel,
+    Transfer,
+    TransferLine,
+    TransferStatus,
 )
 
 Record = Any  # asyncpg.Record, or any mapping with the same keys
@@ -140,6 +143,29 @@ def incoming(r: Record, sku_code: str) -> Incoming:
         reference=r["reference"],
         created_at=r["created_at"],
     )
+
+
+TRANSFER_COLUMNS = (
+    "id::text AS id, from_location_id, to_location_id, status, expected_at, reference, "
+    "created_at"
+)
+
+
+def transfer(r: Record, lines: list[TransferLine]) -> Transfer:
+    return Transfer(
+        id=r["id"],
+        from_location_id=r["from_location_id"],
+        to_location_id=r["to_location_id"],
+        status=TransferStatus(r["status"]),
+        lines=tuple(lines),
+        expected_at=r["expected_at"],
+        reference=r["reference"],
+        created_at=r["created_at"],
+    )
+
+
+def transfer_line(r: Record) -> TransferLine:
+    return TransferLine(sku=r["sku"], quantity=r["quantity"], received=r["received"])
 
 
 def channel(r: Record) -> Channel:

@@ -55,6 +55,55 @@ async def assert_consistent(pool: asyncpg.Pool) -> None:
                HAVING i.received <> coalesce(sum(e.on_hand_delta), 0)
                    OR i.received <> -coalesce(sum(e.incoming_delta), 0)""")
         assert not received, f"incoming.received disagrees with its RECEIVED events: {received}"
+        settled = await conn.fetch(
+            """SELECT i.id FROM incoming i LEFT JOIN stock_events e ON e.incoming_id = i.id
+               GROUP BY i.id
+               HAVING coalesce(sum(e.incoming_delta), 0)
+                      <> CASE WHEN i.status = 'EXPECTED' THEN i.quantity - i.received ELSE 0 END""")
+        assert not settled, f"an incoming's events do not add up to its open quantity: {settled}"
+    await assert_transfers_consistent(pool)
+
+
+# Per transfer line: its one SHIPPED event at `from`, what its RECEIVED events at `to` added,
+# what its ADJUSTED events returned to `from`, and its incoming row at `to`.
+TRANSFER_LINES = """
+SELECT t.id, t.status, l.sku_id, l.quantity, l.received,
+       count(*) FILTER (WHERE e.kind = 'SHIPPED') AS shipments,
+       coalesce(sum(e.on_hand_delta) FILTER (WHERE e.kind = 'SHIPPED'), 0) AS shipped,
+       coalesce(sum(e.on_hand_delta) FILTER (WHERE e.kind = 'RECEIVED'), 0) AS arrived,
+       coalesce(sum(e.on_hand_delta) FILTER (WHERE e.kind = 'ADJUSTED'), 0) AS returned,
+       bool_and(e.location_id = CASE WHEN e.kind IN ('SHIPPED', 'ADJUSTED')
+                                     THEN t.from_location_id ELSE t.to_location_id END) AS placed,
+       bool_and(e.reason IS NOT DISTINCT FROM CASE WHEN e.kind = 'INCOMING' THEN NULL
+                                                   ELSE 'TRANSFER' END) AS reasons
+FROM transfers t
+JOIN transfer_lines l ON l.transfer_id = t.id
+LEFT JOIN stock_events e ON e.transfer_id = t.id AND e.sku_id = l.sku_id
+GROUP BY t.id, l.sku_id, l.quantity, l.received
+"""
+
+TRANSFER_INCOMING = """
+SELECT t.id, l.sku_id FROM transfers t
+JOIN transfer_lines l ON l.transfer_id = t.id
+LEFT JOIN incoming i ON i.transfer_id = t.id AND i.sku_id = l.sku_id
+WHERE i.id IS NULL OR i.source <> 'TRANSFER' OR i.location_id <> t.to_location_id
+   OR i.quantity <> l.quantity OR i.received <> l.received
+   OR i.status <> CASE t.status WHEN 'IN_TRANSIT' THEN 'EXPECTED' ELSE t.status END
+"""
+
+
+async def assert_transfers_consistent(pool: asyncpg.Pool) -> None:
+    """Every transfer's lines agree with the events it caused and with its incoming rows."""
+    async with pool.acquire() as conn:
+        for r in await conn.fetch(TRANSFER_LINES):
+            line = dict(r)
+            received = r["received"] if r["status"] == "RECEIVED" else 0
+            returned = r["quantity"] if r["status"] == "CANCELLED" else 0
+            assert (r["shipments"], r["shipped"]) == (1, -r["quantity"]), line
+            assert (r["received"], r["arrived"], r["returned"]) == (received, received, returned), line
+            assert r["placed"] and r["reasons"], line
+        astray = await conn.fetch(TRANSFER_INCOMING)
+        assert not astray, f"transfer lines disagree with their incoming rows: {astray}"
 
 
 async def assert_channel_holds(pool: asyncpg.Pool) -> None:

@@ -45,4 +45,5 @@ def event_data(event: StockEvent, viewer: Principal | None) -> bytes:
         "occurredAt": event.occurred_at.isoformat(),
         "incomingDelta": event.incoming_delta,
         "incomingId": event.incoming_id,
+        "transferId": event.transfer_id,
     })

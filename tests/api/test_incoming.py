@@ -38,6 +38,8 @@ EVENTS = """query($c: String!) { stockEvents(sku: $c) {
 LIST = """query($sku: String, $location: String, $status: IncomingStatus, $first: Int) {
   incoming(sku: $sku, location: $location, status: $status, first: $first) { id quantity status } }"""
 
+TRANSFER_STATUS = "query($id: ID!) { transfer(id: $id) { status } }"
+
 NOW = datetime.now(UTC)
 
 
@@ -155,16 +157,19 @@ async def test_refusals_change_nothing(catalogue: GraphQLClient, pool: asyncpg.P
 
 
 async def test_a_transfers_incoming_is_not_settled_here(catalogue: GraphQLClient, pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
-        transfer = await conn.fetchval(
-            """INSERT INTO incoming (sku_id, location_id, quantity, expected_at, source, transfer_id)
-               SELECT s.id, l.id, 1, now(), 'TRANSFER', gen_random_uuid()
-               FROM skus s, locations l WHERE s.code = 'SKU-1' AND l.code = 'WH-A'
-               RETURNING id::text""")
+    shipped = await catalogue.data("""mutation { shipTransfer(input: {from: "WH-A", to: "ST-B",
+        lines: [{sku: "SKU-1", quantity: 1}]}) { transfer { id } userErrors { code } } }""")
+    transfer_id = shipped["shipTransfer"]["transfer"]["id"]
+    listed = (await catalogue.data(LIST, {"location": "ST-B"}))["incoming"]
+    assert len(listed) == 1
     for query, field in ((RECEIVE, "receiveIncoming"), (CANCEL, "cancelIncoming")):
-        p = await call(catalogue, query, field, {"incomingId": transfer})
+        p = await call(catalogue, query, field, {"incomingId": listed[0]["id"]})
         assert codes(p) == [("INVALID_STATE", ["input", "incomingId"])], p
         assert "Transfer" in p["userErrors"][0]["message"]
+    assert (await catalogue.data(LIST, {"location": "ST-B"}))["incoming"] == listed  # untouched
+    found = await catalogue.data(TRANSFER_STATUS, {"id": transfer_id})
+    assert found["transfer"]["status"] == "IN_TRANSIT"
+    await assert_consistent(pool)
 
 
 async def test_idempotency_keys(catalogue: GraphQLClient, pool: asyncpg.Pool) -> None:

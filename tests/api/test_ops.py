@@ -146,6 +146,30 @@ async def test_check_finds_injected_drift_and_repairs_it(
     assert sku == {"onHand": 14, "reserved": 2}
 
 
+async def test_check_finds_incoming_drift_and_repairs_it(
+    catalogue: GraphQLClient, pool: asyncpg.Pool, database_url: str
+) -> None:
+    """A level's incoming is checked against the open incoming stock (a transfer's here) and
+    the ledger's incoming deltas; a repair sets it to what is open."""
+    shipped = await catalogue.data("""mutation { shipTransfer(input: {from: "WH-A", to: "ST-B",
+        lines: [{sku: "SKU-1", quantity: 3}]}) { userErrors { code } } }""")
+    assert shipped["shipTransfer"]["userErrors"] == []
+    assert run_cli(database_url, "check").returncode == 0
+    async with pool.acquire() as conn:
+        await conn.execute("""UPDATE stock_levels SET incoming = incoming + 2
+                              WHERE location_id = (SELECT id FROM locations WHERE code = 'ST-B')""")
+    found = run_cli(database_url, "check")
+    assert found.returncode == 1
+    assert "SKU-1@ST-B: onHand 4 (ledger 4), reserved 0 (ACTIVE reservations 0, ledger 0), " \
+           "incoming 5 (open incoming 3, ledger 3)" in found.stdout, found.stdout
+    repaired = run_cli(database_url, "check", "--repair")
+    assert repaired.returncode == 0 and "repaired" in repaired.stdout, repaired.stdout + repaired.stderr
+    assert run_cli(database_url, "check").returncode == 0
+    await assert_consistent(pool)
+    level = (await catalogue.data('{ sku(code: "SKU-1") { levels(location: "ST-B") { incoming } } }'))
+    assert level["sku"]["levels"] == [{"incoming": 3}]
+
+
 async def test_sigterm_during_reserves_loses_nothing_acknowledged(
     database_url: str, pool: asyncpg.Pool
 ) -> None:

@@ -23,16 +23,28 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
 
-from domain.model import AdjustmentReason, LocationKind
+from domain.model import AdjustmentReason, LocationKind, TransferLine, TransferStatus
 from domain.outcome import Outcome
 from domain.rules import Limits, merge_lines
+from domain.transfers import merge_transfer_lines
 from service.inventory import Inventory, Work
 from service.recording import Command
-from store import catalog, channels, database, incoming, levels, reservations, split_holds
+from store import (
+    catalog,
+    channels,
+    database,
+    incoming,
+    levels,
+    reservations,
+    split_holds,
+    transfer_receipt,
+    transfers,
+)
 from tests.ledger_checks import assert_channel_holds, assert_consistent
 
 SKUS = ("A", "B", "C")  # created in this order
@@ -50,6 +62,9 @@ cart_lines = st.tuples(st.sampled_from(SKUS), st.sampled_from((None, *LOCATIONS)
 stray_lines = st.sampled_from((None,) * 6 + (("NOPE", None, 1), ("A", "L9", 1)))
 quantities = st.integers(1, 6)
 version_choices = st.sampled_from((None, "current", "current", "stale", 0))
+transfer_ends = st.sampled_from((("L1", "L2"), ("L2", "L1")) * 4 + (("L9", "L1"), ("L2", "L9")))
+transfer_lines = st.lists(st.tuples(st.sampled_from(SKUS * 6 + ("NOPE",)), st.integers(1, 4)),
+                          min_size=1, max_size=3)
 
 
 @dataclass
@@ -81,6 +96,18 @@ class Expected:
     quantity: int
     received: int = 0
     status: str = "EXPECTED"
+    transfer: bool = False  # settled only by its transfer
+
+
+@dataclass
+class Moving:
+    """A transfer: what each SKU line shipped and received, and its lines' incoming ids."""
+
+    source: str
+    to: str
+    lines: dict[str, list[int]]  # SKU -> [quantity, received], in shipping order
+    incoming: dict[str, str]
+    status: str = "IN_TRANSIT"
 
 
 @dataclass
@@ -88,6 +115,7 @@ class Model:
     levels: dict[tuple[str, str], Level] = field(default_factory=dict)
     holds: dict[str, Held] = field(default_factory=dict)
     incoming: dict[str, Expected] = field(default_factory=dict)
+    transfers: dict[str, Moving] = field(default_factory=dict)
     sequence: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKUS, 0))
 
     def pick(self, sku: str, location: str | None, quantity: int) -> str | None:
@@ -102,6 +130,13 @@ class Model:
         level.reserved += reserved
         level.incoming += incoming
         level.version += 1
+        self.sequence[sku] += 1
+
+    def add_incoming(self, sku: str, location: str, quantity: int) -> None:
+        """Expected stock arrives on the books: a level that did not exist starts with it."""
+        if (sku, location) in self.levels:
+            return self.change(sku, location, incoming=quantity)
+        self.levels[sku, location] = Level(incoming=quantity)
         self.sequence[sku] += 1
 
     def hold(self, reservation_id: str, sku: str, location: str, quantity: int,
@@ -343,11 +378,7 @@ class StockMachine(RuleBasedStateMachine):
             return self.expect(outcome, "NOT_FOUND")
         self.expect(outcome, None)
         assert outcome.incoming is not None
-        if (sku, location) not in self.model.levels:
-            self.model.levels[sku, location] = Level(incoming=quantity)
-            self.model.sequence[sku] += 1
-        else:
-            self.model.change(sku, location, incoming=quantity)
+        self.model.add_incoming(sku, location, quantity)
         self.model.incoming[outcome.incoming.id] = Expected(sku, location, quantity)
 
     def _incoming(self, pick: int, unknown: bool) -> str:
@@ -363,7 +394,7 @@ class StockMachine(RuleBasedStateMachine):
         found = self.model.incoming.get(incoming_id)
         if found is None:
             return self.expect(outcome, "NOT_FOUND")
-        if found.status != "EXPECTED":
+        if found.transfer or found.status != "EXPECTED":
             return self.expect(outcome, "INVALID_STATE")
         open_quantity = found.quantity - found.received
         received = open_quantity if quantity is None else quantity
@@ -381,11 +412,98 @@ class StockMachine(RuleBasedStateMachine):
         found = self.model.incoming.get(incoming_id)
         if found is None:
             return self.expect(outcome, "NOT_FOUND")
-        if found.status != "EXPECTED":
+        if found.transfer or found.status != "EXPECTED":
             return self.expect(outcome, "INVALID_STATE")
         self.expect(outcome, None)
         found.status = "CANCELLED"
         self.model.change(found.sku, found.location, incoming=-(found.quantity - found.received))
+
+    @rule(ends=transfer_ends, lines=transfer_lines)
+    def ship_transfer(self, ends: tuple[str, str], lines: list[tuple[str, int]]) -> None:
+        source, to = ends
+        merged = merge_transfer_lines(lines, Limits())
+        outcome = self.mutate(lambda c: transfers.ship(
+            c, source, to, merged, None, None, Limits().max_quantity), "shipTransfer")
+        if source not in LOCATIONS or to not in LOCATIONS or any(
+                line.sku not in SKUS for line in merged):
+            return self.expect(outcome, "NOT_FOUND")
+        if any((self.model.available(line.sku, source) or 0) < line.quantity for line in merged):
+            return self.expect(outcome, "INSUFFICIENT_STOCK")
+        self.expect(outcome, None)
+        shipped = outcome.transfer
+        assert shipped is not None and shipped.status is TransferStatus.IN_TRANSIT
+        assert (shipped.from_location_id, shipped.to_location_id) == (
+            self.location_ids[source], self.location_ids[to])
+        assert list(shipped.lines) == [TransferLine(line.sku, line.quantity) for line in merged]
+        ids = {r["sku"]: r["id"] for r in self.run(self.inventory.pool.fetch(
+            """SELECT i.id::text AS id, s.code AS sku FROM incoming i JOIN skus s ON s.id = sku_id
+               WHERE transfer_id = $1::uuid""", shipped.id))}
+        for line in sorted(merged, key=lambda line: SKUS.index(line.sku)):  # the ledger's order
+            self.model.change(line.sku, source, on_hand=-line.quantity)
+            self.model.add_incoming(line.sku, to, line.quantity)
+            self.model.incoming[ids[line.sku]] = Expected(line.sku, to, line.quantity, transfer=True)
+        self.model.transfers[shipped.id] = Moving(
+            source, to, {line.sku: [line.quantity, 0] for line in merged}, ids)
+
+    def _transfer(self, pick: int, unknown: bool) -> str:
+        ids = list(self.model.transfers)
+        return str(uuid.uuid4()) if unknown or not ids else ids[pick % len(ids)]
+
+    def _settled(self, found: Moving, status: str) -> None:
+        found.status = status
+        for sku, (_, received) in found.lines.items():
+            settled = self.model.incoming[found.incoming[sku]]
+            settled.status, settled.received = status, received
+
+    @precondition(lambda self: self.model.transfers)  # else every call is NOT_FOUND
+    @rule(pick=st.integers(0, 999), unknown=st.sampled_from((False,) * 5 + (True,)),
+          whole=st.booleans(), data=st.data())
+    def receive_transfer(self, pick: int, unknown: bool, whole: bool, data: st.DataObject) -> None:
+        transfer_id = self._transfer(pick, unknown)
+        found = self.model.transfers.get(transfer_id)
+        lines = None if whole else data.draw(st.lists(st.tuples(  # mostly SKUs it carries
+            st.sampled_from([*(found.lines if found else SKUS)] * 4 + ["NOPE", "C"]),
+            st.integers(0, 4)), max_size=3))
+        receipt = None if lines is None else merge_transfer_lines(lines, Limits(), receipt=True)
+        outcome = self.mutate(lambda c: transfer_receipt.receive(
+            c, transfer_id, receipt, Limits().max_quantity), "receiveTransfer")
+        if found is None:
+            return self.expect(outcome, "NOT_FOUND")
+        if found.status != "IN_TRANSIT":
+            return self.expect(outcome, "INVALID_STATE")
+        arrived = {sku: 0 if receipt is not None else q for sku, (q, _) in found.lines.items()}
+        for line in receipt or ():
+            if line.sku not in found.lines:
+                return self.expect(outcome, "INVALID_INPUT")
+            if line.quantity > found.lines[line.sku][0]:
+                return self.expect(outcome, "INVALID_QUANTITY")
+            arrived[line.sku] = line.quantity
+        self.expect(outcome, None)
+        for sku in sorted(found.lines, key=SKUS.index):
+            quantity, received = found.lines[sku][0], arrived[sku]
+            if received:
+                self.model.change(sku, found.to, on_hand=received, incoming=-received)
+            if quantity - received:
+                self.model.change(sku, found.to, incoming=received - quantity)
+            found.lines[sku][1] = received
+        self._settled(found, "RECEIVED")
+
+    @precondition(lambda self: self.model.transfers)
+    @rule(pick=st.integers(0, 999), unknown=st.sampled_from((False,) * 5 + (True,)))
+    def cancel_transfer(self, pick: int, unknown: bool) -> None:
+        transfer_id = self._transfer(pick, unknown)
+        outcome = self.mutate(lambda c: transfer_receipt.cancel(
+            c, transfer_id, Limits().max_quantity), "cancelTransfer")
+        found = self.model.transfers.get(transfer_id)
+        if found is None:
+            return self.expect(outcome, "NOT_FOUND")
+        if found.status != "IN_TRANSIT":
+            return self.expect(outcome, "INVALID_STATE")
+        self.expect(outcome, None)
+        for sku in sorted(found.lines, key=SKUS.index):
+            self.model.change(sku, found.source, on_hand=found.lines[sku][0])
+            self.model.change(sku, found.to, incoming=-found.lines[sku][0])
+        self._settled(found, "CANCELLED")
 
     @invariant()
     def database_equals_model(self) -> None:
@@ -404,9 +522,25 @@ class StockMachine(RuleBasedStateMachine):
                LEFT JOIN channels c ON c.id = r.channel_id""")}
         assert holds == self.model.holds
         expected = {r["id"]: Expected(*r[1:]) for r in await pool.fetch(
-            """SELECT i.id::text AS id, s.code, l.code, quantity, received, status FROM incoming i
+            """SELECT i.id::text AS id, s.code, l.code, quantity, received, status,
+                      source = 'TRANSFER' FROM incoming i
                JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
         assert expected == self.model.incoming
+        moving = {r["id"]: Moving(r["source"], r["to"], {
+            sku: [q, n] for sku, q, n in zip(r["skus"], r["quantities"], r["received"], strict=True)
+        }, {sku: i for sku, i in zip(r["skus"], r["incoming"], strict=True)}, r["status"])
+            for r in await pool.fetch(
+            """SELECT t.id::text AS id, f.code AS source, d.code AS to, t.status,
+                      array_agg(s.code ORDER BY l.position) AS skus,
+                      array_agg(l.quantity ORDER BY l.position) AS quantities,
+                      array_agg(l.received ORDER BY l.position) AS received,
+                      array_agg(i.id::text ORDER BY l.position) AS incoming
+               FROM transfers t JOIN locations f ON f.id = t.from_location_id
+               JOIN locations d ON d.id = t.to_location_id
+               JOIN transfer_lines l ON l.transfer_id = t.id JOIN skus s ON s.id = l.sku_id
+               JOIN incoming i ON i.transfer_id = t.id AND i.sku_id = l.sku_id
+               GROUP BY t.id, f.code, d.code""")}
+        assert moving == self.model.transfers
         sequence = {r["code"]: r["last_sequence"] for r in await pool.fetch(
             "SELECT code, last_sequence FROM skus")}
         assert sequence == self.model.sequence

@@ -38,6 +38,12 @@ def of(text: str, variables: dict[str, Any] | None = None) -> int:
     ("{ incoming { id location { code } } }", 100 * 2),  # the field's default page
     ("{ incoming(first: 3) { id } }", 3),
     ("{ incoming(first: 9999) { id } }", 500),  # clamped: the resolver refuses
+    ("{ transfers { id from { code } to { code } } }", 100 * 3),  # the field's default page
+    ("{ transfers(first: 2) { lines { sku } } }", 2 * (1 + 10)),  # lines counted as 10 each
+    ("{ transfers(first: 9999) { id } }", 500),  # clamped: the resolver refuses
+    ('{ transfer(id: "x") { lines { sku quantity } } }', 1 + 10),
+    ('mutation { shipTransfer(input: {from: "a", to: "b", lines: []}) { transfer { id } '
+     "userErrors { code } } }", 3),
     (f'fragment F on Sku {{ {LEVELS} }} {{ a: sku(code: "a") {{ ...F }} b: sku(code: "b") {{ ...F }} }}',
      22),
     ('mutation { reserve(input: {sku: "a", quantity: 1}) { reservation { id } userErrors { code } } }',
