@@ -1,15 +1,18 @@
 """What partners are sent of a bundle: its figures replayed over a tail round's component entries,
 and the changes each entry made (called by feed/bundle_feed.py; the formula is domain/bundles.py's).
 
-A bundle has no ledger, and the ledger records a component's level after each entry but not the
-other components' levels at that moment. So the round starts from the components' current
-levels, takes each SKU of the round back to before its first entry of the round at each
-location (the entry's level less its deltas; safety stock as after it), and applies the
-round's entries in order (SKU by SKU, each in sequence order). Each entry's bundle figures are
-compared with the last ones the sink handed on (`sent`), so every change is sent once and the
-last one sent is the bundle's current figures once the tails have caught up; while several
-components change at once, an intermediate value can differ from an exact historical replay
-(another component's level is taken as of the round, not as of the entry)."""
+A bundle has no ledger, and an entry records its own SKU's level, not the other components'.
+So a round starts from every component's levels as the sink has handed them on (store/
+bundle_figures.py reads them; the round's own SKUs are also taken back here to before their
+first entry of the round at each location: the entry's level less its deltas) and applies the
+round's entries in order, SKU by SKU. Each bundle figure sent is thus computed from every
+component as of the last entry of it the sink handed on: for one sink, a replay of the order
+in which it handed the entries on. Each entry's figures are compared with the last ones the
+sink handed on (`sent`), so no change is lost or sent twice, a change made without an entry
+(upsertBundle) goes with the next one, and once the tails have caught up the last figures sent
+are the bundle's current ones. Approximations, in intermediate values only: a safety stock that
+setStock changed is taken as after the entry, and a component more than a window of entries
+behind is taken as it is now beyond it."""
 
 from __future__ import annotations
 
@@ -85,9 +88,9 @@ class _Running:
 
 def replay(changes: Sequence[LedgerChange], bundles: Sequence[Bundle], levels: Levels,
            sent: Mapping[int, Figures]) -> Replayed:
-    """`changes` in the round's order; `bundles`: those made of their SKUs; `levels`: the
-    components' current levels; `sent`: by bundle id, the figures the sink handed on last (a
-    bundle missing there starts from its figures before the round)."""
+    """`changes` in the round's order; `bundles`: those made of their SKUs; `levels`: their
+    components' levels as the sink has handed them on; `sent`: by bundle id, the figures the
+    sink handed on last (a bundle missing there starts from its figures before the round)."""
     work = dict(levels)
     for change in reversed(changes):
         place, level = _place(change.sku_id, change.event), change.event.level

@@ -12,6 +12,10 @@ from domain.bundle_changes import Bundle, Figures, figures_of, replay
 from domain.changes import LedgerChange
 from store import bundle_figures as store
 
+# Entries read per component beyond the sink's cursor to take it back there; a component
+# further behind (a broker down for long) is taken as it is now where the window ends.
+WINDOW = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class BundleRound:
@@ -34,7 +38,8 @@ async def attach(conn: asyncpg.Connection, sink: str,
     if not bundles:
         return BundleRound(changes)
     stored = await store.lock(conn, sink, [b.id for b in bundles])
-    levels = await store.levels(conn, sorted({c.sku_id for b in bundles for c in b.components}))
+    levels = await store.levels(conn, sink, sorted({c.sku_id for b in bundles
+                                                    for c in b.components}), WINDOW)
     sent = {bundle_id: f for bundle_id, f in stored.items() if f is not None}
     replayed = replay(changes, bundles, levels, sent)
     return BundleRound(replayed.changes, bundles, replayed.before, stored)

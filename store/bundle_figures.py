@@ -22,9 +22,29 @@ WHERE b.id IN (SELECT bundle_id FROM bundle_components WHERE component_id = ANY(
 ORDER BY b.id, bc.position
 """
 
+# Each level as the sink has handed it on: as before the first entry after the sink's cursor
+# there (that entry's level less its deltas; its safety stock), else as it is. One statement,
+# so that the levels and the ledger read agree. At most $3 entries of a SKU are read: where a
+# SKU is further behind, it is taken as it is now.
 LEVELS = """
-SELECT sku_id, location_id, on_hand, reserved, safety_stock FROM stock_levels
-WHERE sku_id = ANY($1::bigint[])
+WITH ahead AS (
+    SELECT DISTINCT ON (e.sku_id, e.location_id) e.sku_id, e.location_id,
+           e.level_on_hand - e.on_hand_delta AS on_hand,
+           e.level_reserved - e.reserved_delta AS reserved, e.level_safety AS safety_stock
+    FROM unnest($1::bigint[]) AS k (sku_id)
+    LEFT JOIN sink_cursors c ON c.sink = $2 AND c.sku_id = k.sku_id
+    CROSS JOIN LATERAL (
+        SELECT * FROM stock_events e
+        WHERE e.sku_id = k.sku_id AND e.sequence > coalesce(c.sequence, 0)
+        ORDER BY e.sequence LIMIT $3
+    ) e
+    ORDER BY e.sku_id, e.location_id, e.sequence
+)
+SELECT l.sku_id, l.location_id, coalesce(a.on_hand, l.on_hand) AS on_hand,
+       coalesce(a.reserved, l.reserved) AS reserved,
+       coalesce(a.safety_stock, l.safety_stock) AS safety_stock
+FROM stock_levels l LEFT JOIN ahead a ON a.sku_id = l.sku_id AND a.location_id = l.location_id
+WHERE l.sku_id = ANY($1::bigint[])
 """
 
 # A row per bundle first, so that the lock below always finds one; in bundle order, as the lock.
@@ -62,10 +82,12 @@ async def made_of(conn: asyncpg.Connection, sku_ids: Sequence[int]) -> list[Bund
     return list(found.values())
 
 
-async def levels(conn: asyncpg.Connection, sku_ids: Sequence[int]) -> dict[tuple[int, int], Stock]:
-    """The current levels of `sku_ids`, by (sku_id, location_id)."""
+async def levels(conn: asyncpg.Connection, sink: str, sku_ids: Sequence[int],
+                 window: int) -> dict[tuple[int, int], Stock]:
+    """The levels of `sku_ids` as `sink` has handed their entries on (reading at most `window`
+    entries of each beyond), by (sku_id, location_id)."""
     return {(r["sku_id"], r["location_id"]): Stock(r["on_hand"], r["reserved"], r["safety_stock"])
-            for r in await conn.fetch(LEVELS, list(sku_ids))}
+            for r in await conn.fetch(LEVELS, list(sku_ids), sink, window)}
 
 
 async def lock(conn: asyncpg.Connection, sink: str,
