@@ -10,16 +10,15 @@ import asyncpg
 from domain.bundle_changes import Bundle, Figures, Stock
 from domain.bundles import Component
 from domain.model import AvailabilityStatus
+from store import bundles
 
-# Every round runs this one (an index probe per SKU of the round: bundle_components_component);
-# without bundles made of the round's SKUs it is all a round does for bundles.
 BUNDLES = """
 SELECT b.id, b.code, b.low_stock_threshold, bc.component_id, c.code AS component, bc.quantity
-FROM skus b
-JOIN bundle_components bc ON bc.bundle_id = b.id
+FROM bundle_components bc
+JOIN skus b ON b.id = bc.bundle_id
 JOIN skus c ON c.id = bc.component_id
-WHERE b.id IN (SELECT bundle_id FROM bundle_components WHERE component_id = ANY($1::bigint[]))
-ORDER BY b.id, bc.position
+WHERE bc.bundle_id = ANY($1::bigint[])
+ORDER BY bc.bundle_id, bc.position
 """
 
 # Each level as the sink has handed it on: as before the first entry after the sink's cursor
@@ -73,9 +72,15 @@ WHERE f.sink = $1 AND f.bundle_id = v.bundle_id
 
 
 async def made_of(conn: asyncpg.Connection, sku_ids: Sequence[int]) -> list[Bundle]:
-    """The bundles made of any of `sku_ids`, each with all its components, in id order."""
+    """The bundles made of any of `sku_ids`, each with all its components, in id order. Every
+    round runs the first statement (an index probe per SKU: bundle_components_component, as
+    cheap as a bare round trip); it is all a round without bundles does for them."""
+    containing = await bundles.bundles_containing(conn, sku_ids)
+    ids = sorted({bundle_id for found in containing.values() for bundle_id in found})
+    if not ids:
+        return []
     found: dict[int, Bundle] = {}
-    for r in await conn.fetch(BUNDLES, list(sku_ids)):
+    for r in await conn.fetch(BUNDLES, ids):
         bundle = found.get(r["id"]) or Bundle(r["id"], r["code"], r["low_stock_threshold"], ())
         found[r["id"]] = Bundle(bundle.id, bundle.sku, bundle.low_stock_threshold, (
             *bundle.components, Component(r["component_id"], r["component"], r["quantity"])))

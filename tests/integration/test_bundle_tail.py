@@ -119,7 +119,7 @@ async def test_a_round_without_bundles_runs_one_statement_for_them(
         await conn.execute("INSERT INTO sink_starts (sink) VALUES ('probe')")
         async with conn.transaction():
             mixed = await attach(conn, "probe", changes)
-        assert len(statements) == 3  # bundles, lock, levels (and the ensure: an INSERT)
+        assert len(statements) == 4  # probe, bundles, lock, levels (and the ensure: an INSERT)
         assert [b.sku for b in mixed.bundles] == [KIT]
         # K-1's entry alone made no kit (K-2 handed on by no sink: nothing of it yet)
         assert [c.bundles for c in mixed.changes] == [(), ()]
