@@ -1,6 +1,6 @@
 """Webhook deliveries per second with one receiver, 1 and 20 endpoints:
 `python -m bench.webhooks [--changes N] [--endpoint-concurrency N]` (DATABASE_URL: the server);
-with `--bundles -1,0,1,10`, what bundles cost the fan-out instead (bench/bundle_cost.py).
+with `--bundles 0,1,10`, what bundles cost the fan-out instead (bench/bundle_cost.py).
 
 The server's own fan-out and delivery loop (bootstrap.lifespan.open_services, as `serve` runs
 them) on a fresh database; the receiver is another process answering 204 at once. Changes are
@@ -173,7 +173,7 @@ if __name__ == "__main__":
                         help="the partner feeds' connections (PARTNER_POOL_SIZE)")
     parser.add_argument("--bundles", default="",
                         help="instead: the fan-out of a hot SKU's backlog with this many bundles "
-                             "made of it, e.g. -1,0,1,10 (-1: the bundle step skipped)")
+                             "made of it, e.g. 0,1,10")
     parsed = parser.parse_args()
     if parsed.receive:
         receive(parsed.receive)
