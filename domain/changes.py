@@ -1,6 +1,5 @@
 """What partner feeds send from the ledger: each entry with the SKU's availability before it, and
-the availability changes it caused (built by store/cursors.py and feed/bundle_feed.py, sent by
-the sinks of feed/)."""
+the availability changes it caused (built by store/cursors.py and feed/bundle_feed.py)."""
 
 from __future__ import annotations
 
