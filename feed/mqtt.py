@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl
 import time
@@ -116,12 +117,9 @@ class MqttHandler:
                            done: dict[int, int]) -> bool:
         """A run of feed/bundle_feed.py's `chains` SKU after SKU, stopping at a failure: a
         bundle's retained figures are published in the order they were computed."""
-        for start, change in enumerate(run):
-            if start == 0 or run[start - 1].sku_id != change.sku_id:
-                end = next((n for n in range(start, len(run))
-                            if run[n].sku_id != change.sku_id), len(run))
-                if not await self._publish(client, run[start:end], done):
-                    return False
+        for _, sku in itertools.groupby(run, key=lambda change: change.sku_id):
+            if not await self._publish(client, list(sku), done):
+                return False
         return True
 
     async def _publish(self, client: aiomqtt.Client, changes: list[LedgerChange],
