@@ -1,5 +1,6 @@
 """Webhook deliveries per second with one receiver, 1 and 20 endpoints:
-`python -m bench.webhooks [--changes N] [--endpoint-concurrency N]` (DATABASE_URL: the server).
+`python -m bench.webhooks [--changes N] [--endpoint-concurrency N]` (DATABASE_URL: the server);
+with `--bundles 0,1,10`, what bundles cost the fan-out instead (bench/bundle_cost.py).
 
 The server's own fan-out and delivery loop (bootstrap.lifespan.open_services, as `serve` runs
 them) on a fresh database; the receiver is another process answering 204 at once. Changes are
@@ -128,6 +129,13 @@ async def ceiling(port: int, concurrency: int, count: int) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     admin_url = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    if args.bundles:  # the fan-out's cost of bundles instead (bench/bundle_cost.py)
+        from bench import bundle_cost
+
+        await bundle_cost.run(admin_url, [int(n) for n in args.bundles.split(",")],
+                              args.changes, dataclasses.replace(PartnerSettings(),
+                                                                pool_size=args.pool))
+        return
     port = args.port or free_port()
     receiver = subprocess.Popen([sys.executable, "-m", "bench.webhooks", "--receive", str(port)])
     try:
@@ -163,6 +171,9 @@ if __name__ == "__main__":
                         default=PartnerSettings().webhook_endpoint_concurrency)
     parser.add_argument("--pool", type=int, default=PartnerSettings().pool_size,
                         help="the partner feeds' connections (PARTNER_POOL_SIZE)")
+    parser.add_argument("--bundles", default="",
+                        help="instead: the fan-out of a hot SKU's backlog with this many bundles "
+                             "made of it, e.g. 0,1,10")
     parsed = parser.parse_args()
     if parsed.receive:
         receive(parsed.receive)

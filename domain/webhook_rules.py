@@ -132,3 +132,13 @@ def check_replay(after_sequence: int, head: int, field: Sequence[str | int]) -> 
             f"at most {MAX_REPLAY_EVENTS} events per call: the SKU's ledger is at {head}, "
             f"so afterSequence must be at least {head - MAX_REPLAY_EVENTS}", field,
         )
+
+
+def check_replayable(sku: str, is_bundle: bool, field: Sequence[str | int]) -> None:
+    """A replay reads the SKU's ledger; a bundle has none: its availability events are computed
+    once, as its components' entries are handed on, and are not replayable."""
+    if is_bundle:
+        raise InvalidInput(
+            f"{sku!r} is a bundle: bundle availability events are not replayable (a bundle "
+            "has no ledger); its current figures are on sku(code:)", field,
+        )

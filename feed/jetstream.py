@@ -1,5 +1,5 @@
 """The relay's NATS JetStream handler (feed/relay.py runs it in a LedgerTail): every ledger entry
-and availability change, per SKU in order, each acked before the next, Nats-Msg-Id = its id."""
+and availability change (bundles' too), per SKU in order, each acked before the next."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
 from domain.changes import LedgerChange
-from feed import cloudevents
+from feed import bundle_feed, cloudevents
 from feed.outbox import age
 from feed.peer import PeerState
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
@@ -47,16 +47,14 @@ class StreamSettings:
 
 
 def messages(change: LedgerChange, settings: StreamSettings) -> list[tuple[str, dict[str, Any]]]:
-    """The subjects and CloudEvents of one entry: the stock event, then the availability change
-    it caused, if any."""
+    """The subjects and CloudEvents of one entry: the stock event, then the availability changes
+    it caused (the SKU's, then each bundle's on the bundle's subject)."""
     token = cloudevents.sku_token(change.event.sku)
-    found = [(f"{settings.prefix}.stock.{token}",
-              cloudevents.stock_event(change.event, settings.source))]
-    moved = change.availability
-    if moved is not None:
-        found.append((f"{settings.prefix}.availability.{token}",
-                      cloudevents.availability_event(moved, settings.source)))
-    return found
+    return [(f"{settings.prefix}.stock.{token}",
+             cloudevents.stock_event(change.event, settings.source))] + [
+        (f"{settings.prefix}.availability.{cloudevents.sku_token(moved.sku)}",
+         cloudevents.availability_event(moved, settings.source))
+        for moved in change.availability_changes]
 
 
 class JetStreamHandler:
@@ -80,9 +78,6 @@ class JetStreamHandler:
         self, conn: asyncpg.Connection, changes: Sequence[LedgerChange]
     ) -> Mapping[int, int]:
         await leases.bound_round(conn)
-        per_sku: dict[int, list[LedgerChange]] = {}
-        for change in changes:
-            per_sku.setdefault(change.sku_id, []).append(change)
         done: dict[int, int] = {}  # by sku_id, the last sequence fully acked so far
         deadline = asyncio.timeout(self.settings.round_deadline)
         try:
@@ -90,7 +85,8 @@ class JetStreamHandler:
                 js = await self._ready()
                 if js is None:
                     return {}
-                await asyncio.gather(*(self._publish(js, sku, done) for sku in per_sku.values()))
+                await asyncio.gather(*(self._publish(js, run, done)
+                                       for run in bundle_feed.chains(changes)))
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -99,8 +95,9 @@ class JetStreamHandler:
 
     async def _publish(self, js: JetStreamContext, changes: list[LedgerChange],
                        done: dict[int, int]) -> None:
-        """Publishes one SKU's entries in order, recording in `done` the last sequence fully
-        acked; stops at the first failure (the rest of the SKU waits for the sweep)."""
+        """Publishes one run's entries in order (a SKU's, or those of SKUs that moved a common
+        bundle), recording in `done` the last sequence of each SKU fully acked; stops at the
+        first failure (the rest of the run waits for the sweep)."""
         for change in changes:
             for subject, document in messages(change, self.settings):
                 try:

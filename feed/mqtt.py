@@ -1,10 +1,11 @@
-"""The relay's MQTT handler (feed/relay.py runs it in a LedgerTail): each SKU's newest figures as a
-retained QoS 1 message, and with MQTT_EVENTS every ledger entry's CloudEvent (QoS 1)."""
+"""The relay's MQTT handler (feed/relay.py runs it in a LedgerTail): each SKU's and bundle's newest
+figures as a retained QoS 1 message, and with MQTT_EVENTS every ledger entry's CloudEvent."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl
 import time
@@ -18,7 +19,7 @@ import aiomqtt
 import asyncpg
 
 from domain.changes import AvailabilityChange, LedgerChange
-from feed import cloudevents
+from feed import bundle_feed, cloudevents
 from feed.outbox import age
 from feed.peer import PeerState
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY
@@ -97,7 +98,8 @@ class MqttHandler:
                 if client is None:
                     return {}
                 failed = not all(await asyncio.gather(*(
-                    self._publish(client, sku, done) for sku in per_sku.values())))
+                    self._publish_run(client, run, done)
+                    for run in bundle_feed.chains(changes))))
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -111,27 +113,42 @@ class MqttHandler:
             self.peer.reached(self._where)
         return done
 
+    async def _publish_run(self, client: aiomqtt.Client, run: list[LedgerChange],
+                           done: dict[int, int]) -> bool:
+        """A run of feed/bundle_feed.py's `chains` SKU after SKU, stopping at a failure: a
+        bundle's retained figures are published in the order they were computed."""
+        for _, sku in itertools.groupby(run, key=lambda change: change.sku_id):
+            if not await self._publish(client, list(sku), done):
+                return False
+        return True
+
     async def _publish(self, client: aiomqtt.Client, changes: list[LedgerChange],
                        done: dict[int, int]) -> bool:
         """One SKU's round: its events in order (with MQTT_EVENTS), then the figures after its
         newest entry (retained: newest wins), whatever moved, so onHand and reserved are never
-        stale. Records in `done` the last sequence sent: everything up to it is out, the
-        retained value counting as out only once the round's newest entry's is. False if a
-        publish failed."""
+        stale, then the newest figures its entries gave each bundle made of it. Records in
+        `done` the last sequence sent: everything up to it is out, the retained values
+        counting as out only once the round's newest entry's (and its bundles') are. False if
+        a publish failed."""
         s = self.settings
         token = cloudevents.sku_token(changes[0].event.sku)
         newest = changes[-1]
         sku_id = newest.sku_id
+        bundles = {moved.sku: moved for change in changes for moved in change.bundles}
         try:
             if s.events:
                 for change in changes[:-1]:  # the newest one's event waits for its figures
                     await self._send(client, f"{s.prefix}/events/{token}", change,
                                      cloudevents.stock_event(change.event, s.source), False)
-                    done[sku_id] = change.event.sequence
+                    if not bundles:  # else the bundles' figures are out only at the end
+                        done[sku_id] = change.event.sequence
                 await self._send(client, f"{s.prefix}/events/{token}", newest,
                                  cloudevents.stock_event(newest.event, s.source), False)
             await self._send(client, f"{s.prefix}/availability/{token}", newest,
                              retained(figures(newest)), True)
+            for bundle, moved in bundles.items():
+                await self._send(client, f"{s.prefix}/availability/{cloudevents.sku_token(bundle)}",
+                                 newest, retained(moved), True)
             done[sku_id] = newest.event.sequence
         except (aiomqtt.MqttError, TimeoutError) as exc:
             # the retained value is not out: the cursor stays before the newest entry, whose

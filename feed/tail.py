@@ -13,6 +13,7 @@ import asyncpg
 
 from domain.changes import LedgerChange
 from domain.model import StockEvent
+from feed import bundle_feed
 from ops.metrics import SINK_LAG_EVENTS, SINK_LAG_SECONDS
 from store import cursors
 from store.errors import log_failure
@@ -34,15 +35,18 @@ class Handler(Protocol):
         """Called within the transaction that holds the cursors of `changes` (per SKU in
         sequence order); returns, by sku_id, the last sequence handled: a prefix of each SKU's
         entries (a SKU left out stays where it was and comes again next round). Raising rolls
-        the round back: it comes again after the sweep interval."""
+        the round back: it comes again after the sweep interval. A change's `bundles` are
+        computed in the round's order: a handler sending SKUs side by side keeps each bundle's
+        order by sending feed/bundle_feed.py's `chains` instead."""
         ...
 
 
 class LedgerTail:
-    """Per SKU, the entries after the sink's cursor, handed on in sequence order, the cursor
-    moved in the same transaction. Woken by the outbox right after a commit (TailSink) and by a
-    sweep of the SKUs whose head is ahead: rows commit out of order, so nothing is read by a
-    global id or a time. Several tails on one sink (instances) share the work SKU by SKU."""
+    """Per SKU, the entries after the sink's cursor, handed on in sequence order (with the changes
+    they made to bundles: feed/bundle_feed.py), the cursor moved in the same transaction. Woken
+    by the outbox right after a commit (TailSink) and by a sweep of the SKUs whose head is
+    ahead: rows commit out of order, so nothing is read by a global id or a time. Several tails
+    on one sink (instances) share the work SKU by SKU."""
 
     def __init__(
         self, pool: asyncpg.Pool, handler: Handler, *, sweep_interval: float = 1.0,
@@ -144,7 +148,9 @@ class LedgerTail:
                 if not locked:
                     return
                 changes = await cursors.entries(conn, locked, self.entries_per_sku)
-                handled = dict(await self.handler.handle(conn, changes))
+                step = await bundle_feed.attach(conn, self.handler.name, changes)
+                handled = dict(await self.handler.handle(conn, step.changes))
+                await bundle_feed.keep(conn, self.handler.name, step, handled)
                 await cursors.advance(conn, self.handler.name, handled)
         except BaseException:
             self._woken.update(skus)

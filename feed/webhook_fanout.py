@@ -27,8 +27,11 @@ def deliveries(
     endpoints: Sequence[WebhookEndpoint], changes: Sequence[LedgerChange], source: str,
     *, replay: bool = False,
 ) -> list[store.Queued]:
-    """Per change in order, the stock event then the availability change it caused, each for
-    every endpoint that wants it (with `replay`, also entries from before the endpoint)."""
+    """Per change in order, the stock event then the availability changes it caused (the SKU's,
+    then its bundles'), each for every endpoint that wants its type and subject SKU (with
+    `replay`, also entries from before the endpoint). A delivery's queue is its subject's: a
+    bundle's events queue under the bundle, in the order the round computed them (its figures'
+    row, locked by feed/bundle_feed.py, orders them across rounds), `sequence` their cause's."""
     out: list[store.Queued] = []
     for change in changes:
         event = change.event
@@ -37,18 +40,18 @@ def deliveries(
         if not wanting:
             continue
         kind = cloudevents.STOCK_TYPE + event.kind.value.lower()
-        documents = [(kind, cloudevents.stock_id(event), cloudevents.stock_event(event, source))]
-        availability = change.availability
-        if availability is not None:
-            documents.append((cloudevents.AVAILABILITY_TYPE,
-                              cloudevents.availability_id(availability),
-                              cloudevents.availability_event(availability, source)))
-        for event_type, event_id, document in documents:
+        documents = [(kind, event.sku, cloudevents.stock_id(event),
+                      cloudevents.stock_event(event, source))]
+        documents += [(cloudevents.AVAILABILITY_TYPE, moved.sku,
+                       cloudevents.availability_id(moved),
+                       cloudevents.availability_event(moved, source))
+                      for moved in change.availability_changes]
+        for event_type, subject, event_id, document in documents:
             body: bytes | None = None
             for endpoint in wanting:
-                if endpoint.wants(event_type, event.sku):
+                if endpoint.wants(event_type, subject):
                     body = body or cloudevents.encode(document)
-                    out.append(store.Queued(endpoint.id, event_id, event_type, event.sku,
+                    out.append(store.Queued(endpoint.id, event_id, event_type, subject,
                                             event.sequence, body))
     return out
 

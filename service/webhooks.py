@@ -21,6 +21,7 @@ from domain.webhook_rules import (
     check_addresses,
     check_endpoint_cap,
     check_replay,
+    check_replayable,
     check_url,
     literal_host,
 )
@@ -191,9 +192,11 @@ async def replay_events(
 
     async def step(conn: asyncpg.Connection) -> WebhookOutcome:
         found = _found(await endpoints_store.find(conn, endpoint_id), ["endpointId"])
-        head = await endpoints_store.sku_head(conn, sku)
-        if head is None:
+        found_sku = await endpoints_store.sku_head(conn, sku)
+        if found_sku is None:
             raise NotFound(f"unknown SKU {sku!r}", ["sku"])
+        head, is_bundle = found_sku
+        check_replayable(sku, is_bundle, ["sku"])
         check_replay(after_sequence, head, ["afterSequence"])
         queued = await webhook_fanout.replay(
             conn, found, sku, after_sequence, limit=MAX_REPLAY_EVENTS,

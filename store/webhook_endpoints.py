@@ -131,9 +131,8 @@ async def delete(conn: asyncpg.Connection, endpoint_id: int) -> WebhookEndpoint 
     return endpoint(record) if record is not None else None
 
 
-async def sku_head(conn: asyncpg.Connection, code: str) -> int | None:
-    """The SKU's latest ledger sequence, None for an unknown SKU."""
-    head: int | None = await conn.fetchval(
-        "SELECT last_sequence FROM skus WHERE code = $1", code
-    )
-    return head
+async def sku_head(conn: asyncpg.Connection, code: str) -> tuple[int, bool] | None:
+    """The SKU's latest ledger sequence and whether it is a bundle (which has no ledger), None
+    for an unknown SKU."""
+    found = await conn.fetchrow("SELECT last_sequence, is_bundle FROM skus WHERE code = $1", code)
+    return None if found is None else (found["last_sequence"], found["is_bundle"])
