@@ -9,7 +9,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class LevelDrift:
     """A level whose on hand differs from its ledger, or whose reserved differs from its
-    ACTIVE reservations (or the ledger's reserved deltas)."""
+    ACTIVE holds (a bundle hold's component rows at it included) or the ledger's reserved
+    deltas."""
 
     sku: str
     location: str

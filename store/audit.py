@@ -2,8 +2,9 @@
 service.auditing).
 
 The ledger is the source of truth for on hand (sum of its deltas) and the ACTIVE reservations
-for reserved. A repair sets the level to those figures and records an ADJUSTED/CORRECTION
-entry so that the ledger's reserved deltas add up again and subscribers see the change.
+for reserved: a plain hold at its level, a bundle hold at each of its component rows' levels.
+A repair sets the level to those figures and records an ADJUSTED/CORRECTION entry so that the
+ledger's reserved deltas add up again and subscribers see the change.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ LEFT JOIN (SELECT sku_id, location_id, sum(on_hand_delta) AS on_hand,
                   sum(reserved_delta) AS reserved
            FROM stock_events GROUP BY sku_id, location_id) e
        ON e.sku_id = l.sku_id AND e.location_id = l.location_id
-LEFT JOIN (SELECT sku_id, location_id, sum(quantity) AS reserved FROM reservations
-           WHERE status = 'ACTIVE' GROUP BY sku_id, location_id) r
+LEFT JOIN (SELECT sku_id, location_id, sum(quantity) AS reserved FROM (
+               -- a bundle hold's own row names the bundle, which has no level to match
+               SELECT sku_id, location_id, quantity FROM reservations WHERE status = 'ACTIVE'
+               UNION ALL
+               SELECT c.sku_id, c.location_id, c.quantity FROM reservation_components c
+               JOIN reservations h ON h.id = c.reservation_id WHERE h.status = 'ACTIVE') held
+           GROUP BY sku_id, location_id) r
        ON r.sku_id = l.sku_id AND r.location_id = l.location_id
 WHERE ($1::bigint IS NULL OR (l.sku_id = $1 AND l.location_id = $2))
   AND (l.on_hand <> coalesce(e.on_hand, 0) OR l.reserved <> coalesce(r.reserved, 0)
