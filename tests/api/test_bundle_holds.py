@@ -14,6 +14,7 @@ from store import keys
 from tests.api.conftest import set_stock
 from tests.api.test_access import as_key
 from tests.api.test_mutations import call, codes
+from tests.api.test_ops import run_cli
 from tests.api.test_subscriptions import PROTOCOLS, Feed
 from tests.client import GraphQLClient
 from tests.conftest import RunningServer
@@ -334,4 +335,25 @@ async def test_an_idempotent_retry_returns_the_same_bundle_hold(
     assert (await levels(kit))[("SKU-2", "ST-B")] == (4, 0)
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM reservations") == 1
+    await assert_consistent(pool)
+
+
+async def test_the_drift_check_counts_bundle_holds_at_their_components(
+    kit: GraphQLClient, pool: asyncpg.Pool, database_url: str
+) -> None:
+    await reserve(kit, quantity=2, location="ST-B")
+    await reserve(kit, quantity=1, location="WH-A")
+    await call(kit, RESERVE, "reserve", {"sku": "SKU-2", "quantity": 1, "location": "ST-B"})
+    checked = run_cli(database_url, "check")
+    assert checked.returncode == 0, checked.stdout  # 4 + 1 of SKU-2 held at ST-B, 2 at WH-A
+    async with pool.acquire() as conn:
+        await conn.execute("""UPDATE stock_levels SET reserved = 0 WHERE location_id =
+                              (SELECT id FROM locations WHERE code = 'ST-B')""")
+    found = run_cli(database_url, "check")
+    assert found.returncode == 1
+    assert "SKU-2@ST-B: onHand 8 (ledger 8), reserved 0 (ACTIVE reservations 5" in found.stdout
+    assert "SKU-1@ST-B: onHand 4 (ledger 4), reserved 0 (ACTIVE reservations 2" in found.stdout
+    assert run_cli(database_url, "check", "--repair").returncode == 0
+    assert await levels(kit) == {("SKU-1", "WH-A"): (10, 1), ("SKU-1", "ST-B"): (4, 2),
+                                 ("SKU-2", "WH-A"): (6, 2), ("SKU-2", "ST-B"): (8, 5)}
     await assert_consistent(pool)
