@@ -4,6 +4,7 @@ commit, release, extend and expiry, carts summing bundle and plain demand, and t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -344,16 +345,18 @@ async def test_the_drift_check_counts_bundle_holds_at_their_components(
     await reserve(kit, quantity=2, location="ST-B")
     await reserve(kit, quantity=1, location="WH-A")
     await call(kit, RESERVE, "reserve", {"sku": "SKU-2", "quantity": 1, "location": "ST-B"})
-    checked = run_cli(database_url, "check")
+    # the CLI in a thread: the server shares this event loop and must keep answering
+    checked = await asyncio.to_thread(run_cli, database_url, "check")
     assert checked.returncode == 0, checked.stdout  # 4 + 1 of SKU-2 held at ST-B, 2 at WH-A
     async with pool.acquire() as conn:
         await conn.execute("""UPDATE stock_levels SET reserved = 0 WHERE location_id =
                               (SELECT id FROM locations WHERE code = 'ST-B')""")
-    found = run_cli(database_url, "check")
+    found = await asyncio.to_thread(run_cli, database_url, "check")
     assert found.returncode == 1
     assert "SKU-2@ST-B: onHand 8 (ledger 8), reserved 0 (ACTIVE reservations 5" in found.stdout
     assert "SKU-1@ST-B: onHand 4 (ledger 4), reserved 0 (ACTIVE reservations 2" in found.stdout
-    assert run_cli(database_url, "check", "--repair").returncode == 0
+    repaired = await asyncio.to_thread(run_cli, database_url, "check", "--repair")
+    assert repaired.returncode == 0, repaired.stdout
     assert await levels(kit) == {("SKU-1", "WH-A"): (10, 1), ("SKU-1", "ST-B"): (4, 2),
                                  ("SKU-2", "WH-A"): (6, 2), ("SKU-2", "ST-B"): (8, 5)}
     await assert_consistent(pool)
