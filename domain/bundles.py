@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain.errors import InvalidInput, Rejected, StockError
+from domain.model import StockLevel
 from domain.rules import Limits, check_code, check_quantity
 
 MAX_BUNDLE_COMPONENTS = 50
@@ -35,6 +37,28 @@ def bundles_from(figures: Mapping[int, int], components: Sequence[Component]) ->
     return min(
         bundle_fit(figures[c.sku_id], c.quantity) if c.sku_id in figures else 0
         for c in components
+    )
+
+
+def bundle_level(
+    code: str, location_id: int, components: Sequence[Component],
+    levels: Mapping[int, StockLevel], otherwise: datetime,
+) -> StockLevel:
+    """The bundle `code`'s derived level at one location from its components' levels there
+    (by SKU id; a component without one counts 0): onHand, available and incoming by
+    bundles_from, reserved, safety stock and version 0; updated when its latest component was
+    (`otherwise` if none has a level there)."""
+
+    def least(figure: Mapping[int, int]) -> int:
+        return bundles_from(figure, components)
+
+    return StockLevel(
+        code, location_id,
+        on_hand=least({sku_id: lv.on_hand for sku_id, lv in levels.items()}),
+        reserved=0, safety_stock=0, version=0,
+        updated_at=max((lv.updated_at for lv in levels.values()), default=otherwise),
+        incoming=least({sku_id: lv.incoming for sku_id, lv in levels.items()}),
+        bundle_available=least({sku_id: lv.available for sku_id, lv in levels.items()}),
     )
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class LevelDrift:
-    """A level whose on hand differs from its ledger, whose reserved differs from its
-    ACTIVE reservations (or the ledger's reserved deltas), or whose incoming differs from its
-    open incoming stock (or the ledger's incoming deltas)."""
+    """A level whose on hand differs from its ledger, whose reserved differs from its ACTIVE
+    holds (a bundle hold's component rows at it included) or the ledger's reserved deltas, or
+    whose incoming differs from its open incoming stock (or the ledger's incoming deltas)."""
 
     sku: str
     location: str

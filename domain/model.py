@@ -81,9 +81,14 @@ class StockLevel:
     version: int
     updated_at: datetime
     incoming: int = 0  # expected here and not yet received; never part of available
+    # A bundle's derived level (domain.bundles.bundle_level) carries its available, the
+    # minimum over its components, which its own zero reserved and safety stock cannot give.
+    bundle_available: int | None = None
 
     @property
     def available(self) -> int:
+        if self.bundle_available is not None:
+            return self.bundle_available
         return available_quantity(self.on_hand, self.reserved, self.safety_stock)
 
 
@@ -107,6 +112,14 @@ class Sku:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldComponent:
+    """What a bundle hold holds of one component SKU at the hold's location."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     id: str
     sku: str
@@ -118,6 +131,7 @@ class Reservation:
     created_at: datetime
     owner: int | None = None  # the key that made it (None: anonymous or ADMIN_API_KEY)
     channel_id: int | None = None  # the channel it was taken through, if any
+    components: tuple[HeldComponent, ...] = ()  # a bundle hold's, in SKU-id order; () if plain
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,6 +176,12 @@ async def _reservation_channel(root: Reservation, info: Info) -> Channel | None:
     return Channel.from_domain(found) if found is not None else None
 
 
+@strawberry.type(description="(v2) What a bundle hold holds of one component.")
+class ReservationComponent:
+    sku: str
+    quantity: int
+
+
 @strawberry.type
 class Reservation:
     id: strawberry.ID
@@ -195,6 +201,11 @@ class Reservation:
         resolver=_reservation_channel,
         description="(v2) The channel it was taken through, if any.",
     )
+    components: list[ReservationComponent] = strawberry.field(
+        default_factory=list,
+        description="(v2) For a bundle hold: what it holds of each component at `location`\n"
+        "(component quantity x `quantity`); empty for a plain SKU.",
+    )
 
     @classmethod
     def from_domain(cls, r: model.Reservation) -> Reservation:
@@ -208,6 +219,8 @@ class Reservation:
             created_at=r.created_at,
             location_id=r.location_id,
             channel_id=r.channel_id,
+            components=[ReservationComponent(sku=c.sku, quantity=c.quantity)
+                        for c in r.components],
         )
 
 

@@ -11,6 +11,10 @@ SKU is in a batch being committed waits for the next one, so a hot SKU's request
 one batch instead of splitting between drains that would only queue on the same rows, and a
 SKU's batches commit and publish in turn. Each batch locks rows in the global (sku, location)
 order anyway, like carts, so nothing deadlocks.
+
+A batch holds plain SKUs only: a bundle's request comes back as None (service.reserving then
+holds it alone) and its code is remembered, so later ones skip the batch. A SKU's kind is
+fixed when it is created, so the memory never goes stale; plain reserves pay nothing for it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from store.hold_batch import HoldRequest, hold_many
 if TYPE_CHECKING:
     from service.inventory import Inventory
 
+MAX_BUNDLE_CODES = 100_000  # past it, a bundle's reserve costs one more (batched) transaction
+
 
 @dataclass(eq=False, slots=True)
 class _Pending:
     sku: str
     request: HoldRequest
-    future: asyncio.Future[Outcome] = field(
+    future: asyncio.Future[Outcome | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -46,8 +52,15 @@ class ReserveBatcher:
         self._in_flight: Counter[str] = Counter()  # SKU codes of the batches being committed
         self._drains = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._bundles: set[str] = set()  # codes the batches found to be bundles
 
-    async def reserve(self, sku: str, request: HoldRequest) -> Outcome:
+    def holds(self, sku: str) -> bool:
+        """False for a code known to be a bundle's, which a batch would hand back."""
+        return sku not in self._bundles
+
+    async def reserve(self, sku: str, request: HoldRequest) -> Outcome | None:
+        """The request's outcome, committed with the batch it joined; None for a bundle's,
+        which was not held."""
         pending = _Pending(sku, request)
         self._queue.append(pending)
         # a drain committing this SKU takes the request next; otherwise start one if allowed
@@ -79,7 +92,7 @@ class ReserveBatcher:
     async def _drain(self) -> None:
         try:
             while batch := self._take():
-                outcomes: list[Outcome] | Exception
+                outcomes: list[Outcome | None] | Exception
                 try:
                     outcomes = await self._commit(batch)
                 except Exception as exc:  # every request of the batch gets it
@@ -92,17 +105,21 @@ class ReserveBatcher:
                     if isinstance(outcomes, Exception):
                         p.future.set_exception(outcomes)
                     else:
+                        if outcomes[n] is None and len(self._bundles) < MAX_BUNDLE_CODES:
+                            self._bundles.add(p.sku)
                         p.future.set_result(outcomes[n])
         finally:
             # in the step of the last (empty) take, so that no request is left without a drain
             self._drains -= 1
 
-    async def _commit(self, batch: list[_Pending]) -> list[Outcome]:
+    async def _commit(self, batch: list[_Pending]) -> list[Outcome | None]:
         async with self.inventory.pool.acquire() as conn, conn.transaction():
             outcomes = await hold_many(conn, [(p.sku, p.request) for p in batch])
         for outcome in outcomes:
-            record(Command.RESERVE, outcome)
-        events = [event for outcome in outcomes for event in outcome.events]
+            if outcome is not None:
+                record(Command.RESERVE, outcome)
+        events = [event for outcome in outcomes if outcome is not None
+                  for event in outcome.events]
         if events:
             await self.inventory.publish_committed(events)
         return outcomes

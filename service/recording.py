@@ -57,9 +57,11 @@ def record(command: Command, outcome: Outcome) -> None:
             RESERVATIONS.labels("insufficient").inc()
         return
     logging_changes = log.isEnabledFor(logging.INFO)
+    counted: set[tuple[StockEventKind, str | None]] = set()  # a bundle hold: one per component
     for event in outcome.events:
         STOCK_EVENTS.labels(event.kind.value).inc()
-        if event.kind in OUTCOME_BY_KIND:
+        if event.kind in OUTCOME_BY_KIND and (event.kind, event.reservation_id) not in counted:
+            counted.add((event.kind, event.reservation_id))
             RESERVATIONS.labels(OUTCOME_BY_KIND[event.kind]).inc()
         if logging_changes:
             log.info("stock %s %s #%d", event.kind.value, event.sku, event.sequence, extra={

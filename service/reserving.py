@@ -11,7 +11,7 @@ from domain.ownership import ANONYMOUS, Acting
 from domain.rules import hold_seconds, merge_lines
 from service.inventory import Inventory
 from service.recording import Command
-from store import reservations, split_holds
+from store import carts, reservations, split_holds
 from store.hold_batch import HoldRequest
 
 # Each `arguments` dict below is what a retry with the same idempotency key must repeat: its
@@ -36,8 +36,9 @@ async def reserve(
     The hold belongs to `acting`'s key (domain.ownership). Through `channel`, only at its
     locations (without `location`: the first in priority order, within `within`, a
     location-bound key's own); never group-committed (store/hold_batch.py knows no channels).
-    With `allow_split` (never with `location`), spread over several locations if no one can
-    hold it all (store.split_holds)."""
+    With `allow_split` (never with `location`, nor for a bundle), spread over several
+    locations if no one can hold it all (store.split_holds). A bundle is held whole at one
+    location, every component in one transaction (store.bundle_holds), never in a batch."""
     try:
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
@@ -53,9 +54,12 @@ async def reserve(
             idempotency_key=idempotency_key,
             principal=idempotency_scope,
         )
-    if inventory.batcher is not None and idempotency_key is None and channel is None:
-        return await inventory.batcher.reserve(
+    batcher = inventory.batcher
+    if batcher is not None and idempotency_key is None and channel is None and batcher.holds(sku):
+        batched = await batcher.reserve(
             sku, HoldRequest(location, quantity, seconds, reference, acting.key_id))
+        if batched is not None:
+            return batched  # None: a bundle, which the batch handed back untouched
     return await inventory.mutate(
         lambda conn: reservations.reserve(
             conn, sku, location, quantity, seconds, reference, acting.key_id, channel, within),
@@ -73,14 +77,15 @@ async def reserve_lines(
     acting: Acting = ANONYMOUS, channel: str | None = None, within: Sequence[str] | None = None,
 ) -> Outcome:
     """Hold every (sku, location, quantity) line of a cart, or none; lines of the same SKU and
-    location are summed. `channel` and `within` as in reserve."""
+    location are summed, and a bundle's demand with its components' (store.carts). `channel`
+    and `within` as in reserve."""
     try:
         merged = merge_lines(lines, inventory.limits)
         seconds = hold_seconds(ttl, ["ttl"], inventory.limits)
     except StockError as error:
         return Outcome(error=error)
     return await inventory.mutate(
-        lambda conn: reservations.reserve_lines(
+        lambda conn: carts.reserve_lines(
             conn, merged, seconds, reference, acting.key_id, channel, within),
         command=Command.RESERVE_LINES,
         arguments={

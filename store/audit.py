@@ -2,9 +2,10 @@
 service.auditing).
 
 The ledger is the source of truth for on hand (sum of its deltas), the ACTIVE reservations
-for reserved and the open incoming stock (EXPECTED rows, purchases and transfers) for incoming.
-A repair sets the level to those figures and records an ADJUSTED/CORRECTION entry so that the
-ledger's reserved and incoming deltas add up again and subscribers see the change.
+for reserved (a plain hold at its level, a bundle hold at each of its component rows' levels)
+and the open incoming stock (EXPECTED rows, purchases and transfers) for incoming. A repair
+sets the level to those figures and records an ADJUSTED/CORRECTION entry so that the ledger's
+reserved and incoming deltas add up again and subscribers see the change.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ LEFT JOIN (SELECT sku_id, location_id, sum(on_hand_delta) AS on_hand,
                   sum(reserved_delta) AS reserved, sum(incoming_delta) AS incoming
            FROM stock_events GROUP BY sku_id, location_id) e
        ON e.sku_id = l.sku_id AND e.location_id = l.location_id
-LEFT JOIN (SELECT sku_id, location_id, sum(quantity) AS reserved FROM reservations
-           WHERE status = 'ACTIVE' GROUP BY sku_id, location_id) r
+LEFT JOIN (SELECT sku_id, location_id, sum(quantity) AS reserved FROM (
+               -- a bundle hold's own row names the bundle, which has no level to match
+               SELECT sku_id, location_id, quantity FROM reservations WHERE status = 'ACTIVE'
+               UNION ALL
+               SELECT c.sku_id, c.location_id, c.quantity FROM reservation_components c
+               JOIN reservations h ON h.id = c.reservation_id WHERE h.status = 'ACTIVE') held
+           GROUP BY sku_id, location_id) r
        ON r.sku_id = l.sku_id AND r.location_id = l.location_id
 LEFT JOIN (SELECT sku_id, location_id, sum(quantity - received) AS incoming FROM incoming
            WHERE status = 'EXPECTED' GROUP BY sku_id, location_id) i

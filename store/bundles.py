@@ -1,14 +1,17 @@
-"""Bundles: the upsert of a bundle and its components, and the reads of who is made of what
-(called by service.cataloguing, service.views, the reservation writers and the feeds)."""
+"""Bundles: the upsert, who is made of what, and a bundle's derived level at one location (called
+by service.cataloguing, service.views, the reservation writers and the feeds)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import asyncpg
 
-from domain.bundles import Component
+from domain.bundles import Component, bundle_level
 from domain.errors import InvalidInput, NotFound, Rejected, StockError
+from domain.model import StockLevel
+from store import rows
 
 UPSERT = """
 INSERT INTO skus (code, name, low_stock_threshold, is_bundle)
@@ -30,6 +33,15 @@ SELECT bc.bundle_id, bc.component_id, s.code, bc.quantity
 FROM bundle_components bc JOIN skus s ON s.id = bc.component_id
 WHERE bc.bundle_id = ANY($1::bigint[])
 ORDER BY bc.bundle_id, bc.position
+"""
+
+# The bundle's components as it is defined now, each with its level at $2 (NULLs if none).
+LEVELS_AT = """
+SELECT bc.component_id, s.code, bc.quantity, $2::bigint AS location_id, l.on_hand, l.reserved,
+       l.safety_stock, l.version, l.updated_at, l.incoming
+FROM bundle_components bc JOIN skus s ON s.id = bc.component_id
+LEFT JOIN stock_levels l ON l.sku_id = bc.component_id AND l.location_id = $2
+WHERE bc.bundle_id = $1 ORDER BY bc.position
 """
 
 
@@ -87,3 +99,15 @@ async def bundles_containing(
     ):
         found[r["component_id"]].append(r["bundle_id"])
     return found
+
+
+async def level_at(
+    conn: asyncpg.Connection, bundle_id: int, code: str, location_id: int
+) -> StockLevel:
+    """The bundle's derived level at one location, as this transaction sees its components
+    (domain.bundles.bundle_level: the one Python home of the formula)."""
+    records = await conn.fetch(LEVELS_AT, bundle_id, location_id)
+    components = [Component(r["component_id"], r["code"], r["quantity"]) for r in records]
+    levels = {r["component_id"]: rows.level(r, r["code"])
+              for r in records if r["on_hand"] is not None}
+    return bundle_level(code, location_id, components, levels, datetime.now(UTC))

@@ -8,7 +8,8 @@ reservations, ONE UPDATE hands out each SKU's sequence numbers (the SKU rows las
 order, like every writer), and ONE INSERT writes the ledger with SKU-wide figures read under
 those locks: the same number of statements for one request or for 256 over 200 SKUs. The
 guard (available >= total) still holds in the database; the allocation only decides which
-request gets which units, under the row locks.
+request gets which units, under the row locks. A bundle's request is left out (its outcome is
+None): its holds span several SKUs' levels, which store.bundle_holds takes alone.
 """
 
 from __future__ import annotations
@@ -135,16 +136,21 @@ def _pick(levels: list[_Level], request: HoldRequest) -> _Level | None:
 
 async def hold_many(
     conn: asyncpg.Connection, requests: Sequence[tuple[str, HoldRequest]]
-) -> list[Outcome]:
+) -> list[Outcome | None]:
     """One outcome per (SKU code, request), in order, over any number of SKUs, with a fixed
     number of statements; the caller runs this in one transaction. Each SKU's requests are
-    allocated in arrival order exactly as single reserves arriving in that order would be."""
+    allocated in arrival order exactly as single reserves arriving in that order would be.
+    None for a bundle's request: not held here, nothing changed for it."""
     outcomes: list[Outcome] = [Outcome() for _ in requests]
-    sku_ids = await lookups.ids_by_code(conn, "skus", [sku for sku, _ in requests])
+    kinds = await lookups.sku_kinds(conn, [sku for sku, _ in requests])
+    sku_ids = {code: sku_id for code, (sku_id, is_bundle) in kinds.items() if not is_bundle}
+    bundles = kinds.keys() - sku_ids.keys()
     named = [r.location for _, r in requests if r.location]
     known = await lookups.ids_by_code(conn, "locations", named) if named else {}
     by_sku: dict[int, list[int]] = {}
     for index, (sku, request) in enumerate(requests):
+        if sku in bundles:
+            continue
         if sku not in sku_ids:
             outcomes[index].error = NotFound(f"unknown SKU {sku!r}", ["sku"])
         elif request.location and request.location not in known:
@@ -152,8 +158,16 @@ async def hold_many(
                                              ["location"])
         else:
             by_sku.setdefault(sku_ids[sku], []).append(index)
-    if not by_sku:
-        return outcomes
+    if by_sku:
+        await _hold(conn, requests, by_sku, outcomes)
+    return [None if sku in bundles else outcome
+            for (sku, _), outcome in zip(requests, outcomes, strict=True)]
+
+
+async def _hold(
+    conn: asyncpg.Connection, requests: Sequence[tuple[str, HoldRequest]],
+    by_sku: dict[int, list[int]], outcomes: list[Outcome],
+) -> None:
     levels: dict[int, list[_Level]] = {sku_id: [] for sku_id in by_sku}
     for r in await conn.fetch(LOCK_LEVELS, sorted(by_sku)):
         levels[r["sku_id"]].append(_Level(
@@ -177,7 +191,6 @@ async def hold_many(
                 sum(lv.reserved for lv in mine), sum(lv.available for lv in mine)))
     if held:
         await _write(conn, levels, held, outcomes)
-    return outcomes
 
 
 async def _write(

@@ -14,6 +14,7 @@ import asyncpg
 
 from domain.errors import ERRORS_BY_CODE, Rejected, StockError
 from domain.model import (
+    HeldComponent,
     Incoming,
     IncomingSource,
     IncomingStatus,
@@ -74,7 +75,7 @@ def _fields(obj: Any) -> dict[str, Any]:
 def encode(outcome: Outcome) -> dict[str, Any]:
     errors = outcome.error.errors if outcome.error else []
     return {
-        "reservations": [_fields(r) for r in outcome.reservations],
+        "reservations": [_reservation_fields(r) for r in outcome.reservations],
         "level": _fields(outcome.level) if outcome.level else None,
         "errors": [{"code": e.code, "message": e.message, "field": e.field} for e in errors],
         "incoming": _fields(outcome.incoming) if outcome.incoming else None,
@@ -96,6 +97,11 @@ def _decode_transfer(t: dict[str, Any]) -> Transfer:
     })
 
 
+def _reservation_fields(reservation: Reservation) -> dict[str, Any]:
+    return {**_fields(reservation),
+            "components": [_fields(c) for c in reservation.components]}
+
+
 def decode(data: dict[str, Any]) -> Outcome:
     reservations = [
         Reservation(**{
@@ -103,6 +109,8 @@ def decode(data: dict[str, Any]) -> Outcome:
             "status": ReservationStatus(r["status"]),
             "expires_at": datetime.fromisoformat(r["expires_at"]),
             "created_at": datetime.fromisoformat(r["created_at"]),
+            # stored before bundles: no components
+            "components": tuple(HeldComponent(**c) for c in r.get("components", ())),
         })
         for r in data["reservations"]
     ]

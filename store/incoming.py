@@ -64,7 +64,7 @@ async def expect(
     reference: str | None, max_quantity: int,
 ) -> Outcome:
     """Announce `quantity` of `sku` at `location` by `expected_at` (an INCOMING event)."""
-    sku_id = await lookups.sku_id(conn, sku, ["sku"])
+    sku_id = await lookups.stocked_sku_id(conn, sku, ["sku"])
     location_id = await lookups.location_id(conn, location, ["location"])
     level = await conn.fetchrow(EXPECT_LEVEL, sku_id, location_id, quantity, max_quantity)
     if level is None:

@@ -51,7 +51,7 @@ async def adjust(
 ) -> Outcome:
     """Add `delta` to on_hand: a level never ends above `max_quantity` (INVALID_QUANTITY)
     nor below what is reserved (INSUFFICIENT_STOCK)."""
-    sku_id = await lookups.sku_id(conn, sku, ["sku"])
+    sku_id = await lookups.stocked_sku_id(conn, sku, ["sku"])
     location_id = await lookups.location_id(conn, location, ["location"])
     if delta > 0:
         level = await conn.fetchrow(ADD, sku_id, location_id, delta, max_quantity)
@@ -79,7 +79,7 @@ async def set_stock(
     conn: asyncpg.Connection, sku: str, location: str, on_hand: int, safety_stock: int | None,
     expected_version: int | None, reference: str | None,
 ) -> Outcome:
-    sku_id = await lookups.sku_id(conn, sku, ["sku"])
+    sku_id = await lookups.stocked_sku_id(conn, sku, ["sku"])
     location_id = await lookups.location_id(conn, location, ["location"])
     while True:
         current = await conn.fetchrow(LOCK, sku_id, location_id)

@@ -1,5 +1,5 @@
-"""Holding stock: reserve, carts, extend, commit, release and expiry (called by service.reserving
-and service.expiry).
+"""Holding stock: reserve, extend, commit, release and expiry (called by service.reserving and
+service.expiry); a bundle's hold goes to store.bundle_holds, closing a hold to store.closing.
 
 Lock order, shared by every transaction that changes stock: reservation row, then stock
 levels in (sku_id, location_id) order, then SKU rows in id order (taken by the ledger).
@@ -11,13 +11,12 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from domain.errors import InsufficientStock, NotFound, Rejected, ReservationNotActive, StockError
+from domain.errors import InsufficientStock, NotFound, ReservationNotActive, StockError
 from domain.model import Reservation, StockEventKind
 from domain.outcome import Outcome
 from domain.ownership import ANONYMOUS, Acting, NotOwner
-from domain.rules import CartLine
-from store import channels, ledger, lookups, rows
-from store.rows import LEVEL_COLUMNS, RESERVATION_COLUMNS
+from store import bundle_holds, channels, closing, ledger, lookups, rows
+from store.rows import HELD_COLUMNS, LEVEL_COLUMNS, RESERVATION_COLUMNS
 
 # Location policy when none is given: the location with the most available stock that can
 # hold the whole quantity (ties: the oldest location). A lost race re-picks.
@@ -54,11 +53,15 @@ VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5, $6, $7)
 RETURNING {RESERVATION_COLUMNS}
 """
 
+# What store.closing needs beside the row: its SKU's code and kind.
+SKU_OF = """(SELECT code FROM skus WHERE id = sku_id) AS sku,
+    (SELECT is_bundle FROM skus WHERE id = sku_id) AS is_bundle"""
+
 CLOSE = f"""
 UPDATE reservations SET status = $2, updated_at = now()
 WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
   AND (owner IS NULL OR owner = $3 OR $4)
-RETURNING {RESERVATION_COLUMNS}
+RETURNING {RESERVATION_COLUMNS}, {SKU_OF}
 """
 
 NEXT_DUE = """
@@ -69,21 +72,14 @@ ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED
 
 EXPIRE = f"""
 UPDATE reservations SET status = 'EXPIRED', updated_at = now() WHERE id = $1
-RETURNING {RESERVATION_COLUMNS}
+RETURNING {RESERVATION_COLUMNS}, {SKU_OF}
 """
 
 EXTEND = f"""
 UPDATE reservations SET expires_at = now() + make_interval(secs => $2), updated_at = now()
 WHERE id = $1::uuid AND status = 'ACTIVE' AND expires_at > now()
   AND (owner IS NULL OR owner = $3 OR $4)
-RETURNING {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku
-"""
-
-UNHOLD = f"""
-UPDATE stock_levels
-SET on_hand = on_hand - $3, reserved = reserved - $4, version = version + 1, updated_at = now()
-WHERE sku_id = $1 AND location_id = $2
-RETURNING {LEVEL_COLUMNS}
+RETURNING {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku, {HELD_COLUMNS}
 """
 
 
@@ -137,79 +133,29 @@ async def reserve(
     reference: str | None, owner: int | None = None, channel: str | None = None,
     within: Sequence[str] | None = None,
 ) -> Outcome:
-    """Through `channel`: only at its locations (within a location-bound key's own)."""
-    sku_id = await lookups.sku_id(conn, sku, ["sku"])
+    """Through `channel`: only at its locations (within a location-bound key's own). A
+    bundle holds every component at one location (store.bundle_holds)."""
+    sku_id, is_bundle = await lookups.sku_kind(conn, sku, ["sku"])
     location_id = await lookups.location_id(conn, location, ["location"]) if location else None
     sourced = None
     if channel is not None:
         found, ids = await channels.source(conn, channel, within)
         sourced = channels.sourced(found, location_id, ids)
-    outcome = Outcome()
-    if not await _hold_and_record(
-        conn, outcome, sku_id, location_id, quantity, ttl, reference, owner, sourced
-    ):
+    outcome: Outcome | None
+    if is_bundle:
+        outcome = await bundle_holds.reserve_bundle(
+            conn, sku_id, sku, location_id, quantity, ttl, reference, owner, sourced)
+    else:
+        outcome = Outcome()
+        if not await _hold_and_record(
+            conn, outcome, sku_id, location_id, quantity, ttl, reference, owner, sourced
+        ):
+            outcome = None
+    if outcome is None:
         where = f" at {location}" if location else " at any one location"
         where += f" of channel {channel}" if channel and not location else ""
         raise InsufficientStock(f"fewer than {quantity} of {sku} available{where}", ["quantity"])
     return outcome
-
-
-async def reserve_lines(
-    conn: asyncpg.Connection, lines: Sequence[CartLine], ttl: int, reference: str | None,
-    owner: int | None = None, channel: str | None = None, within: Sequence[str] | None = None,
-) -> Outcome:
-    sku_ids = await lookups.ids_by_code(conn, "skus", [line.sku for line in lines])
-    location_ids = await lookups.ids_by_code(
-        conn, "locations", [line.location for line in lines if line.location]
-    )
-    errors: list[StockError] = []
-    for line in lines:
-        if line.sku not in sku_ids:
-            errors.append(NotFound(f"unknown SKU {line.sku!r}", ["lines", line.index, "sku"]))
-        elif line.location and line.location not in location_ids:
-            errors.append(NotFound(f"unknown location {line.location!r}",
-                                   ["lines", line.index, "location"]))
-    sourcing: dict[int, channels.Sourced] = {}
-    if channel is not None and not errors:
-        found, ids = await channels.source(conn, channel, within)
-        for line in lines:
-            try:
-                sourcing[line.index] = channels.sourced(
-                    found, location_ids.get(line.location or ""), ids)
-            except StockError as error:
-                errors.append(error.at("lines", line.index))
-    if errors:
-        raise Rejected(errors)
-    # Lock every level of the cart's SKUs in one fixed order, so that carts never deadlock.
-    await conn.execute(
-        """SELECT 1 FROM stock_levels WHERE sku_id = ANY($1::bigint[])
-           ORDER BY sku_id, location_id FOR UPDATE""",
-        list(sku_ids.values()),
-    )
-    ordered = sorted(
-        lines, key=lambda ln: (sku_ids[ln.sku], location_ids.get(ln.location or "", 0))
-    )
-    held: list[tuple[int, Outcome]] = []
-    for line in ordered:
-        outcome = Outcome()
-        location_id = location_ids[line.location] if line.location else None
-        if await _hold_and_record(
-            conn, outcome, sku_ids[line.sku], location_id, line.quantity, ttl, reference, owner,
-            sourcing.get(line.index),
-        ):
-            held.append((line.index, outcome))
-        else:
-            errors.append(InsufficientStock(
-                f"fewer than {line.quantity} of {line.sku} available",
-                ["lines", line.index, "quantity"],
-            ))
-    if errors:
-        raise Rejected(sorted(errors, key=lambda e: int(e.field[1]) if e.field else 0))
-    cart = Outcome()
-    for _, outcome in sorted(held, key=lambda pair: pair[0]):
-        cart.reservations += outcome.reservations
-        cart.events += outcome.events
-    return cart
 
 
 async def _not_active(
@@ -230,23 +176,6 @@ async def _not_active(
     return ReservationNotActive(f"reservation is {status}", ["reservation_id"])
 
 
-async def _close(
-    conn: asyncpg.Connection, r: rows.Record, kind: StockEventKind, reference: str | None
-) -> Outcome:
-    quantity = r["quantity"]
-    sold = quantity if kind is StockEventKind.COMMITTED else 0
-    level = await conn.fetchrow(UNHOLD, r["sku_id"], r["location_id"], sold, quantity)
-    event = await ledger.append(
-        conn, level, kind, on_hand_delta=-sold, reserved_delta=-quantity,
-        reservation_id=r["id"], reference=reference or r["reference"], actor=r["owner"],
-    )
-    return Outcome(
-        reservations=[rows.reservation(r, event.sku)],
-        level=rows.level(level, event.sku),
-        events=[event],
-    )
-
-
 async def commit(
     conn: asyncpg.Connection, reservation_id: str, reference: str | None,
     acting: Acting = ANONYMOUS,
@@ -254,7 +183,7 @@ async def commit(
     r = await conn.fetchrow(CLOSE, reservation_id, "COMMITTED", acting.key_id, acting.admin)
     if r is None:
         raise await _not_active(conn, reservation_id, acting)
-    return await _close(conn, r, StockEventKind.COMMITTED, reference)
+    return await closing.close(conn, r, StockEventKind.COMMITTED, reference)
 
 
 async def release(
@@ -263,7 +192,7 @@ async def release(
     r = await conn.fetchrow(CLOSE, reservation_id, "RELEASED", acting.key_id, acting.admin)
     if r is None:
         raise await _not_active(conn, reservation_id, acting)
-    return await _close(conn, r, StockEventKind.RELEASED, None)
+    return await closing.close(conn, r, StockEventKind.RELEASED, None)
 
 
 async def expire_next(
@@ -277,7 +206,7 @@ async def expire_next(
     if picked is not None:
         picked.append(str(reservation_id))
     r = await conn.fetchrow(EXPIRE, reservation_id)
-    return await _close(conn, r, StockEventKind.EXPIRED, None)
+    return await closing.close(conn, r, StockEventKind.EXPIRED, None)
 
 
 async def extend(
@@ -286,13 +215,14 @@ async def extend(
     r = await conn.fetchrow(EXTEND, reservation_id, float(ttl), acting.key_id, acting.admin)
     if r is None:
         raise await _not_active(conn, reservation_id, acting)
-    return Outcome(reservations=[rows.reservation(r, r["sku"])])
+    return Outcome(reservations=[rows.reservation(r, r["sku"], rows.held(r))])
 
 
 async def get(conn: asyncpg.Connection, reservation_id: str) -> Reservation | None:
     r = await conn.fetchrow(
-        f"""SELECT {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku
+        f"""SELECT {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sku,
+                   {HELD_COLUMNS}
             FROM reservations WHERE id = $1::uuid""",
         reservation_id,
     )
-    return rows.reservation(r, r["sku"]) if r is not None else None
+    return rows.reservation(r, r["sku"], rows.held(r)) if r is not None else None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from domain.model import (
     AdjustmentReason,
     AvailabilityStatus,
     Channel,
+    HeldComponent,
     Incoming,
     IncomingSource,
     IncomingStatus,
@@ -42,6 +44,15 @@ RESERVATION_COLUMNS = (
     "owner, channel_id"
 )
 
+# What a hold holds of each component (empty for a plain hold), in SKU-id order; for a
+# statement over `reservations` (a SELECT, or an UPDATE's RETURNING).
+HELD_COLUMNS = """
+ARRAY(SELECT s.code FROM reservation_components rc JOIN skus s ON s.id = rc.sku_id
+      WHERE rc.reservation_id = reservations.id ORDER BY rc.sku_id) AS held_skus,
+ARRAY(SELECT rc.quantity FROM reservation_components rc
+      WHERE rc.reservation_id = reservations.id ORDER BY rc.sku_id) AS held_quantities
+"""
+
 
 def location(r: Record) -> Location:
     return Location(id=r["id"], code=r["code"], name=r["name"], kind=LocationKind(r["kind"]))
@@ -74,7 +85,15 @@ def level(r: Record, sku_code: str) -> StockLevel:
     )
 
 
-def reservation(r: Record, sku_code: str) -> Reservation:
+def held(r: Record) -> tuple[HeldComponent, ...]:
+    """From a record with HELD_COLUMNS."""
+    return tuple(HeldComponent(sku, quantity)
+                 for sku, quantity in zip(r["held_skus"], r["held_quantities"], strict=True))
+
+
+def reservation(
+    r: Record, sku_code: str, components: Sequence[HeldComponent] = ()
+) -> Reservation:
     return Reservation(
         id=r["id"],
         sku=sku_code,
@@ -86,6 +105,7 @@ def reservation(r: Record, sku_code: str) -> Reservation:
         created_at=r["created_at"],
         owner=r["owner"],
         channel_id=r["channel_id"],
+        components=tuple(components),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from domain.channels import split_hold
-from domain.errors import InsufficientStock
+from domain.errors import InsufficientStock, InvalidInput
 from domain.model import available_quantity
 from domain.outcome import Outcome
 from store import channels, lookups, reservations
@@ -27,8 +27,12 @@ async def reserve_split(
     owner: int | None = None, channel: str | None = None, within: Sequence[str] | None = None,
 ) -> Outcome:
     """Through `channel`: its locations (within `within`) in priority order; without one:
-    every location, most available first (ties: the oldest)."""
-    sku_id = await lookups.sku_id(conn, sku, ["sku"])
+    every location, most available first (ties: the oldest). Not for a bundle, held whole at
+    one location (INVALID_INPUT on allowSplit)."""
+    sku_id, is_bundle = await lookups.sku_kind(conn, sku, ["sku"])
+    if is_bundle:
+        raise InvalidInput(f"{sku} is a bundle, held at one location: leave allowSplit out",
+                           ["allowSplit"])
     sourced = None
     if channel is not None:
         found, ids = await channels.source(conn, channel, within)

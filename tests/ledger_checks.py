@@ -28,11 +28,18 @@ async def assert_consistent(pool: asyncpg.Pool) -> None:
         assert not drift, f"levels disagree with the ledger's deltas: {drift}"
         held = await conn.fetch(
             """SELECT l.sku_id, l.location_id FROM stock_levels l
-               LEFT JOIN reservations r ON r.sku_id = l.sku_id AND r.location_id = l.location_id
-                 AND r.status = 'ACTIVE'
+               LEFT JOIN (SELECT sku_id, location_id, quantity FROM reservations
+                          WHERE status = 'ACTIVE'
+                          UNION ALL
+                          SELECT c.sku_id, c.location_id, c.quantity
+                          FROM reservation_components c
+                          JOIN reservations b ON b.id = c.reservation_id
+                          WHERE b.status = 'ACTIVE') r
+                 ON r.sku_id = l.sku_id AND r.location_id = l.location_id
                GROUP BY l.sku_id, l.location_id
                HAVING l.reserved <> coalesce(sum(r.quantity), 0)""")
-        assert not held, f"reserved disagrees with ACTIVE reservations: {held}"
+        assert not held, f"reserved disagrees with ACTIVE holds (and bundle components): {held}"
+        await _assert_bundle_holds_whole(conn)
         incoming = await conn.fetch(
             """SELECT l.sku_id, l.location_id, l.incoming,
                       coalesce(sum(e.incoming_delta), 0) AS ledger_incoming
@@ -104,6 +111,45 @@ async def assert_transfers_consistent(pool: asyncpg.Pool) -> None:
             assert r["placed"] and r["reasons"], line
         astray = await conn.fetch(TRANSFER_INCOMING)
         assert not astray, f"transfer lines disagree with their incoming rows: {astray}"
+
+
+async def _assert_bundle_holds_whole(conn: asyncpg.Connection) -> None:
+    """A bundle hold has component rows (a plain one none), at its location, each a multiple
+    of its quantity; each row has one RESERVED entry with the hold's id and, once closed, one
+    entry of its closing kind (COMMITTED also off on hand), and the hold's id is on no other
+    SKU's entries: no partial bundle hold, in the levels or in the ledger."""
+    shapes = await conn.fetch(
+        """SELECT r.id, s.is_bundle, count(c.sku_id) AS parts FROM reservations r
+           JOIN skus s ON s.id = r.sku_id
+           LEFT JOIN reservation_components c ON c.reservation_id = r.id
+           GROUP BY r.id, s.is_bundle
+           HAVING s.is_bundle <> (count(c.sku_id) > 0)
+               OR bool_or(c.location_id <> r.location_id)
+               OR bool_or(c.quantity % r.quantity <> 0)""")
+    assert not shapes, f"bundle holds without their component rows (or plain with): {shapes}"
+    entries = await conn.fetch(
+        """SELECT c.reservation_id, c.sku_id, r.status FROM reservation_components c
+           JOIN reservations r ON r.id = c.reservation_id
+           LEFT JOIN stock_events e ON e.reservation_id = c.reservation_id
+             AND e.sku_id = c.sku_id AND e.location_id = c.location_id
+           GROUP BY c.reservation_id, c.sku_id, c.quantity, r.status
+           HAVING count(*) FILTER (WHERE e.kind = 'RESERVED' AND e.reserved_delta = c.quantity
+                                     AND e.on_hand_delta = 0) <> 1
+               OR count(*) FILTER (WHERE e.kind <> 'RESERVED')
+                  <> CASE WHEN r.status = 'ACTIVE' THEN 0 ELSE 1 END
+               OR count(*) FILTER (WHERE e.kind = r.status AND e.reserved_delta = -c.quantity
+                   AND e.on_hand_delta = CASE WHEN r.status = 'COMMITTED' THEN -c.quantity
+                                              ELSE 0 END)
+                  <> CASE WHEN r.status = 'ACTIVE' THEN 0 ELSE 1 END""")
+    assert not entries, f"bundle holds' ledger entries disagree with their components: {entries}"
+    astray = await conn.fetch(
+        """SELECT e.reservation_id, e.sku_id, e.sequence FROM stock_events e
+           JOIN reservations r ON r.id = e.reservation_id JOIN skus s ON s.id = r.sku_id
+           WHERE s.is_bundle AND NOT EXISTS (
+               SELECT 1 FROM reservation_components c
+               WHERE c.reservation_id = e.reservation_id AND c.sku_id = e.sku_id
+                 AND c.location_id = e.location_id)""")
+    assert not astray, f"a bundle hold's entries at levels it does not hold: {astray}"
 
 
 async def assert_channel_holds(pool: asyncpg.Pool) -> None:

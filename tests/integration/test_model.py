@@ -2,12 +2,13 @@
 
 Each step runs the real store function through Inventory.mutate on PostgreSQL; the model says
 whether it must succeed or fail with which code, and afterwards the database must equal it.
+Bundle K is made of plain SKUs and redefined now and then: its holds hold every component at
+one location, carts sum its demand with plain lines', and a hold keeps what it was made with.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,13 +29,21 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from domain.model import AdjustmentReason, LocationKind, TransferLine, TransferStatus
+from domain.model import (
+    AdjustmentReason,
+    HeldComponent,
+    LocationKind,
+    TransferLine,
+    TransferStatus,
+)
 from domain.outcome import Outcome
 from domain.rules import Limits, merge_lines
 from domain.transfers import merge_transfer_lines
 from service.inventory import Inventory, Work
 from service.recording import Command
 from store import (
+    bundles,
+    carts,
     catalog,
     channels,
     database,
@@ -48,6 +57,9 @@ from store import (
 from tests.ledger_checks import assert_channel_holds, assert_consistent
 
 SKUS = ("A", "B", "C")  # created in this order
+BUNDLE = "K"  # created after them
+DEFINITIONS = ((("A", 1), ("B", 2)), (("B", 1), ("C", 2)))  # K's components, one at a time
+KNOWN = (*SKUS, BUNDLE)
 LOCATIONS = ("L1", "L2")  # created in this order: L1 wins ties
 TTL = 3600
 NOW = datetime.now(UTC)
@@ -56,9 +68,10 @@ RESET = """TRUNCATE stock_events, reservations, stock_levels, idempotency_keys, 
 CHANNELS = {"C21": ("L2", "L1"), "C1": ("L1",)}  # sourcing priority first
 channel_codes = st.sampled_from((*CHANNELS, *CHANNELS, "NOPE"))
 
-sku_codes = st.sampled_from(SKUS * 3 + ("NOPE",))
+sku_codes = st.sampled_from(SKUS * 3 + (BUNDLE, BUNDLE, "NOPE"))
+stocked = st.sampled_from(SKUS * 3 + (BUNDLE,))
 location_codes = st.sampled_from((None,) * 4 + LOCATIONS * 2 + ("L9",))
-cart_lines = st.tuples(st.sampled_from(SKUS), st.sampled_from((None, *LOCATIONS)), st.integers(1, 6))
+cart_lines = st.tuples(st.sampled_from(KNOWN), st.sampled_from((None, *LOCATIONS)), st.integers(1, 6))
 stray_lines = st.sampled_from((None,) * 6 + (("NOPE", None, 1), ("A", "L9", 1)))
 quantities = st.integers(1, 6)
 version_choices = st.sampled_from((None, "current", "current", "stale", 0))
@@ -87,6 +100,7 @@ class Held:
     quantity: int
     status: str = "ACTIVE"
     channel: str | None = None
+    parts: tuple[tuple[str, int], ...] = ()  # a bundle hold's (component, units), by code
 
 
 @dataclass
@@ -116,12 +130,33 @@ class Model:
     holds: dict[str, Held] = field(default_factory=dict)
     incoming: dict[str, Expected] = field(default_factory=dict)
     transfers: dict[str, Moving] = field(default_factory=dict)
-    sequence: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKUS, 0))
+    sequence: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KNOWN, 0))
+    bundle: tuple[tuple[str, int], ...] = DEFINITIONS[0]
 
-    def pick(self, sku: str, location: str | None, quantity: int) -> str | None:
-        places = [location] if location else list(LOCATIONS)
-        fits = [p for p in places if (sku, p) in self.levels and self.levels[sku, p].free >= quantity]
-        return max(fits, key=lambda p: (self.levels[sku, p].free, -LOCATIONS.index(p)), default=None)
+    def parts(self, sku: str) -> tuple[tuple[str, int], ...]:
+        return self.bundle if sku == BUNDLE else ((sku, 1),)
+
+    def free(self) -> dict[tuple[str, str], int]:
+        return {key: max(0, level.free) for key, level in self.levels.items()}
+
+    def fit(self, sku: str, location: str, free: dict[tuple[str, str], int]) -> int:
+        """Whole units (bundles) of `sku` that `free` has at `location`."""
+        parts = self.parts(sku)
+        if any((c, location) not in free for c, _ in parts):
+            return 0
+        return min(max(0, free[c, location]) // q for c, q in parts)
+
+    def pick(self, sku: str, location: str | None, quantity: int,
+             free: dict[tuple[str, str], int] | None = None,
+             among: tuple[str, ...] | None = None) -> str | None:
+        """Named: it if it can hold it all; through a channel: the first that can; else the
+        one with the most (ties: L1, the older)."""
+        free = self.free() if free is None else free
+        places = [location] if location else list(among or LOCATIONS)
+        fits = [p for p in places if self.fit(sku, p, free) >= quantity]
+        if among and not location:
+            return fits[0] if fits else None
+        return max(fits, key=lambda p: (self.fit(sku, p, free), -LOCATIONS.index(p)), default=None)
 
     def change(self, sku: str, location: str, on_hand: int = 0, reserved: int = 0,
                incoming: int = 0) -> None:
@@ -141,17 +176,15 @@ class Model:
 
     def hold(self, reservation_id: str, sku: str, location: str, quantity: int,
              channel: str | None = None) -> None:
-        self.change(sku, location, reserved=quantity)
-        self.holds[reservation_id] = Held(sku, location, quantity, channel=channel)
+        held = tuple(sorted((c, q * quantity) for c, q in self.parts(sku)))
+        for component, units in held:
+            self.change(component, location, reserved=units)
+        self.holds[reservation_id] = Held(sku, location, quantity, channel=channel,
+                                          parts=held if sku == BUNDLE else ())
 
     def available(self, sku: str, location: str) -> int | None:
         level = self.levels.get((sku, location))
         return max(0, level.free) if level is not None else None
-
-    def pick_through(self, sku: str, channel: str, quantity: int) -> str | None:
-        """The first of the channel's locations, in priority order, that can hold it all."""
-        return next((p for p in CHANNELS[channel] if (self.available(sku, p) or 0) >= quantity),
-                    None)
 
     def split(self, sku: str, channel: str | None, quantity: int) -> list[tuple[str, int]] | None:
         """allowSplit's plan: one location if any can hold it all, else filled in order."""
@@ -170,11 +203,36 @@ class Model:
                 left -= take
         return plan if left == 0 else None
 
+    def cart(self, lines: list[Any]) -> dict[int, str | None]:
+        """Where each merged line goes: located lines' demand summed per component and
+        location first (each line adding to a short level fails), then each other line in
+        order picks from what is left."""
+        free = self.free()
+        located: dict[tuple[str, str], int] = {}
+        for line in lines:
+            for c, q in self.parts(line.sku) if line.location else ():
+                located[c, line.location] = located.get((c, line.location), 0) + q * line.quantity
+        short = {key for key, units in located.items() if units > free.get(key, 0)}
+        left = dict(free)
+        for key, units in located.items():
+            left[key] = left.get(key, 0) - units
+        chosen: dict[int, str | None] = {}
+        for line in lines:
+            if line.location:
+                fails = any((c, line.location) in short for c, _ in self.parts(line.sku))
+                chosen[line.index] = None if fails else line.location
+                continue
+            chosen[line.index] = where = self.pick(line.sku, None, line.quantity, left)
+            for c, q in self.parts(line.sku) if where else ():
+                left[c, where] -= q * line.quantity
+        return chosen
+
     def close(self, reservation_id: str, status: str) -> None:
         held = self.holds[reservation_id]
         held.status = status
-        sold = held.quantity if status == "COMMITTED" else 0
-        self.change(held.sku, held.location, on_hand=-sold, reserved=-held.quantity)
+        for sku, units in held.parts or ((held.sku, held.quantity),):
+            sold = units if status == "COMMITTED" else 0
+            self.change(sku, held.location, on_hand=-sold, reserved=-units)
 
 
 def code_of(outcome: Outcome) -> str | None:
@@ -202,6 +260,7 @@ class StockMachine(RuleBasedStateMachine):
                 ids[code] = location.id
             for code in SKUS:
                 await catalog.upsert_sku(conn, code, f"SKU {code}", None)
+            await bundles.upsert(conn, BUNDLE, "Kit", None, DEFINITIONS[0])
             for code, places in CHANNELS.items():
                 await channels.upsert(conn, code, code, places)
             return ids
@@ -215,11 +274,27 @@ class StockMachine(RuleBasedStateMachine):
     def expect(self, outcome: Outcome, code: str | None) -> None:
         assert code_of(outcome) == code, (outcome.error, code)
 
-    def _reservation(self, pick: int, unknown: bool) -> str:
+    def check_hold(self, outcome: Outcome, sku: str, location: str, quantity: int) -> None:
+        """The reservation the outcome made; a bundle's with what it holds of each component
+        and, as its level, the bundle's derived level there after the hold."""
+        r = outcome.reservations[0]
+        assert (r.sku, r.location_id, r.quantity) == (sku, self.location_ids[location], quantity)
+        held = tuple(HeldComponent(c, q * quantity) for c, q in sorted(self.model.parts(sku)))
+        assert r.components == (held if sku == BUNDLE else ())
+        if sku == BUNDLE and outcome.level is not None:
+            level = outcome.level
+            assert (level.sku, level.reserved, level.safety_stock, level.version) == (BUNDLE, 0, 0, 0)
+            assert level.available == self.model.fit(BUNDLE, location, self.model.free()) - quantity
+
+    def _reservation(self, pick: int, unknown: bool, kits: bool = False) -> str:
+        """One of the holds made (`kits`: a bundle's, if any), or an unknown id."""
         ids = list(self.model.holds)  # creation order: uuids would make replays differ
+        if kits and any(self.model.holds[i].sku == BUNDLE for i in ids):
+            ids = [i for i in ids if self.model.holds[i].sku == BUNDLE]
         return str(uuid.uuid4()) if unknown or not ids else ids[pick % len(ids)]
 
-    @initialize(stock=st.lists(st.sampled_from((None, 0, 4, 8, 12)), min_size=6, max_size=6))
+    @initialize(stock=st.lists(st.sampled_from((None, 0, 4, 8, 12, 12, 16)), min_size=6,
+                               max_size=6))
     def stock_up(self, stock: list[int | None]) -> None:
         places = [(sku, location) for sku in SKUS for location in LOCATIONS]
         for (sku, location), on_hand in zip(places, stock, strict=True):
@@ -231,36 +306,36 @@ class StockMachine(RuleBasedStateMachine):
         outcome = self.mutate(
             lambda c: reservations.reserve(c, sku, location, quantity, TTL, None), "reserve"
         )
-        if sku not in SKUS or location not in (None, *LOCATIONS):
+        if sku not in KNOWN or location not in (None, *LOCATIONS):
             return self.expect(outcome, "NOT_FOUND")
         chosen = self.model.pick(sku, location, quantity)
         self.expect(outcome, None if chosen else "INSUFFICIENT_STOCK")
         if chosen is not None:
-            r = outcome.reservations[0]
-            assert (r.location_id, r.quantity) == (self.location_ids[chosen], quantity)
-            self.model.hold(r.id, sku, chosen, quantity)
+            self.check_hold(outcome, sku, chosen, quantity)
+            self.model.hold(outcome.reservations[0].id, sku, chosen, quantity)
 
     @rule(sku=sku_codes, channel=channel_codes, location=location_codes, quantity=quantities)
     def reserve_through(self, sku: str, channel: str, location: str | None, quantity: int) -> None:
         outcome = self.mutate(lambda c: reservations.reserve(
             c, sku, location, quantity, TTL, None, channel=channel), "reserve")
-        if sku not in SKUS or location not in (None, *LOCATIONS) or channel not in CHANNELS:
+        if sku not in KNOWN or location not in (None, *LOCATIONS) or channel not in CHANNELS:
             return self.expect(outcome, "NOT_FOUND")
         if location is not None and location not in CHANNELS[channel]:
             return self.expect(outcome, "INVALID_INPUT")
-        chosen = (self.model.pick_through(sku, channel, quantity) if location is None
-                  else self.model.pick(sku, location, quantity))
+        chosen = self.model.pick(sku, location, quantity, among=CHANNELS[channel])
         self.expect(outcome, None if chosen else "INSUFFICIENT_STOCK")
         if chosen is not None:
-            r = outcome.reservations[0]
-            assert (r.location_id, r.quantity) == (self.location_ids[chosen], quantity)
-            self.model.hold(r.id, sku, chosen, quantity, channel)
+            self.check_hold(outcome, sku, chosen, quantity)
+            self.model.hold(outcome.reservations[0].id, sku, chosen, quantity, channel)
 
-    @rule(sku=st.sampled_from(SKUS), channel=st.none() | st.sampled_from(tuple(CHANNELS)),
+    @rule(sku=stocked, channel=st.none() | st.sampled_from(tuple(CHANNELS)),
           quantity=st.integers(1, 16))
     def reserve_split(self, sku: str, channel: str | None, quantity: int) -> None:
         outcome = self.mutate(lambda c: split_holds.reserve_split(
             c, sku, quantity, TTL, None, channel=channel), "reserve")
+        if sku == BUNDLE:  # held whole at one location
+            assert outcome.error is not None and outcome.error.field == ["allowSplit"]
+            return self.expect(outcome, "INVALID_INPUT")
         plan = self.model.split(sku, channel, quantity)
         self.expect(outcome, None if plan else "INSUFFICIENT_STOCK")
         if plan is not None:
@@ -274,30 +349,45 @@ class StockMachine(RuleBasedStateMachine):
         self, lines: list[tuple[str, str | None, int]], stray: tuple[str, str | None, int] | None
     ) -> None:
         merged = merge_lines([*lines, stray] if stray else lines, Limits())
-        outcome = self.mutate(lambda c: reservations.reserve_lines(c, merged, TTL, None), "reserveLines")
-        if any(ln.sku not in SKUS or ln.location not in (None, *LOCATIONS) for ln in merged):
+        outcome = self.mutate(lambda c: carts.reserve_lines(c, merged, TTL, None), "reserveLines")
+        if any(ln.sku not in KNOWN or ln.location not in (None, *LOCATIONS) for ln in merged):
             return self.expect(outcome, "NOT_FOUND")
-        # The store holds lines in (sku id, location id) order, lines without a location first.
-        order = sorted(merged, key=lambda ln: (
-            SKUS.index(ln.sku), LOCATIONS.index(ln.location) + 1 if ln.location else 0))
-        trial, chosen = copy.deepcopy(self.model), {}
-        for line in order:
-            chosen[line.index] = trial.pick(line.sku, line.location, line.quantity)
-            if chosen[line.index] is not None:
-                trial.hold(f"line-{line.index}", line.sku, chosen[line.index], line.quantity)
+        chosen = self.model.cart(merged)
         if None in chosen.values():
-            return self.expect(outcome, "INSUFFICIENT_STOCK")
+            self.expect(outcome, "INSUFFICIENT_STOCK")
+            assert outcome.error is not None
+            assert [e.field for e in outcome.error.errors] == [
+                ["lines", str(ln.index), "quantity"] for ln in merged if chosen[ln.index] is None]
+            return
         self.expect(outcome, None)
         assert len(outcome.reservations) == len(merged)
         for line, r in zip(merged, outcome.reservations, strict=True):
-            assert (r.sku, r.location_id, r.quantity) == (
-                line.sku, self.location_ids[chosen[line.index]], line.quantity)
-            self.model.hold(r.id, line.sku, chosen[line.index], line.quantity)
+            where = chosen[line.index]
+            assert where is not None
+            self.check_hold(Outcome(reservations=[r]), line.sku, where, line.quantity)
+            self.model.hold(r.id, line.sku, where, line.quantity)
+
+    @rule(definition=st.sampled_from(range(len(DEFINITIONS))))
+    def redefine_bundle(self, definition: int) -> None:
+        """Holds already taken keep what they hold; new ones take the new components."""
+        async def define() -> None:
+            async with self.inventory.pool.acquire() as conn, conn.transaction():
+                await bundles.upsert(conn, BUNDLE, "Kit", None, DEFINITIONS[definition])
+        self.run(define())
+        self.model.bundle = DEFINITIONS[definition]
+
+    @rule(location=location_codes, channel=st.none() | st.sampled_from(tuple(CHANNELS)),
+          quantity=st.integers(1, 2))
+    def reserve_kit(self, location: str | None, channel: str | None, quantity: int) -> None:
+        """Few kits at a time, so that bundle holds are made often enough to be closed."""
+        if channel is None:
+            return self.reserve(BUNDLE, location, quantity)
+        return self.reserve_through(BUNDLE, channel, location, quantity)
 
     @rule(pick=st.integers(0, 999), unknown=st.sampled_from((False,) * 5 + (True,)),
-          committing=st.booleans())
-    def close(self, pick: int, unknown: bool, committing: bool) -> None:
-        reservation_id = self._reservation(pick, unknown)
+          committing=st.booleans(), kits=st.booleans())
+    def close(self, pick: int, unknown: bool, committing: bool, kits: bool) -> None:
+        reservation_id = self._reservation(pick, unknown, kits)
         close_fn, status = (
             (lambda c: reservations.commit(c, reservation_id, None), "COMMITTED") if committing
             else (lambda c: reservations.release(c, reservation_id), "RELEASED"))
@@ -307,10 +397,31 @@ class StockMachine(RuleBasedStateMachine):
             return self.expect(outcome, "NOT_FOUND")
         self.expect(outcome, None if held.status == "ACTIVE" else "RESERVATION_NOT_ACTIVE")
         if outcome.error is None:
-            assert outcome.reservations[0].id == reservation_id
+            self.check_closed(outcome, reservation_id, status)
             self.model.close(reservation_id, status)
 
-    @rule(sku=st.sampled_from(SKUS), location=st.sampled_from(LOCATIONS),
+    def check_closed(self, outcome: Outcome, reservation_id: str, status: str) -> None:
+        """The hold closed on what it held, whatever the bundle is made of now: one entry per
+        component, each with the hold's id."""
+        held = self.model.holds[reservation_id]
+        r = outcome.reservations[0]
+        assert (r.id, r.status.value) == (reservation_id, status)
+        assert r.components == tuple(HeldComponent(c, units) for c, units in held.parts)
+        assert [(e.sku, e.reservation_id, e.kind.value, e.reserved_delta) for e in outcome.events] == [
+            (c, reservation_id, status, -units)
+            for c, units in held.parts or ((held.sku, held.quantity),)]
+        assert outcome.level is not None and outcome.level.sku == held.sku
+
+    def refused_as_bundle(self, outcome: Outcome, sku: str) -> bool:
+        """A bundle has no stock of its own: INVALID_INPUT on sku, naming its components."""
+        if sku != BUNDLE:
+            return False
+        self.expect(outcome, "INVALID_INPUT")
+        assert outcome.error is not None and outcome.error.field == ["sku"]
+        assert all(c in outcome.error.message for c, _ in self.model.bundle)
+        return True
+
+    @rule(sku=stocked, location=st.sampled_from(LOCATIONS),
           delta=st.integers(-8, 8).filter(bool), correction=st.booleans())
     def adjust(self, sku: str, location: str, delta: int, correction: bool) -> None:
         reason = (AdjustmentReason.CORRECTION if correction
@@ -318,6 +429,8 @@ class StockMachine(RuleBasedStateMachine):
         outcome = self.mutate(
             lambda c: levels.adjust(c, sku, location, delta, reason, None, Limits().max_quantity),
             "adjustStock")
+        if self.refused_as_bundle(outcome, sku):
+            return
         level = self.model.levels.get((sku, location))
         if delta < 0 and (level is None or level.on_hand + delta < level.reserved):
             return self.expect(outcome, "INSUFFICIENT_STOCK")
@@ -328,7 +441,7 @@ class StockMachine(RuleBasedStateMachine):
         else:
             self.model.change(sku, location, on_hand=delta)
 
-    @rule(sku=st.sampled_from(SKUS), location=st.sampled_from(LOCATIONS),
+    @rule(sku=stocked, location=st.sampled_from(LOCATIONS),
           on_hand=st.integers(0, 15), safety=st.none() | st.integers(0, 3),
           version=version_choices)
     def set_stock(
@@ -340,6 +453,8 @@ class StockMachine(RuleBasedStateMachine):
             version, version)  # type: ignore[arg-type]
         outcome = self.mutate(lambda c: levels.set_stock(
             c, sku, location, on_hand, safety, expected, None), "setStock")
+        if self.refused_as_bundle(outcome, sku):
+            return
         if expected is not None and expected != current:
             return self.expect(outcome, "VERSION_CONFLICT")
         if level is not None and on_hand < level.reserved:
@@ -352,9 +467,11 @@ class StockMachine(RuleBasedStateMachine):
         self.model.change(sku, location, on_hand=on_hand - level.on_hand)
         level.safety = level.safety if safety is None else safety
 
-    @rule(pick=st.integers(0, 999))
-    def expire(self, pick: int) -> None:
+    @rule(pick=st.integers(0, 999), kits=st.booleans())
+    def expire(self, pick: int, kits: bool) -> None:
         active = [i for i, h in self.model.holds.items() if h.status == "ACTIVE"]
+        if kits and any(self.model.holds[i].sku == BUNDLE for i in active):
+            active = [i for i in active if self.model.holds[i].sku == BUNDLE]
         if not active:
             return self.expect(self.mutate(reservations.expire_next, "expire"), None)
         reservation_id = active[pick % len(active)]
@@ -366,7 +483,7 @@ class StockMachine(RuleBasedStateMachine):
         self.expect(late, "RESERVATION_NOT_ACTIVE")
         outcome = self.mutate(reservations.expire_next, "expire")
         self.expect(outcome, None)
-        assert [r.id for r in outcome.reservations] == [reservation_id]
+        self.check_closed(outcome, reservation_id, "EXPIRED")
         self.model.close(reservation_id, "EXPIRED")
         assert self.mutate(reservations.expire_next, "expire").reservations == []
 
@@ -374,6 +491,8 @@ class StockMachine(RuleBasedStateMachine):
     def expect_incoming(self, sku: str, location: str, quantity: int) -> None:
         outcome = self.mutate(lambda c: incoming.expect(
             c, sku, location, quantity, NOW, None, Limits().max_quantity), "expectIncoming")
+        if self.refused_as_bundle(outcome, sku):
+            return
         if sku not in SKUS:
             return self.expect(outcome, "NOT_FOUND")
         self.expect(outcome, None)
@@ -516,8 +635,16 @@ class StockMachine(RuleBasedStateMachine):
                       incoming
                FROM stock_levels JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id""")}
         assert found == self.model.levels
-        holds = {r["id"]: Held(*r[1:]) for r in await pool.fetch(
-            """SELECT r.id::text AS id, s.code, l.code, quantity, status, c.code FROM reservations r
+        holds = {r["id"]: Held(*r[1:6], tuple(zip(r["parts"], r["units"], strict=True)))
+                 for r in await pool.fetch(
+            """SELECT r.id::text AS id, s.code, l.code, quantity, status, c.code,
+                      ARRAY(SELECT k.code FROM reservation_components rc JOIN skus k
+                            ON k.id = rc.sku_id WHERE rc.reservation_id = r.id
+                            ORDER BY k.code) AS parts,
+                      ARRAY(SELECT rc.quantity FROM reservation_components rc JOIN skus k
+                            ON k.id = rc.sku_id WHERE rc.reservation_id = r.id
+                            ORDER BY k.code) AS units
+               FROM reservations r
                JOIN skus s ON s.id = sku_id JOIN locations l ON l.id = location_id
                LEFT JOIN channels c ON c.id = r.channel_id""")}
         assert holds == self.model.holds
