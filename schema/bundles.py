@@ -8,6 +8,7 @@ import strawberry
 from resolvers import catalog
 from resolvers.context import Info
 from schema.payloads import UpsertSkuPayload
+from schema.webhooks import given
 
 UPSERT_DESCRIPTION = (
     "(v2) Creates or updates a bundle; its code may not be a plain SKU's (INVALID_INPUT)."
@@ -27,12 +28,13 @@ class BundleComponentInput:
 class UpsertBundleInput:
     code: str
     name: str
-    low_stock_threshold: int | None = None
+    low_stock_threshold: int | None = strawberry.UNSET  # the contract gives it no default
     components: list[BundleComponentInput]
 
 
 async def upsert_bundle(info: Info, input: UpsertBundleInput) -> UpsertSkuPayload:
     return UpsertSkuPayload.from_outcome(await catalog.upsert_bundle(
-        info, code=input.code, name=input.name, low_stock_threshold=input.low_stock_threshold,
+        info, code=input.code, name=input.name,
+        low_stock_threshold=given(input.low_stock_threshold),
         components=[(c.sku, c.quantity) for c in input.components],
     ))

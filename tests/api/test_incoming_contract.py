@@ -3,9 +3,10 @@ and available-to-promise need, with the contract's types, defaults and descripti
 
 from __future__ import annotations
 
-from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLSchema, build_schema
+from graphql import GraphQLSchema, build_schema
 
-from tests.api.test_webhook_contract import CONTRACT, _field, _type, schemas  # noqa: F401
+from tests.api.test_webhook_contract import CONTRACT, schemas  # noqa: F401
+from tests.contract_checks import concept_faults
 
 # Types incoming stock brings: served exactly as the contract has them.
 TYPES = ["Incoming", "IncomingStatus", "IncomingSource", "IncomingPayload", "ExpectIncomingInput",
@@ -22,29 +23,7 @@ VALUES = {"StockEventKind": ["INCOMING", "RECEIVED"], "UserErrorCode": ["INVALID
 
 
 def _faults(contract: GraphQLSchema, served: GraphQLSchema) -> list[str]:
-    faults: list[str] = []
-    for name in TYPES:
-        want = contract.get_type(name)
-        assert want is not None, name
-        faults += _type(want, served.get_type(name))
-    for owner, names in FIELDS.items():
-        want, got = contract.get_type(owner), served.get_type(owner)
-        assert isinstance(want, GraphQLObjectType) and isinstance(got, GraphQLObjectType)
-        for name in names:
-            if name not in got.fields:
-                faults.append(f"{owner}.{name}: not served")
-            else:
-                faults += _field(f"{owner}.{name}", want.fields[name], got.fields[name])
-    for owner, values in VALUES.items():
-        want, got = contract.get_type(owner), served.get_type(owner)
-        assert isinstance(want, GraphQLEnumType) and isinstance(got, GraphQLEnumType)
-        for value in values:
-            if value not in got.values:
-                faults.append(f"{owner}.{value}: not served")
-            elif want.values[value].description != got.values[value].description:
-                faults.append(f"{owner}.{value}: description {got.values[value].description!r}, "
-                              f"contract {want.values[value].description!r}")
-    return faults
+    return concept_faults(contract, served, types=TYPES, fields=FIELDS, values=VALUES)
 
 
 def test_incoming_stock_is_served_as_the_contract_says(

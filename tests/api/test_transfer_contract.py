@@ -5,11 +5,10 @@ an addition, which the contract allows; any other difference is a fault."""
 
 from __future__ import annotations
 
-import re
+from graphql import GraphQLSchema, build_schema
 
-from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLSchema, build_schema
-
-from tests.api.test_webhook_contract import CONTRACT, _field, _type, schemas
+from tests.api.test_webhook_contract import CONTRACT, schemas
+from tests.contract_checks import concept_faults
 
 __all__ = ["schemas"]  # the fixture, shared with the webhook contract's test
 
@@ -24,33 +23,10 @@ FIELDS = {
 }
 VALUES = {"StockEventKind": ["SHIPPED"], "IncomingSource": ["TRANSFER"],
           "AdjustmentReason": ["TRANSFER"], "UserErrorCode": ["INVALID_STATE"]}
-ADDED = re.compile(r": description .*, contract None$", re.S)
 
 
 def _faults(contract: GraphQLSchema, served: GraphQLSchema) -> list[str]:
-    faults: list[str] = []
-    for name in TYPES:
-        want = contract.get_type(name)
-        assert want is not None, name
-        faults += _type(want, served.get_type(name))
-    for owner, names in FIELDS.items():
-        want, got = contract.get_type(owner), served.get_type(owner)
-        assert isinstance(want, GraphQLObjectType) and isinstance(got, GraphQLObjectType)
-        for name in names:
-            if name not in got.fields:
-                faults.append(f"{owner}.{name}: not served")
-            else:
-                faults += _field(f"{owner}.{name}", want.fields[name], got.fields[name])
-    for owner, values in VALUES.items():
-        want, got = contract.get_type(owner), served.get_type(owner)
-        assert isinstance(want, GraphQLEnumType) and isinstance(got, GraphQLEnumType)
-        for value in values:
-            if value not in got.values:
-                faults.append(f"{owner}.{value}: not served")
-            elif want.values[value].description != got.values[value].description:
-                faults.append(f"{owner}.{value}: description {got.values[value].description!r}, "
-                              f"contract {want.values[value].description!r}")
-    return [f for f in faults if not ADDED.search(f)]
+    return concept_faults(contract, served, types=TYPES, fields=FIELDS, values=VALUES, additions_allowed=True)
 
 
 def test_transfers_are_served_as_the_contract_says(
