@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from domain.model import Sku
-from resolvers import channels
+from resolvers import bundle_reads, channels
 from resolvers import incoming as promising
 from resolvers.context import Info
 from schema.enums import AvailabilityStatus
@@ -43,6 +43,8 @@ async def incoming(root: Any, info: Info) -> int:
 
 
 async def next_restock_at(root: Any, info: Info) -> datetime | None:
+    if root.is_bundle:
+        return await bundle_reads.next_restock_at(info, root.id_)
     found: datetime | None = await info.context.loaders.next_restock.load(root.id_)
     return found
 
@@ -51,4 +53,6 @@ async def available_to_promise(
     root: Any, info: Info, at: datetime, channel: str | None = strawberry.UNSET
 ) -> int:
     wanted = None if channel is strawberry.UNSET else channel
+    if root.is_bundle:
+        return await bundle_reads.available_to_promise(info, root.id_, at, wanted)
     return await promising.available_to_promise(info, root.id_, at, wanted)

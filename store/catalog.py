@@ -27,6 +27,9 @@ SELECT * FROM (
       AND ($2::text IS NULL OR s.code ILIKE $2 ESCAPE '\\' OR s.name ILIKE $2 ESCAPE '\\')
       AND ($3::text IS NULL OR EXISTS (
             SELECT 1 FROM stock_levels x JOIN locations xl ON xl.id = x.location_id
+            WHERE x.sku_id = s.id AND xl.code = $3)
+          OR s.is_bundle AND EXISTS (
+            SELECT 1 FROM bundle_levels x JOIN locations xl ON xl.id = x.location_id
             WHERE x.sku_id = s.id AND xl.code = $3))
     GROUP BY s.id
 ) page
@@ -65,18 +68,27 @@ async def count_skus(conn: asyncpg.Connection) -> int:
     return found
 
 
+# A plain SKU's levels, or a bundle's derived ones (`bundle_levels`: the bundle's code, version
+# 0, available by the minimum over its components, not onHand - reserved).
+LEVELS_OF = f"""
+SELECT {LEVEL_COLUMNS}, NULL::integer AS bundle_available, s.code AS sku FROM stock_levels
+JOIN skus s ON s.id = sku_id
+WHERE sku_id = ANY($1::bigint[])
+UNION ALL
+SELECT {LEVEL_COLUMNS}, available, s.code FROM bundle_levels
+JOIN skus s ON s.id = sku_id
+WHERE sku_id = ANY($1::bigint[])
+ORDER BY sku_id, location_id
+"""
+
+
 async def levels_of(
     conn: asyncpg.Connection, sku_ids: Sequence[int]
 ) -> dict[int, list[StockLevel]]:
-    records = await conn.fetch(
-        f"""SELECT {LEVEL_COLUMNS}, s.code AS sku FROM stock_levels
-            JOIN skus s ON s.id = sku_id
-            WHERE sku_id = ANY($1::bigint[]) ORDER BY sku_id, location_id""",
-        list(sku_ids),
-    )
+    records = await conn.fetch(LEVELS_OF, list(sku_ids))
     found: dict[int, list[StockLevel]] = {sku_id: [] for sku_id in sku_ids}
     for r in records:
-        found[r["sku_id"]].append(rows.level(r, r["sku"]))
+        found[r["sku_id"]].append(rows.any_level(r))
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.bundle_stock import BundleLevel
 from domain.model import (
     AdjustmentReason,
     AvailabilityStatus,
@@ -23,11 +24,20 @@ from domain.model import (
 
 Record = Any  # asyncpg.Record, or any mapping with the same keys
 
+# Over `skus s LEFT JOIN stock_levels l ... GROUP BY s.id`. A bundle has no levels of its own:
+# its onHand and available are the sums of its derived levels (`bundle_levels`, migration
+# 0010), read only for a bundle (a CASE evaluates its subquery only when it is taken), so a
+# plain SKU's read plans and costs as before.
 SKU_COLUMNS = """
     s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence, s.is_bundle,
-    coalesce(sum(l.on_hand), 0) AS on_hand,
+    CASE WHEN s.is_bundle
+         THEN (SELECT coalesce(sum(b.on_hand), 0) FROM bundle_levels b WHERE b.sku_id = s.id)
+         ELSE coalesce(sum(l.on_hand), 0) END AS on_hand,
     coalesce(sum(l.reserved), 0) AS reserved,
-    coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0) AS available
+    CASE WHEN s.is_bundle
+         THEN (SELECT coalesce(sum(b.available), 0) FROM bundle_levels b WHERE b.sku_id = s.id)
+         ELSE coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0)
+    END AS available
 """
 
 LEVEL_COLUMNS = (
@@ -68,6 +78,18 @@ def level(r: Record, sku_code: str) -> StockLevel:
         version=r["version"],
         updated_at=r["updated_at"],
         incoming=r["incoming"],
+    )
+
+
+def any_level(r: Record) -> StockLevel:
+    """A row of catalog.levels_of: a plain SKU's level, or (`bundle_available` set) a bundle's
+    derived one."""
+    if r["bundle_available"] is None:
+        return level(r, r["sku"])
+    return BundleLevel(
+        sku=r["sku"], location_id=r["location_id"], on_hand=r["on_hand"], reserved=0,
+        safety_stock=0, version=0, updated_at=r["updated_at"], incoming=r["incoming"],
+        derived_available=r["bundle_available"],
     )
 
 
