@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from domain.bundle_stock import BundleLevel
@@ -24,20 +25,20 @@ from domain.model import (
 
 Record = Any  # asyncpg.Record, or any mapping with the same keys
 
-# Over `skus s LEFT JOIN stock_levels l ... GROUP BY s.id`. A bundle has no levels of its own:
-# its onHand and available are the sums of its derived levels (`bundle_levels`, migration
-# 0010), read only for a bundle (a CASE evaluates its subquery only when it is taken), so a
-# plain SKU's read plans and costs as before.
+# Over `skus s LEFT JOIN stock_levels l ... GROUP BY s.id`: a plain SKU's totals.
 SKU_COLUMNS = """
     s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence, s.is_bundle,
-    CASE WHEN s.is_bundle
-         THEN (SELECT coalesce(sum(b.on_hand), 0) FROM bundle_levels b WHERE b.sku_id = s.id)
-         ELSE coalesce(sum(l.on_hand), 0) END AS on_hand,
+    coalesce(sum(l.on_hand), 0) AS on_hand,
     coalesce(sum(l.reserved), 0) AS reserved,
-    CASE WHEN s.is_bundle
-         THEN (SELECT coalesce(sum(b.available), 0) FROM bundle_levels b WHERE b.sku_id = s.id)
-         ELSE coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0)
-    END AS available
+    coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0) AS available
+"""
+
+# A bundle's totals in the skus page, over `skus s` and its derived levels summed as `b`: no
+# levels of its own, so nothing reserved; onHand and available from `bundle_levels`.
+BUNDLE_COLUMNS = """
+    s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence, s.is_bundle,
+    coalesce(b.on_hand, 0) AS on_hand, 0::bigint AS reserved,
+    coalesce(b.available, 0) AS available
 """
 
 LEVEL_COLUMNS = (
@@ -66,6 +67,14 @@ def sku(r: Record) -> Sku:
         sequence=r["last_sequence"],
         is_bundle=r["is_bundle"],
     )
+
+
+def bundle_totals(bundle: Sku, r: Record | None) -> Sku:
+    """A bundle read as a plain SKU (no levels: zeros), with its totals from catalog's
+    BUNDLE_TOTALS (None: it has no derived level anywhere)."""
+    if r is None:
+        return replace(bundle, on_hand=0, reserved=0, available=0)
+    return replace(bundle, on_hand=int(r["on_hand"]), reserved=0, available=int(r["available"]))
 
 
 def level(r: Record, sku_code: str) -> StockLevel:
