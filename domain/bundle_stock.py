@@ -103,3 +103,9 @@ def next_restock(stock: BundleStock) -> datetime | None:
         if sum(at.values()) > now:
             return due.expected_at
     return None
+
+
+def no_events_of(code: str) -> str:
+    """The refusal of a bundle's stock events (stockEvents subscriptions, the SSE feed)."""
+    return (f"{code} is a bundle: it has no stock events of its own (its components carry the "
+            f'ledger); subscribe to availability(sku: "{code}") for its live figures')
