@@ -1,6 +1,5 @@
-"""Reads of the stock a bundle is made of: its components' levels with their ledger sequences,
-and their open incoming (service.views, for available-to-promise, the next restock and the
-live availability of a bundle)."""
+"""Reads of what bundles are made of: components' levels with their ledger sequences, and open
+incoming (service.bundle_views, for ATP, next restock and a bundle's live availability)."""
 
 from __future__ import annotations
 

@@ -48,7 +48,13 @@ async def hold(client: GraphQLClient, sku: str, location: str, quantity: int) ->
 
 @pytest.fixture
 async def kits(catalogue: GraphQLClient) -> GraphQLClient:
-    """KIT-1 = 2 x SKU-1 + 1 x SKU-2 (threshold 2); KIT-2 = SKU-1 + SKU-3 (no stock anywhere).
+    await add_kits(catalogue)
+    return catalogue
+
+
+async def add_kits(client: GraphQLClient) -> None:
+    """On the catalogue fixture's stock (SKU-1: 10 at WH-A, 4 at ST-B):
+    KIT-1 = 2 x SKU-1 + 1 x SKU-2 (threshold 2); KIT-2 = SKU-1 + SKU-3 (no stock anywhere).
 
     level            SKU-1 onHand/avail    SKU-2 onHand/avail    KIT-1 onHand/avail
     WH-A             10 / 7 (3 held)       8 / 8                 min(5, 8)=5 / min(3, 8)=3
@@ -56,7 +62,6 @@ async def kits(catalogue: GraphQLClient) -> GraphQLClient:
     WH-C              6 / 6                -                     no level (SKU-2 has none)
     KIT-1: onHand 7, available 5 (IN_STOCK); web (ST-B, WH-A) 5, store (ST-B) 2 LOW_STOCK,
     market (WH-C) 0 OUT_OF_STOCK."""
-    client = catalogue
     data = await client.data("""mutation {
       c: upsertLocation(input: {code: "WH-C", name: "East", kind: WAREHOUSE}) { userErrors { code } }
       s: upsertSku(input: {code: "SKU-3", name: "Gizmo"}) { userErrors { code } } }""")
@@ -76,7 +81,6 @@ async def kits(catalogue: GraphQLClient) -> GraphQLClient:
             "code": code, "name": f"Kit {code}", "lowStockThreshold": 2,
             "components": [{"sku": s, "quantity": q} for s, q in parts]})
         assert p["userErrors"] == [], p
-    return client
 
 
 def level(location: str, on_hand: int, available: int, incoming: int = 0) -> dict[str, Any]:
