@@ -71,6 +71,16 @@ class Loaders:
         return _loader(self._pool, views.components_of, [], cache=self._cache)
 
     @functools.cached_property
+    def bundle_levels(self) -> DataLoader[int, list[StockLevel]]:
+        """A bundle's derived levels, by its SKU id."""
+        return _loader(self._pool, bundle_views.levels_of, [], cache=self._cache)
+
+    def levels_of(self, sku_id: int, is_bundle: bool) -> Awaitable[list[StockLevel]]:
+        """A SKU's levels, or a bundle's derived ones: a plain SKU's read does not look for
+        bundle levels."""
+        return (self.bundle_levels if is_bundle else self.levels).load(sku_id)
+
+    @functools.cached_property
     def bundle_stock(self) -> DataLoader[int, BundleStock]:
         """What a bundle is made of, by its SKU id: components, their levels and incoming."""
         return _loader(self._pool, bundle_views.stock_of, cache=self._cache)

@@ -1,5 +1,5 @@
-"""Reads of what bundles are made of: components' levels with their ledger sequences, and open
-incoming (service.bundle_views, for ATP, next restock and a bundle's live availability)."""
+"""Reads of bundles' stock: derived levels, components' levels with their ledger sequences, open
+incoming (service.bundle_views: levels, ATP, next restock, a bundle's live availability)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from collections.abc import Sequence
 import asyncpg
 
 from domain.bundle_stock import BundleStock, ComponentLevel, Due
-from store import bundles
+from domain.model import StockLevel
+from store import bundles, rows
+
+# A bundle's levels (`bundle_levels`: at the locations where every component has one).
+BUNDLE_LEVELS = """
+SELECT b.*, s.code AS sku FROM bundle_levels b JOIN skus s ON s.id = b.sku_id
+WHERE b.sku_id = ANY($1::bigint[])
+ORDER BY b.sku_id, b.location_id
+"""
 
 # One statement, so each component's levels and its last sequence are from the same moment:
 # the live feed applies exactly the events after that sequence.
@@ -25,6 +33,15 @@ SELECT sku_id, location_id, quantity - received AS quantity, expected_at FROM in
 WHERE sku_id = ANY($1::bigint[]) AND status = 'EXPECTED'
 ORDER BY expected_at, id
 """
+
+
+async def levels_of(
+    conn: asyncpg.Connection, bundle_ids: Sequence[int]
+) -> dict[int, list[StockLevel]]:
+    found: dict[int, list[StockLevel]] = {bundle_id: [] for bundle_id in bundle_ids}
+    for r in await conn.fetch(BUNDLE_LEVELS, list(bundle_ids)):
+        found[r["sku_id"]].append(rows.bundle_level(r))
+    return found
 
 
 async def component_levels(

@@ -31,11 +31,13 @@ _AFTER_AND_SEARCH = """($1::text IS NULL OR s.code > $1)
       AND ($2::text IS NULL OR s.code ILIKE $2 ESCAPE '\\' OR s.name ILIKE $2 ESCAPE '\\')"""
 
 # A page: every SKU after the cursor is summed before the status filter and the order. Plain
-# SKUs and bundles in two branches, so a plain SKU plans as before and the planner costs a
-# bundle's figures for the bundles only (a per-row estimate over every SKU passed
-# jit_above_cost); each bundle's derived levels are summed from its own components (LATERAL).
+# SKUs and bundles in two branches, each cut to the page before they meet: a plain SKU plans
+# as before, and the planner costs a bundle's figures for the bundles only (a per-row estimate
+# over every SKU passed jit_above_cost). Each bundle's derived levels are summed from its own
+# components (LATERAL).
+_STATUS = "($4::text IS NULL OR $4 = stock_status(available, low_stock_threshold))"
 SKUS_PAGE = f"""
-SELECT * FROM (
+(SELECT * FROM (
     SELECT {SKU_COLUMNS}
     FROM skus s LEFT JOIN stock_levels l ON l.sku_id = s.id
     WHERE NOT s.is_bundle AND {_AFTER_AND_SEARCH}
@@ -43,7 +45,9 @@ SELECT * FROM (
             SELECT 1 FROM stock_levels x JOIN locations xl ON xl.id = x.location_id
             WHERE x.sku_id = s.id AND xl.code = $3))
     GROUP BY s.id
-    UNION ALL
+) plain WHERE {_STATUS} ORDER BY code LIMIT $5)
+UNION ALL
+(SELECT * FROM (
     SELECT {BUNDLE_COLUMNS}
     FROM skus s LEFT JOIN LATERAL (
         SELECT sum(on_hand) AS on_hand, sum(available) AS available
@@ -52,8 +56,7 @@ SELECT * FROM (
       AND ($3::text IS NULL OR EXISTS (
             SELECT 1 FROM bundle_levels x JOIN locations xl ON xl.id = x.location_id
             WHERE x.sku_id = s.id AND xl.code = $3))
-) page
-WHERE $4::text IS NULL OR $4 = stock_status(available, low_stock_threshold)
+) bundles WHERE {_STATUS} ORDER BY code LIMIT $5)
 ORDER BY code
 LIMIT $5
 """
@@ -94,27 +97,18 @@ async def count_skus(conn: asyncpg.Connection) -> int:
     return found
 
 
-# A plain SKU's levels, or a bundle's derived ones (`bundle_levels`: the bundle's code, version
-# 0, available by the minimum over its components, not onHand - reserved).
-LEVELS_OF = f"""
-SELECT {LEVEL_COLUMNS}, NULL::integer AS bundle_available, s.code AS sku FROM stock_levels
-JOIN skus s ON s.id = sku_id
-WHERE sku_id = ANY($1::bigint[])
-UNION ALL
-SELECT {LEVEL_COLUMNS}, available, s.code FROM bundle_levels
-JOIN skus s ON s.id = sku_id
-WHERE sku_id = ANY($1::bigint[])
-ORDER BY sku_id, location_id
-"""
-
-
 async def levels_of(
     conn: asyncpg.Connection, sku_ids: Sequence[int]
 ) -> dict[int, list[StockLevel]]:
-    records = await conn.fetch(LEVELS_OF, list(sku_ids))
+    records = await conn.fetch(
+        f"""SELECT {LEVEL_COLUMNS}, s.code AS sku FROM stock_levels
+            JOIN skus s ON s.id = sku_id
+            WHERE sku_id = ANY($1::bigint[]) ORDER BY sku_id, location_id""",
+        list(sku_ids),
+    )
     found: dict[int, list[StockLevel]] = {sku_id: [] for sku_id in sku_ids}
     for r in records:
-        found[r["sku_id"]].append(rows.any_level(r))
+        found[r["sku_id"]].append(rows.level(r, r["sku"]))
     return found
 
 

@@ -90,15 +90,12 @@ def level(r: Record, sku_code: str) -> StockLevel:
     )
 
 
-def any_level(r: Record) -> StockLevel:
-    """A row of catalog.levels_of: a plain SKU's level, or (`bundle_available` set) a bundle's
-    derived one."""
-    if r["bundle_available"] is None:
-        return level(r, r["sku"])
+def bundle_level(r: Record) -> StockLevel:
+    """A row of `bundle_levels` (with the bundle's code as `sku`): a bundle's derived level."""
     return BundleLevel(
         sku=r["sku"], location_id=r["location_id"], on_hand=r["on_hand"], reserved=0,
         safety_stock=0, version=0, updated_at=r["updated_at"], incoming=r["incoming"],
-        derived_available=r["bundle_available"],
+        derived_available=r["available"],
     )
 
 

@@ -55,7 +55,7 @@ async def test_sql_totals_and_the_python_twin_agree(
             page = await catalog.skus_page(conn, after=None, limit=10, status=status)
             assert [(s.code, s.available, s.on_hand) for s in page if s.is_bundle] == [
                 ("KIT", available, read.on_hand)]
-            derived = (await catalog.levels_of(conn, [kit]))[kit]
+            derived = (await stock_reads.levels_of(conn, [kit]))[kit]
             assert sum(level.available for level in derived) == available
             assert sum(level.on_hand for level in derived) == read.on_hand
             for location_id in where:
