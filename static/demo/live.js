@@ -4,6 +4,7 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  const DEFAULT_CHANNEL = 'web'; // shown first when there is one and ?channel= names none
   const AVAILABILITY = `subscription($sku: String!, $channel: String) {
     availability(sku: $sku, channel: $channel) { code available status } }`;
 
@@ -171,7 +172,8 @@
       return option;
     });
     $('channel-input').replaceChildren(...channels);
-    if (wanted.channel) $('channel-input').value = wanted.channel;
+    const preferred = wanted.channel || DEFAULT_CHANNEL;
+    if (data.channels.some((c) => c.code === preferred)) $('channel-input').value = preferred;
     const bundles = data.skus.edges.map((e) => e.node).filter((n) => n.isBundle);
     $('bundle-options').replaceChildren(...bundles.map((b) => {
       const option = document.createElement('option');
