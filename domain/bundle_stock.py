@@ -4,7 +4,7 @@ promise by a date and next restock (store, resolvers' bundle reads and the bundl
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from domain.bundles import Component, bundles_from
@@ -45,12 +45,11 @@ class Due:
 
 @dataclass(frozen=True, slots=True)
 class BundleStock:
-    """What a bundle's figures are made of: its components, their levels, the sequence each
-    component's ledger was at when they were read, and their open incoming."""
+    """What a bundle's figures are made of: its components, their levels and their open
+    incoming."""
 
     components: tuple[Component, ...]
     levels: tuple[ComponentLevel, ...]
-    sequences: Mapping[int, int] = field(default_factory=dict)
     due: tuple[Due, ...] = ()
 
     def available_by_location(self) -> dict[int, dict[int, int]]:

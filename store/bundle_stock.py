@@ -65,7 +65,7 @@ async def stock_of(
     a stock without components)."""
     components = await bundles.components_of(conn, bundle_ids)
     sku_ids = sorted({c.sku_id for found in components.values() for c in found})
-    levels, sequences = await component_levels(conn, sku_ids)
+    levels, _ = await component_levels(conn, sku_ids)
     due = [Due(r["sku_id"], r["location_id"], r["quantity"], r["expected_at"])
            for r in await conn.fetch(OPEN_INCOMING, sku_ids)]
     found: dict[int, BundleStock] = {}
@@ -74,7 +74,6 @@ async def stock_of(
         found[bundle_id] = BundleStock(
             components=tuple(parts),
             levels=tuple(level for level in levels if level.sku_id in ids),
-            sequences={sku_id: n for sku_id, n in sequences.items() if sku_id in ids},
             due=tuple(d for d in due if d.sku_id in ids),
         )
     return found

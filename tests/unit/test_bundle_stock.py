@@ -26,13 +26,13 @@ LEVELS = (ComponentLevel(1, 10, 5, 5), ComponentLevel(2, 10, 9, 9), ComponentLev
 
 
 def stock(*due: Due) -> BundleStock:
-    return BundleStock((A, B), LEVELS, {}, due)
+    return BundleStock((A, B), LEVELS, due)
 
 
 def test_available_sums_the_minimum_at_each_location() -> None:
     assert available(stock()) == 3
     assert available(stock(), {20, 30}) == 1
-    assert available(BundleStock((A, B), (), {})) == 0
+    assert available(BundleStock((A, B), ())) == 0
 
 
 def test_promise_adds_what_is_due_by_then_where_each_component_has_a_level() -> None:
@@ -53,14 +53,14 @@ def test_next_restock_is_when_the_scarce_components_are_back() -> None:
     assert next_restock(stock(Due(1, 20, 40, NOW + DAY))) is None  # B still lacks at L2
     empty = ((Component(1, "A", 1), Component(2, "B", 1)),
              (ComponentLevel(1, 10, 0, 0), ComponentLevel(2, 10, 0, 0)))
-    both = BundleStock(*empty, {}, (Due(1, 10, 1, NOW + DAY), Due(2, 10, 1, NOW + DAY)))
+    both = BundleStock(*empty, (Due(1, 10, 1, NOW + DAY), Due(2, 10, 1, NOW + DAY)))
     assert next_restock(both) == NOW + DAY
-    apart = BundleStock(*empty, {}, (Due(1, 10, 1, NOW + DAY), Due(2, 10, 1, NOW + 2 * DAY)))
+    apart = BundleStock(*empty, (Due(1, 10, 1, NOW + DAY), Due(2, 10, 1, NOW + 2 * DAY)))
     assert next_restock(apart) == NOW + 2 * DAY
 
 
 def test_promise_is_capped_as_a_figure() -> None:
-    big = BundleStock((Component(1, "A", 1),), (ComponentLevel(1, 10, 0, 0),), {},
+    big = BundleStock((Component(1, "A", 1),), (ComponentLevel(1, 10, 0, 0),),
                       (Due(1, 10, MAX_FIGURE, NOW), Due(1, 10, MAX_FIGURE, NOW)))
     assert promise(big, NOW) == MAX_FIGURE
 
