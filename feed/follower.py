@@ -33,6 +33,7 @@ class Watch:
     queue_size: int
     coalesce: bool = False
     overflowed: bool = False
+    dropped: bool = False  # a coalescing watch let events go; a reader of several SKUs re-reads
     _events: list[StockEvent] = field(default_factory=list)
     _waiter: asyncio.Future[None] | None = None
 
@@ -45,6 +46,7 @@ class Watch:
                 self._wake()
                 return
             self._events.clear()
+            self.dropped = True
         self._events.append(event)
         self._wake()
 

@@ -69,11 +69,14 @@ class StockFeed:
         self.outbox.put(events)
 
     @contextlib.asynccontextmanager
-    async def watch(self, sku: str, *, coalesce: bool = False) -> AsyncIterator[Watch]:
+    async def watch(
+        self, sku: str, *, coalesce: bool = False, into: Watch | None = None
+    ) -> AsyncIterator[Watch]:
+        """A buffer of `sku`'s live events (`into`, if given, may be another SKU's too)."""
         stream = self.streams.get(sku)
         if stream is None:
             stream = self.streams[sku] = SkuStream(sku, self.broadcast, self.topic(sku), self.pool)
-        watch = Watch(self.queue_size, coalesce)
+        watch = into if into is not None else Watch(self.queue_size, coalesce)
         stream.watches.add(watch)
         try:
             async with asyncio.timeout(30):
@@ -82,6 +85,20 @@ class StockFeed:
         finally:
             stream.watches.discard(watch)
             self._release(stream)
+
+    @contextlib.asynccontextmanager
+    async def watch_each(
+        self, skus: Sequence[str], *, coalesce: bool = False
+    ) -> AsyncIterator[Watch]:
+        """One buffer of the live events of every SKU in `skus`, each SKU's in its sequence
+        order (a bundle's availability follows its components so). As `follow`, the reader
+        reads their figures once this is entered: nothing after that read is missed. Every
+        stream lets the buffer go on the way out."""
+        watch = Watch(self.queue_size, coalesce)
+        async with contextlib.AsyncExitStack() as each:
+            for sku in skus:
+                await each.enter_async_context(self.watch(sku, into=watch))
+            yield watch
 
     def _release(self, stream: SkuStream) -> None:
         if stream.idle and self.streams.get(stream.sku) is stream:

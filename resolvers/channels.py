@@ -58,9 +58,12 @@ def through(channel: Channel, levels: Sequence[StockLevel]) -> int:
     return sum(level.available for level in levels if level.location_id in channel.location_ids)
 
 
-async def figures(info: Info, sku_id: int, threshold: int, code: str) -> tuple[int, Status]:
+async def figures(
+    info: Info, sku_id: int, is_bundle: bool, threshold: int, code: str
+) -> tuple[int, Status]:
+    """A SKU's (or a bundle's, from its derived levels) available and status through `code`."""
     found = await known(info, code)
-    available = through(found, await info.context.loaders.levels.load(sku_id))
+    available = through(found, await info.context.loaders.levels_of(sku_id, is_bundle))
     return available, availability_status(available, threshold)
 
 

@@ -33,6 +33,10 @@ class Context:
     handoff: bool = False
     # the webhook API's settings (SSRF rule, endpoint cap, secret overlap, event source)
     partners: PartnerSettings = field(default_factory=PartnerSettings)
+    # SKU streams this connection's bundle subscriptions follow, one per component, and how
+    # many they may (resolvers.bundle_feed.following: MAX_SUBSCRIPTIONS_PER_CONNECTION)
+    bundle_follows: int = 0
+    max_follows: int = 100
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

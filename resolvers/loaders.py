@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 import asyncpg
 from aiodataloader import DataLoader
 
+from domain.bundle_stock import BundleStock
 from domain.bundles import Component
 from domain.model import Channel, Location, Sku, StockLevel
-from service import incoming, views
+from service import bundle_views, incoming, views
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -68,6 +69,21 @@ class Loaders:
     def components(self) -> DataLoader[int, list[Component]]:
         """A bundle's components by its SKU id ([] for a plain SKU)."""
         return _loader(self._pool, views.components_of, [], cache=self._cache)
+
+    @functools.cached_property
+    def bundle_levels(self) -> DataLoader[int, list[StockLevel]]:
+        """A bundle's derived levels, by its SKU id."""
+        return _loader(self._pool, bundle_views.levels_of, [], cache=self._cache)
+
+    def levels_of(self, sku_id: int, is_bundle: bool) -> Awaitable[list[StockLevel]]:
+        """A SKU's levels, or a bundle's derived ones: a plain SKU's read does not look for
+        bundle levels."""
+        return (self.bundle_levels if is_bundle else self.levels).load(sku_id)
+
+    @functools.cached_property
+    def bundle_stock(self) -> DataLoader[int, BundleStock]:
+        """What a bundle is made of, by its SKU id: components, their levels and incoming."""
+        return _loader(self._pool, bundle_views.stock_of, cache=self._cache)
 
     @functools.cached_property
     def next_restock(self) -> DataLoader[int, datetime | None]:

@@ -8,17 +8,19 @@ import functools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 from graphql import GraphQLError
 
 from domain import model
 from domain.access import Principal
+from domain.bundle_stock import no_events_of
 from domain.ownership import shown_to
 from domain.rules import text_fault
-from feed.hub import FeedOverflow, Follow, StockFeed
+from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import counted
 from resolvers import channels
+from resolvers.bundle_feed import BundleFigures, following
 from resolvers.channel_feed import ChannelFigures
 from resolvers.context import Info
 from resolvers.handoff import SHARED_RESULTS, Handoff
@@ -89,6 +91,8 @@ async def stock_events(
         async with info.context.feed.follow(sku, after_sequence) as follow:
             if follow.snapshot is None:
                 raise _not_found(sku)
+            if follow.snapshot.is_bundle:
+                raise GraphQLError(no_events_of(sku), extensions={"code": "BAD_USER_INPUT"})
             feed = info.context.feed
             viewer = info.context.principal
             if after_sequence is None:
@@ -133,20 +137,49 @@ async def availability(
             if follow.snapshot is None:
                 raise _not_found(sku)
             shown = follow.snapshot
-            figures: Callable[[model.Sku, model.StockEvent], Awaitable[model.Sku]] = _sku_wide
-            if through is not None:
-                following = ChannelFigures(info.context.inventory.pool, through, shown)
-                shown = await following.start()
-                figures = following.apply
+            if not shown.is_bundle:
+                figures: Callable[[model.Sku, model.StockEvent], Awaitable[model.Sku]] = (
+                    _sku_wide)
+                if through is not None:
+                    by_channel = ChannelFigures(info.context.inventory.pool, through, shown)
+                    shown = await by_channel.start()
+                    figures = by_channel.apply
+                yield present(shown)
+                async for current in _changes(follow, shown, throttle, figures):
+                    yield _shared(info.context.feed, present, current,
+                                  (current.code, current.sequence, channel))
+        # a bundle has no events of its own: it follows its components (having left its own)
+        async for value in _bundle_availability(info, shown, through, throttle, present):
+            yield value
+
+
+async def _bundle_availability(
+    info: Info, bundle: model.Sku, through: model.Channel | None, throttle: float,
+    present: Callable[[model.Sku], P],
+) -> AsyncGenerator[P, None]:
+    """A bundle's figures from its components' events: the components it had when the
+    subscription started. Not shared between subscribers: its sequence stays 0, so nothing
+    tells two moments of it apart."""
+    components = await info.context.loaders.components.load(bundle.id)
+    with following(info.context, len(components)):
+        async with info.context.feed.watch_each(
+                [c.sku for c in components], coalesce=True) as watch:
+            figures = BundleFigures(info.context.inventory.pool, bundle, components, through,
+                                    watch)
+            shown = await figures.start()
             yield present(shown)
-            async for current in _changes(follow, shown, throttle, figures):
-                shown = current
-                yield _shared(info.context.feed, present, current,
-                              (current.code, current.sequence, channel))
+            async for current in _changes(figures, shown, throttle, figures.apply):
+                yield present(current)
+
+
+class Live(Protocol):
+    """Where `_changes` takes events from: a Follow, or a bundle's BundleFigures."""
+
+    async def live(self) -> model.StockEvent | None: ...
 
 
 async def _changes(
-    follow: Follow, shown: model.Sku, throttle: float,
+    follow: Live, shown: model.Sku, throttle: float,
     figures: Callable[[model.Sku, model.StockEvent], Awaitable[model.Sku]] = _sku_wide,
 ) -> AsyncGenerator[model.Sku, None]:
     """Values that differ from the last one shown, at most one per `throttle` seconds as the

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from domain.model import Sku
-from resolvers import channels
+from resolvers import bundle_reads, channels
 from resolvers import incoming as promising
 from resolvers.context import Info
 from schema.enums import AvailabilityStatus
@@ -19,7 +19,8 @@ async def available(root: Any, info: Info, channel: str | None = strawberry.UNSE
     if channel is None or channel is strawberry.UNSET:
         figure: int = root.available_
         return figure
-    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[0]
+    return (await channels.figures(
+        info, root.id_, root.is_bundle, root.low_stock_threshold, channel))[0]
 
 
 async def status(
@@ -28,7 +29,8 @@ async def status(
     if channel is None or channel is strawberry.UNSET:
         found: AvailabilityStatus = root.status_
         return found
-    return (await channels.figures(info, root.id_, root.low_stock_threshold, channel))[1]
+    return (await channels.figures(
+        info, root.id_, root.is_bundle, root.low_stock_threshold, channel))[1]
 
 
 async def components(info: Info, bundle_id: int) -> list[tuple[Sku, int]]:
@@ -39,10 +41,13 @@ async def components(info: Info, bundle_id: int) -> list[tuple[Sku, int]]:
 
 
 async def incoming(root: Any, info: Info) -> int:
-    return sum(level.incoming for level in await info.context.loaders.levels.load(root.id_))
+    levels = await info.context.loaders.levels_of(root.id_, root.is_bundle)
+    return sum(level.incoming for level in levels)
 
 
 async def next_restock_at(root: Any, info: Info) -> datetime | None:
+    if root.is_bundle:
+        return await bundle_reads.next_restock_at(info, root.id_)
     found: datetime | None = await info.context.loaders.next_restock.load(root.id_)
     return found
 
@@ -51,4 +56,6 @@ async def available_to_promise(
     root: Any, info: Info, at: datetime, channel: str | None = strawberry.UNSET
 ) -> int:
     wanted = None if channel is strawberry.UNSET else channel
+    if root.is_bundle:
+        return await bundle_reads.available_to_promise(info, root.id_, at, wanted)
     return await promising.available_to_promise(info, root.id_, at, wanted)

@@ -106,7 +106,7 @@ class Sku:
 
     @strawberry.field
     async def levels(self, info: Info, location: str | None = None) -> list[StockLevel]:
-        levels = await info.context.loaders.levels.load(self.id_)
+        levels = await info.context.loaders.levels_of(self.id_, self.is_bundle)
         if location is not None:
             if (fault := text_fault(location)) is not None:
                 raise GraphQLError(f"`location` {fault}", extensions={"code": "BAD_USER_INPUT"})

@@ -1,5 +1,5 @@
-"""A small, realistic demo catalogue: a few locations and a few hundred SKUs with stock, loaded
-through the same use cases as the API (called by cli.py `seed` and `serve --seed`)."""
+"""A small, realistic demo catalogue (locations, a few hundred SKUs with stock, two channels, a
+bundle) loaded through the API's use cases (called by cli.py `seed` and `serve --seed`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 
 from domain.model import LocationKind
 from domain.outcome import Outcome
-from service import cataloguing, stocking
+from service import cataloguing, channels, stocking
 from service.inventory import Inventory
 from store import catalog
 
@@ -28,6 +28,16 @@ PRODUCTS = [
     ("JKT", "Waxed field jacket"),
     ("BAG", "Roll-top backpack"),
 ]
+CHANNELS = [
+    ("web", "Web shop", ["WH-EAST", "WH-WEST"]),
+    ("retail", "Stores", ["STORE-BERLIN", "STORE-PARIS"]),
+]
+BUNDLE = ("KIT-STARTER", "Starter kit: tee, two pairs of socks, cap",
+          [("TEE-BLK-M", 1), ("SOCK-BLK-M", 2), ("CAP-BLK-M", 1)])
+# The bundle's components get this stock (by location, in LOCATIONS' order), so the demo page's
+# default SKU, TEE-BLK-M, is what the kit lacks: reserving one in another tab moves the kit
+# (12 + 5 + 2 + 0 = 19 kits; 17 TEE-BLK-M through the web channel).
+FIXED = {"TEE-BLK-M": (12, 5, 2, 0), "SOCK-BLK-M": (40, 40, 8, 8), "CAP-BLK-M": (20, 20, 3, 1)}
 COLOURS = ["BLK", "WHT", "NVY", "OLV", "RED", "GRY"]
 SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
 
@@ -51,16 +61,25 @@ async def seed(inventory: Inventory, *, rng: random.Random | None = None) -> int
                 ))
                 await _stock(inventory, rng, code)
                 created += 1
-    return created
+    for code, name, locations in CHANNELS:
+        await _succeeded(channels.upsert_channel(inventory, code=code, name=name,
+                                                 locations=locations))
+    code, name, components = BUNDLE
+    await _succeeded(cataloguing.upsert_bundle(inventory, code=code, name=name,
+                                               low_stock_threshold=None, components=components))
+    return created + 1
 
 
 async def _stock(inventory: Inventory, rng: random.Random, code: str) -> None:
-    for location, _, kind in LOCATIONS:
-        if kind is LocationKind.STORE and rng.random() < 0.4:
+    for n, (location, _, kind) in enumerate(LOCATIONS):
+        if code in FIXED:
+            on_hand = FIXED[code][n]
+        elif kind is LocationKind.STORE and rng.random() < 0.4:
             continue
-        on_hand = rng.choice([0, 2, 5, 12, 40, 120]) if kind is LocationKind.WAREHOUSE else (
-            rng.randint(0, 8)
-        )
+        else:
+            on_hand = rng.choice([0, 2, 5, 12, 40, 120]) if kind is LocationKind.WAREHOUSE else (
+                rng.randint(0, 8)
+            )
         await _succeeded(stocking.set_stock(
             inventory, sku=code, location=location, on_hand=on_hand, safety_stock=0,
             expected_version=0, reference="seed",

@@ -10,7 +10,7 @@ import asyncpg
 from domain.errors import InvalidInput
 from domain.model import Location, LocationKind, Sku, StockLevel
 from store import rows
-from store.rows import LEVEL_COLUMNS, SKU_COLUMNS
+from store.rows import BUNDLE_COLUMNS, LEVEL_COLUMNS, SKU_COLUMNS
 
 SKUS_BY_CODE = f"""
 SELECT {SKU_COLUMNS}
@@ -19,26 +19,58 @@ WHERE s.code = ANY($1::text[])
 GROUP BY s.id
 """
 
+# A bundle has no levels: its totals are its derived levels' (`bundle_levels`), read by a
+# second statement only when bundles were asked for, so a plain SKU's read is what it was.
+BUNDLE_TOTALS = """
+SELECT sku_id, sum(on_hand) AS on_hand, sum(available) AS available FROM bundle_levels
+WHERE sku_id = ANY($1::bigint[])
+GROUP BY sku_id
+"""
+
+_AFTER_AND_SEARCH = """($1::text IS NULL OR s.code > $1)
+      AND ($2::text IS NULL OR s.code ILIKE $2 ESCAPE '\\' OR s.name ILIKE $2 ESCAPE '\\')"""
+
+# A page: every SKU after the cursor is summed before the status filter and the order. Plain
+# SKUs and bundles in two branches, each cut to the page before they meet: a plain SKU plans
+# as before, and the planner costs a bundle's figures for the bundles only (a per-row estimate
+# over every SKU passed jit_above_cost). Each bundle's derived levels are summed from its own
+# components (LATERAL).
+_STATUS = "($4::text IS NULL OR $4 = stock_status(available, low_stock_threshold))"
 SKUS_PAGE = f"""
-SELECT * FROM (
+(SELECT * FROM (
     SELECT {SKU_COLUMNS}
     FROM skus s LEFT JOIN stock_levels l ON l.sku_id = s.id
-    WHERE ($1::text IS NULL OR s.code > $1)
-      AND ($2::text IS NULL OR s.code ILIKE $2 ESCAPE '\\' OR s.name ILIKE $2 ESCAPE '\\')
+    WHERE NOT s.is_bundle AND {_AFTER_AND_SEARCH}
       AND ($3::text IS NULL OR EXISTS (
             SELECT 1 FROM stock_levels x JOIN locations xl ON xl.id = x.location_id
             WHERE x.sku_id = s.id AND xl.code = $3))
     GROUP BY s.id
-) page
-WHERE $4::text IS NULL OR $4 = stock_status(available, low_stock_threshold)
+) plain WHERE {_STATUS} ORDER BY code LIMIT $5)
+UNION ALL
+(SELECT * FROM (
+    SELECT {BUNDLE_COLUMNS}
+    FROM skus s LEFT JOIN LATERAL (
+        SELECT sum(on_hand) AS on_hand, sum(available) AS available
+        FROM bundle_levels WHERE sku_id = s.id) b ON true
+    WHERE s.is_bundle AND {_AFTER_AND_SEARCH}
+      AND ($3::text IS NULL OR EXISTS (
+            SELECT 1 FROM bundle_levels x JOIN locations xl ON xl.id = x.location_id
+            WHERE x.sku_id = s.id AND xl.code = $3))
+) bundles WHERE {_STATUS} ORDER BY code LIMIT $5)
 ORDER BY code
 LIMIT $5
 """
 
 
 async def skus_by_code(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, Sku]:
-    records = await conn.fetch(SKUS_BY_CODE, list(codes))
-    return {r["code"]: rows.sku(r) for r in records}
+    found = {r["code"]: rows.sku(r) for r in await conn.fetch(SKUS_BY_CODE, list(codes))}
+    bundles = [sku.id for sku in found.values() if sku.is_bundle]
+    if bundles:
+        totals = {r["sku_id"]: r for r in await conn.fetch(BUNDLE_TOTALS, bundles)}
+        for code, sku in found.items():
+            if sku.is_bundle:
+                found[code] = rows.bundle_totals(sku, totals.get(sku.id))
+    return found
 
 
 def _like_pattern(search: str) -> str:

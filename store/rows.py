@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from domain.model import (
@@ -28,11 +29,20 @@ from domain.model import (
 
 Record = Any  # asyncpg.Record, or any mapping with the same keys
 
+# Over `skus s LEFT JOIN stock_levels l ... GROUP BY s.id`: a plain SKU's totals.
 SKU_COLUMNS = """
     s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence, s.is_bundle,
     coalesce(sum(l.on_hand), 0) AS on_hand,
     coalesce(sum(l.reserved), 0) AS reserved,
     coalesce(sum(stock_available(l.on_hand, l.reserved, l.safety_stock)), 0) AS available
+"""
+
+# A bundle's totals in the skus page, over `skus s` and its derived levels summed as `b`: no
+# levels of its own, so nothing reserved; onHand and available from `bundle_levels`.
+BUNDLE_COLUMNS = """
+    s.id, s.code, s.name, s.low_stock_threshold, s.last_sequence, s.is_bundle,
+    coalesce(b.on_hand, 0) AS on_hand, 0::bigint AS reserved,
+    coalesce(b.available, 0) AS available
 """
 
 LEVEL_COLUMNS = (
@@ -72,6 +82,14 @@ def sku(r: Record) -> Sku:
     )
 
 
+def bundle_totals(bundle: Sku, r: Record | None) -> Sku:
+    """A bundle read as a plain SKU (no levels: zeros), with its totals from catalog's
+    BUNDLE_TOTALS (None: it has no derived level anywhere)."""
+    if r is None:
+        return replace(bundle, on_hand=0, reserved=0, available=0)
+    return replace(bundle, on_hand=int(r["on_hand"]), reserved=0, available=int(r["available"]))
+
+
 def level(r: Record, sku_code: str) -> StockLevel:
     return StockLevel(
         sku=sku_code,
@@ -82,6 +100,15 @@ def level(r: Record, sku_code: str) -> StockLevel:
         version=r["version"],
         updated_at=r["updated_at"],
         incoming=r["incoming"],
+    )
+
+
+def bundle_level(r: Record) -> StockLevel:
+    """A row of `bundle_levels` (with the bundle's code as `sku`): a bundle's derived level."""
+    return StockLevel(
+        sku=r["sku"], location_id=r["location_id"], on_hand=r["on_hand"], reserved=0,
+        safety_stock=0, version=0, updated_at=r["updated_at"], incoming=r["incoming"],
+        bundle_available=r["available"],
     )
 
 

@@ -12,6 +12,8 @@ import orjson
 from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
+from domain.bundle_stock import no_events_of
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
@@ -60,3 +62,9 @@ def rate_limited(limit: int) -> Refusal:
 def internal_error(request_id: str) -> Refusal:
     return Refusal(500, "INTERNAL_SERVER_ERROR", f"Internal server error (request {request_id}).",
                    {"requestId": request_id})
+
+
+def bundle_events(code: str) -> Refusal:
+    """A bundle has no stock events of its own: the same words as the stockEvents
+    subscription's BAD_USER_INPUT error."""
+    return Refusal(400, "BAD_USER_INPUT", no_events_of(code))

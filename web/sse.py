@@ -18,7 +18,7 @@ from domain.rules import text_fault
 from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import SUBSCRIPTIONS
 from service.access import AccessError, Gatekeeper
-from web import caller, sse_format
+from web import caller, refusals, sse_format
 from web.refusals import Refusal
 from web.state import services
 from web.watched import WatchedStream
@@ -68,9 +68,11 @@ async def sku_events(request: Request) -> Response:
     except BaseException:
         gatekeeper.unwatch(watched)
         raise
-    if follow.snapshot is None:
+    if follow.snapshot is None or follow.snapshot.is_bundle:
         gatekeeper.unwatch(watched)
         await stream.__aexit__(None, None, None)
+        if follow.snapshot is not None:
+            return refusals.bundle_events(code).feed_response()
         return Refusal(404, "NOT_FOUND", f"unknown SKU {code!r}").feed_response()
 
     async def body() -> AsyncIterator[bytes]:

@@ -84,7 +84,7 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         context = Context(
             inventory=found.inventory, feed=found.feed, gatekeeper=found.gatekeeper,
             request=request, response=response, cache=isinstance(request, Request),
-            partners=found.partners,
+            partners=found.partners, max_follows=self.max_subscriptions_per_connection or 100,
         )
         if isinstance(request, Request):
             try:

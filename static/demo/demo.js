@@ -1,4 +1,5 @@
-// A live product page: figures from the SSE feed, actions through GraphQL mutations.
+// A live product page: figures from the SSE feed, actions through GraphQL mutations (the
+// bundle and channel tiles are live.js's).
 'use strict';
 
 const MAX_EVENTS = 12;
@@ -158,14 +159,19 @@ async function show(code) {
   say('');
   follow(code);
   try {
-    const data = await graphql('query($c: String!) { sku(code: $c) { code name } }', { c: code });
+    const data = await graphql('query($c: String!) { sku(code: $c) { code name isBundle } }', { c: code });
     if (state.code !== code) return;
     $('name').textContent = data.sku ? data.sku.name : 'Unknown SKU';
-    if (!data.sku) {
-      say(`No SKU with code ${code}.`, 'error');
+    if (!data.sku || data.sku.isBundle) {
+      // a bundle has no stock events of its own: live.js shows it over a subscription
+      say(data.sku ? `${code} is a bundle: its live figures are in the Bundle tile.`
+        : `No SKU with code ${code}.`, data.sku ? '' : 'error');
       state.source.close();
       $('live').textContent = 'no feed';
       $('live').className = 'live off';
+    }
+    if (data.sku) {
+      document.dispatchEvent(new CustomEvent('demo:sku', { detail: { code, isBundle: data.sku.isBundle } }));
     }
   } catch (error) {
     say(`Could not load ${code}: ${error.message}`, 'error');

@@ -1,4 +1,5 @@
-"""The /demo product page in a real headless Chromium: two shoppers see each other's changes live."""
+"""The /demo product page in a real headless Chromium: two shoppers see each other's changes live,
+on the SKU's own figures and on the bundle and channel tiles."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, Response, async_playwright, expect
 
+from tests.api.test_bundle_reads import hold, kits
 from tests.client import GraphQLClient
 from tests.conftest import ADMIN_KEY, RunningServer
+
+__all__ = ["kits"]  # the fixture
 
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -38,7 +42,8 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def open_demo(browser: Browser, server: RunningServer, errors: list[str]) -> Page:
+async def open_demo(browser: Browser, server: RunningServer, errors: list[str],
+                    query: str = "sku=SKU-1", available: str = "14") -> Page:
     """A page in its own context (a separate shopper) that sends the admin key on mutations."""
     context = await browser.new_context(viewport={"width": 760, "height": 860})
     await context.add_init_script(
@@ -47,8 +52,8 @@ async def open_demo(browser: Browser, server: RunningServer, errors: list[str]) 
     page = await context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(f"{server.url}/demo?sku=SKU-1")
-    await shows(page, "#available", "14", timeout=5000)
+    await page.goto(f"{server.url}/demo?{query}")
+    await shows(page, "#available", available, timeout=5000)
     return page
 
 
@@ -127,4 +132,41 @@ async def test_two_pages_see_each_others_changes_live(
     print(f"\nlive latency: reserve {reserve_latency * 1000:.0f} ms, "
           f"restock {restock_latency * 1000:.0f} ms")
     assert reserve_latency < LIVE_MS / 1000 and restock_latency < LIVE_MS / 1000
+    assert errors == []
+
+
+async def test_the_bundle_and_channel_tiles_follow_components_live(
+    server: RunningServer, kits: GraphQLClient, browser: Browser
+) -> None:
+    """KIT-1 = 2 x SKU-1 + SKU-2: 5 (WH-A 3, ST-B 2); SKU-1 through web (ST-B, WH-A): 4 + 7."""
+    errors: list[str] = []
+    page = await open_demo(browser, server, errors, "sku=SKU-1&bundle=KIT-1&channel=web", "17")
+    await shows(page, "#bundle-available", "5", timeout=5000)
+    await shows(page, "#channel-available", "11", timeout=5000)
+    await expect(page.locator("#bundle-note")).to_have_text("2 × SKU-1 + 1 × SKU-2")
+    await expect(page.locator("#channel-note")).to_have_text("sells from ST-B, WH-A")
+    assert await page.get_attribute("#bundle-status", "data-status") == "IN_STOCK"
+    await expect(page.locator("#tiles-live")).to_have_text("live")
+
+    await hold(kits, "SKU-1", "ST-B", 2)  # a component through the API: KIT-1 at ST-B 1
+    await shows(page, "#bundle-available", "4")
+    await shows(page, "#channel-available", "9")
+
+    # another tab reserves SKU-1 twice, at WH-A (the most available): KIT-1 there 3, then 2
+    other = await open_demo(browser, server, errors, "sku=SKU-1", "15")
+    for _ in range(2):
+        await click_and_wait(other, "#reserve", "reserve")
+    await shows(page, "#bundle-available", "3")
+    await shows(page, "#channel-available", "7")
+
+    await page.select_option("#channel-input", "store")  # ST-B only: 2 of SKU-1, threshold 3
+    await shows(page, "#channel-available", "2")
+    assert await page.get_attribute("#channel-status", "data-status") == "LOW_STOCK"
+    assert page.url.endswith("channel=store")
+    await hold(kits, "SKU-1", "ST-B", 1)  # ST-B: KIT-1 0, SKU-1 1
+    await shows(page, "#channel-available", "1")
+    await shows(page, "#bundle-available", "2")
+    assert await page.get_attribute("#bundle-status", "data-status") == "LOW_STOCK"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / "demo-tiles.png", full_page=True)
     assert errors == []
