@@ -34,11 +34,13 @@ def _fit(line: Demand, location: int, left: Mapping[Level, int]) -> int:
     return bundles_from(here, line.parts)
 
 
-def _pick(line: Demand, left: Mapping[Level, int]) -> int | None:
+def _pick(
+    line: Demand, left: Mapping[Level, int], places: Mapping[int, Sequence[int]]
+) -> int | None:
     if line.among is not None:
         return next((loc for loc in line.among if _fit(line, loc, left) >= line.quantity), None)
-    places = sorted({loc for (sku_id, loc) in left if sku_id == line.parts[0].sku_id})
-    fits = [(-n, loc) for loc in places if (n := _fit(line, loc, left)) >= line.quantity]
+    fits = [(-n, loc) for loc in places.get(line.parts[0].sku_id, ())
+            if (n := _fit(line, loc, left)) >= line.quantity]
     # the most available first, ties: the oldest location (the lowest id), as a plain hold
     return min(fits)[1] if fits else None
 
@@ -52,6 +54,11 @@ def plan(lines: Sequence[Demand], available: Mapping[Level, int]) -> dict[int, i
     Then each line without a location, in order, picks where to hold as a single reserve
     does, from what the lines before it left."""
     left = dict(available)
+    # each SKU's locations, found once: a line's pick looks at its own SKU's levels only, so a
+    # cart of many lines over many locked levels costs lines x locations x parts, not more
+    places: dict[int, list[int]] = {}
+    for sku_id, location in sorted(available):
+        places.setdefault(sku_id, []).append(location)
     located: dict[Level, int] = {}
     for line in lines:
         if line.location is not None:
@@ -67,7 +74,7 @@ def plan(lines: Sequence[Demand], available: Mapping[Level, int]) -> dict[int, i
         elif line.location is not None:
             fails = any((sku_id, line.location) in short for sku_id, _ in line.takes())
             chosen[line.index] = None if fails else line.location
-        elif (where := _pick(line, left)) is not None:
+        elif (where := _pick(line, left, places)) is not None:
             chosen[line.index] = where
             for sku_id, units in line.takes():
                 left[sku_id, where] -= units
