@@ -193,3 +193,49 @@ async def test_a_new_composition_goes_out_with_the_next_component_entry(
     assert [(d["data"]["previousAvailable"], d["data"]["available"]) for d in documents] == [
         (0, 4), (4, 7)]  # from what was sent to the figures of the new composition
     assert data_figures(documents[-1]["data"]) == await view_figures(pool)
+
+
+async def test_a_sink_that_skipped_while_idle_compares_with_the_figures_it_skipped_to(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    """A webhook sink without endpoints skips to the heads; the bundle figures it last handed
+    on are forgotten with the skip, so the first bundle event after it wakes compares with the
+    kit as it was then, not as it was before the skip (it sent 4 -> 1 for an entry that did not
+    move the kit)."""
+    seen: list[LedgerChange] = []
+    quiet = [False]
+
+    async def idle(conn: asyncpg.Connection) -> bool:
+        return quiet[0]
+
+    tail = LedgerTail(pool, Recording(SINK, seen), sweep_interval=0.05, idle=idle)
+    task = asyncio.create_task(tail.run())
+
+    async def skipping() -> bool:
+        return tail._idle == quiet[0]
+
+    try:
+        async with pool.acquire() as conn:
+            await started(conn, SINK)
+        await kit_catalogue(inventory)
+        await stock_both(inventory, on_hand=8)  # 2 x K-1 + K-2: 4 kits
+        await until(lambda: caught_up(pool, SINK))
+        quiet[0] = True
+        await until(skipping)
+        await stocking.set_stock(inventory, sku=PART_1, location="W", on_hand=2,  # 1 kit
+                                 safety_stock=None, expected_version=None, reference=None)
+        await until(lambda: caught_up(pool, SINK))  # skipped to the head, handed nothing on
+        quiet[0] = False
+        await until(skipping)
+        for sku, on_hand in ((PART_2, 5), (PART_1, 6)):  # 1 kit still, then 3
+            await stocking.set_stock(inventory, sku=sku, location="W", on_hand=on_hand,
+                                     safety_stock=None, expected_version=None, reference=None)
+        await until(lambda: caught_up(pool, SINK))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    documents = kit_documents(seen)
+    assert [(d["id"], d["data"]["previousAvailable"], d["data"]["available"])
+            for d in documents] == [(f"{KIT}/availability/{PART_2}/1", 0, 4),
+                                    (f"{KIT}/availability/{PART_1}/3", 1, 3)]
+    assert data_figures(documents[-1]["data"]) == await view_figures(pool)
