@@ -7,7 +7,7 @@ import dataclasses
 import enum
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -37,8 +37,16 @@ SAVE = "UPDATE idempotency_keys SET response = $3 WHERE scope = $1 AND key = $2"
 PURGE = "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1)"
 
 
+def _canonical(value: Any) -> str:
+    """A time is one instant however it was written: in UTC (as str() wrote UTC ones before,
+    so keys stored then still match)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return str(value.astimezone(UTC))
+    return str(value)
+
+
 def request_hash(arguments: dict[str, Any]) -> str:
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=_canonical)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -65,3 +65,18 @@ async def test_every_keyed_command_hashes_its_input_as_before(inventory: Invento
                            idempotency_key="k5")
     assert await stored_hash(inventory, "k5") == hashed_as_before(CommitReservationInput(
         reservation_id=strawberry.ID(held.reservation.id), idempotency_key="k5"))
+
+
+def test_one_instant_hashes_the_same_however_it_is_written() -> None:
+    """A retry that writes the same expectedAt in another offset is the same request (it was
+    IDEMPOTENCY_KEY_REUSED); a UTC time hashes as str() wrote it before, so stored keys match."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    utc = datetime(2026, 12, 12, 10, 0, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=1)))
+    assert idempotency.request_hash({"expected_at": paris}) == \
+        idempotency.request_hash({"expected_at": utc})
+    assert idempotency.request_hash({"expected_at": utc}) == idempotency.request_hash(
+        {"expected_at": "2026-12-12 10:00:00+00:00"})
+    assert idempotency.request_hash({"expected_at": utc + timedelta(seconds=1)}) != \
+        idempotency.request_hash({"expected_at": utc})
