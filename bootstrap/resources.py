@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import asyncpg
 from redis.asyncio import Redis
@@ -21,6 +22,7 @@ from store import database, migrations
 from store.errors import connection_lost
 
 log = logging.getLogger("inventory")
+T = TypeVar("T")
 
 
 def database_url(settings: Settings) -> str:
@@ -36,33 +38,39 @@ async def open_pool(
 ) -> AsyncIterator[asyncpg.Pool]:
     """The pool (settings' sizes unless given), migrated first if `migrate` (default:
     MIGRATE_ON_START)."""
-    pool = await database.create_pool(
-        database_url(settings),
+    url = database_url(settings)
+    pool: asyncpg.Pool = await _retried("opening the pool", lambda: database.create_pool(
+        url,
         min_size=settings.pool_min_size if min_size is None else min_size,
         max_size=settings.pool_max_size if max_size is None else max_size,
-    )
+    ))
     try:
         if settings.migrate_on_start if migrate is None else migrate:
-            await _migrated(pool)
+            await _retried("migrations", lambda: _migrate(pool))
         yield pool
     finally:
         await pool.close()
 
 
-async def _migrated(pool: asyncpg.Pool, attempts: int = 20) -> None:
-    """Migrates, trying again while the database connection breaks (an instance restarted
-    during a database blip starts once it is back, within about 10 s, instead of exiting)."""
+async def _migrate(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await migrations.migrate(conn)
+
+
+async def _retried(what: str, step: Callable[[], Awaitable[T]], attempts: int = 20) -> T:
+    """A startup step, tried again while the database connection breaks (an instance started
+    during a database blip starts once it is back, within about 10 s, instead of exiting;
+    the chaos test restarts instances while it cuts connections)."""
     for attempt in range(1, attempts + 1):
         try:
-            async with pool.acquire() as conn:
-                await migrations.migrate(conn)
-            return
+            return await step()
         except Exception as exc:
             if attempt == attempts or not connection_lost(exc):
                 raise
-            log.warning("migrations: the database connection broke (%s); trying again",
-                        type(exc).__name__)
+            log.warning("%s: the database connection broke (%s); trying again",
+                        what, type(exc).__name__)
             await asyncio.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 @contextlib.asynccontextmanager
