@@ -121,11 +121,14 @@ class Settings:
             default_ttl_seconds=_int(env, "DEFAULT_TTL_SECONDS", 15 * 60),
             max_ttl_seconds=_int(env, "MAX_TTL_SECONDS", 24 * 60 * 60),
             max_cart_lines=_int(env, "MAX_CART_LINES", 200),
+            max_bulk_lines=_int(env, "BULK_MAX_LINES", 1000),
         )
         if not 0 < limits.max_quantity <= MAX_FIGURE:
             raise ValueError(f"need 0 < MAX_QUANTITY <= {MAX_FIGURE}")
         if limits.max_cart_lines <= 0:
             raise ValueError("need MAX_CART_LINES > 0")
+        if limits.max_bulk_lines <= 0:
+            raise ValueError("need BULK_MAX_LINES > 0")
         if not 0 < limits.default_ttl_seconds <= limits.max_ttl_seconds:
             raise ValueError("need 0 < DEFAULT_TTL_SECONDS <= MAX_TTL_SECONDS")
         return cls(
