@@ -44,9 +44,8 @@ async def _apply(
     refusals: dict[int, StockError], idempotency_scope: str,
 ) -> BulkOutcome:
     """Apply every line not in `refusals` (the argument checks' failures, by index); with
-    `atomic`, any failing line means nothing is applied and no key is stored."""
-    if atomic and refusals:
-        return _refused([Outcome(error=refusals.get(i)) for i in range(len(lines))])
+    `atomic`, any failing line means nothing is applied and no key is stored (the others
+    still run, then roll back, so every failing line is named)."""
     scope = f"{idempotency_scope}:{command.value}"
     async with inventory.pool.acquire() as conn:
         while True:
