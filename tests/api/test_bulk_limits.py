@@ -3,6 +3,7 @@ the real HTTP server in one call (its body over MAX_BODY_BYTES); other bodies ke
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from settings import Settings
 from tests.api.test_bulk_stock import BULK_ADJUST, BULK_SET, assert_ledger_figures
 from tests.client import GraphQLClient
 from tests.conftest import RunningServer
@@ -114,3 +116,19 @@ async def test_other_bodies_keep_the_cap(
     over = await catalogue.data(BULK_ADJUST, {"i": {"lines": _lines(skus, "y") + [
         {"sku": "SKU-1", "location": "WH-A", "delta": 1, "reason": "RESTOCK"}]}})
     assert [e["code"] for e in over["bulkAdjustStock"]["userErrors"]] == ["INVALID_INPUT"]
+
+
+async def test_a_bulk_call_counts_one_request_per_100_lines(
+    settings: Settings, catalogue: GraphQLClient, pool: asyncpg.Pool
+) -> None:
+    ghosts = {"lines": [{"sku": "GHOST", "location": "WH-A", "delta": 1, "reason": "RESTOCK"}
+                        for _ in range(1000)]}  # cheap: refused per line, nothing written
+    limited = RunningServer(dataclasses.replace(settings, rate_limit_per_key=12))
+    async with limited, aiohttp.ClientSession() as session:
+        client = GraphQLClient(limited.graphql_url, session, catalogue.headers)
+        codes = []
+        for _ in range(4):  # 40 requests' worth within two one-second windows of 12 at most
+            body = await client.post(BULK_ADJUST, {"i": ghosts})
+            codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body
+                         else "ok")
+    assert "RATE_LIMITED" in codes and "ok" in codes, codes
