@@ -132,3 +132,19 @@ async def test_a_bulk_call_counts_one_request_per_100_lines(
             codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body
                          else "ok")
     assert "RATE_LIMITED" in codes and "ok" in codes, codes
+
+
+async def test_the_full_path_reads_a_bulk_body_too(
+    server: RunningServer, catalogue: GraphQLClient
+) -> None:
+    ghosts = [{**line, "sku": "GHOST"} for line in _lines(["X"], "o")]
+    body = json.dumps({"query": BULK_ADJUST, "variables": {"i": {"lines": ghosts}}}).encode()
+    assert len(body) > MAX_BODY_BYTES
+    async with aiohttp.ClientSession() as session, session.post(
+        server.graphql_url, data=body, headers={  # an Origin sends it past the fast path
+            "Content-Type": "application/json", "Origin": "http://erp.example",
+            **catalogue.headers},
+    ) as response:
+        assert response.status == 200
+        payload = (await response.json())["data"]["bulkAdjustStock"]
+    assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"] * 1000
