@@ -75,3 +75,30 @@ async def test_concurrent_bulks_and_carts_never_deadlock_and_keep_the_ledger(
         assert entries[event.sku, event.sequence] == event.on_hand_delta
     assert not await figures_that_disagree_with_the_ledger(pool)
     await assert_consistent(pool)
+
+
+async def test_a_level_another_writer_creates_first_is_applied_on_top_of_it(
+    inventory: Inventory, pool: asyncpg.Pool
+) -> None:
+    await catalogue_of(inventory, "N", [{"A": 5}])
+    await cataloguing.upsert_location(inventory, code="D", name="D", kind=LocationKind.WAREHOUSE)
+    async with pool.acquire() as holder:
+        creating = holder.transaction()
+        await creating.start()
+        await holder.execute(
+            """INSERT INTO stock_levels (sku_id, location_id, on_hand)
+               SELECT s.id, l.id, 0 FROM skus s, locations l WHERE s.code = 'N0' AND l.code = 'D'""")
+        lines = [StockLine("N0", "A", delta=1, reason=AdjustmentReason.RESTOCK),
+                 StockLine("N0", "D", delta=4, reason=AdjustmentReason.RESTOCK)]
+        bulking = asyncio.create_task(bulk.adjust_many(inventory, lines, atomic=True, refusals={}))
+        async with asyncio.timeout(10), pool.acquire() as watcher:  # the bulk waits for it
+            while await watcher.fetchval(
+                """SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'""") < 1:
+                await asyncio.sleep(0.01)
+        await creating.commit()  # empty level, no ledger entry: as a level with nothing yet
+        async with asyncio.timeout(10):
+            done = await bulking
+    assert [(o.level.on_hand, o.level.version) for o in done.lines if o.level] == [(6, 2), (4, 2)]
+    assert not await figures_that_disagree_with_the_ledger(pool)
+    await assert_consistent(pool)
