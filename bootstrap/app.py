@@ -68,7 +68,8 @@ def middleware(settings: Settings, limit: RateLimit) -> list[Middleware]:
             expose_headers=["X-Request-ID", "Retry-After"], max_age=600,
         ),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                   seconds=settings.request_timeout_seconds),
+                   seconds=settings.request_timeout_seconds,
+                   bulk_bytes=settings.max_bulk_body_bytes),
         Middleware(RequestTimeout, seconds=settings.request_timeout_seconds),
     ]
 
@@ -106,4 +107,5 @@ def build_app(settings: Settings) -> ASGIApp:
     if not settings.http_fast_path:
         return app
     return GraphQLFastPath(app, graphql, limit=limit, max_body_bytes=settings.max_body_bytes,
-                           timeout_seconds=settings.request_timeout_seconds)
+                           timeout_seconds=settings.request_timeout_seconds,
+                           max_bulk_body_bytes=settings.max_bulk_body_bytes)

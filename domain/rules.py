@@ -29,6 +29,7 @@ class Limits:
     default_ttl_seconds: int = 15 * 60
     max_ttl_seconds: int = 24 * 60 * 60
     max_cart_lines: int = 200
+    max_bulk_lines: int = 1000
 
 
 def check_code(value: str, field: Sequence[str | int]) -> str:

@@ -3,6 +3,7 @@ web/view.py's get_context builds one per request (or per WebSocket operation).""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,9 @@ class Context:
     # many they may (resolvers.bundle_feed.following: MAX_SUBSCRIPTIONS_PER_CONNECTION)
     bundle_follows: int = 0
     max_follows: int = 100
+    # spends more of the caller's rate budget (a bulk call's lines past its first hundred);
+    # False when over it. None: nothing counts (WebSocket operations, tests)
+    charge: Callable[[int], Awaitable[bool]] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -10,10 +10,10 @@ as are `channels` and `Channel.locations`,
 `webhookEndpoints` ENDPOINTS_COUNTED, `WebhookEndpoint.deliveries(first)` (default 50, at most
 MAX_DELIVERIES), `incoming(first)` (default 100, at most MAX_INCOMING), `transfers(first)`
 (default 100, at most MAX_TRANSFERS) and `Transfer.lines` LINES_COUNTED, every other list
-(userErrors, a cart's reservations) one. Sizes come from
-literals or from the request's variables (so `first: $n` costs what `$n` asks), clamped to the
-field's own maximum (past it the resolver refuses anyway). Fragments cost what they select,
-once per spread.
+(userErrors, a cart's reservations, a bulk call's results: BULK_MAX_LINES bounds those) one.
+Sizes come from literals or from the request's variables (so `first: $n` costs what `$n`
+asks), clamped to the field's own maximum (past it the resolver refuses anyway). Fragments cost
+what they select, once per spread.
 """
 
 from __future__ import annotations

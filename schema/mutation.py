@@ -9,6 +9,7 @@ from resolvers import catalog, channels, reservations, stock
 from resolvers import webhooks as webhook_resolvers
 from resolvers.context import Info
 from resolvers.permissions import CanReserve, CanWrite, IsAdmin
+from schema import bulk as bulk_schema
 from schema import bundles as bundle_schema
 from schema import incoming as incoming_schema
 from schema import transfers as transfer_schema
@@ -215,6 +216,12 @@ class Mutation:
     set_stock: SetStockPayload = strawberry.mutation(
         permission_classes=[CanWrite],
         resolver=_set_stock,
+    )
+    bulk_adjust_stock: bulk_schema.BulkAdjustStockPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description="(v2)", resolver=bulk_schema.bulk_adjust_stock,
+    )
+    bulk_set_stock: bulk_schema.BulkSetStockPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description="(v2)", resolver=bulk_schema.bulk_set_stock,
     )
     create_webhook_endpoint: CreateWebhookEndpointPayload = strawberry.mutation(
         permission_classes=[IsAdmin], description="(v2) Admin only.",

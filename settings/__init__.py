@@ -83,6 +83,9 @@ class Settings:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_body_bytes: int = 131072
+    # web/http_limits.py: a body naming bulkAdjustStock/bulkSetStock may be this large
+    # (BULK_MAX_LINES lines with keys and references: about 150 bytes each)
+    max_bulk_body_bytes: int = 1048576
     request_timeout_seconds: float = 10.0
     introspection: bool = True
     http_fast_path: bool = True
@@ -121,11 +124,14 @@ class Settings:
             default_ttl_seconds=_int(env, "DEFAULT_TTL_SECONDS", 15 * 60),
             max_ttl_seconds=_int(env, "MAX_TTL_SECONDS", 24 * 60 * 60),
             max_cart_lines=_int(env, "MAX_CART_LINES", 200),
+            max_bulk_lines=_int(env, "BULK_MAX_LINES", 1000),
         )
         if not 0 < limits.max_quantity <= MAX_FIGURE:
             raise ValueError(f"need 0 < MAX_QUANTITY <= {MAX_FIGURE}")
         if limits.max_cart_lines <= 0:
             raise ValueError("need MAX_CART_LINES > 0")
+        if limits.max_bulk_lines <= 0:
+            raise ValueError("need BULK_MAX_LINES > 0")
         if not 0 < limits.default_ttl_seconds <= limits.max_ttl_seconds:
             raise ValueError("need 0 < DEFAULT_TTL_SECONDS <= MAX_TTL_SECONDS")
         return cls(
@@ -161,6 +167,7 @@ class Settings:
             max_aliases=_int(env, "MAX_ALIASES", 30),
             max_tokens=_int(env, "MAX_TOKENS", 2000),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 131072),
+            max_bulk_body_bytes=_int(env, "MAX_BULK_BODY_BYTES", 1048576),
             request_timeout_seconds=float(_int(env, "REQUEST_TIMEOUT_SECONDS", 10)),
             introspection=_flag(env, "INTROSPECTION", True),
             http_fast_path=_flag(env, "HTTP_FAST_PATH", True),

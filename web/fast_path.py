@@ -95,11 +95,13 @@ def _operation(body: bytes) -> tuple[str, dict[str, Any] | None, str | None]:
 
 class GraphQLFastPath:
     def __init__(self, app: ASGIApp, view: InventoryGraphQL, *, limit: RateLimit,
-                 max_body_bytes: int, timeout_seconds: float, path: str = "/graphql") -> None:
+                 max_body_bytes: int, timeout_seconds: float, path: str = "/graphql",
+                 max_bulk_body_bytes: int = 0) -> None:
         self.app = app
         self.view = view
         self.limit = limit
         self.max_body_bytes = max_body_bytes
+        self.max_bulk_body_bytes = max_bulk_body_bytes
         self.timeout_seconds = timeout_seconds
         self.path = path
 
@@ -116,7 +118,8 @@ class GraphQLFastPath:
         try:
             if not await self.limit.admit(scope, send):
                 return
-            body = await read_body(scope, receive, send, self.max_body_bytes, self.timeout_seconds)
+            body = await read_body(scope, receive, send, self.max_body_bytes, self.timeout_seconds,
+                                   self.max_bulk_body_bytes)
             if body is None:
                 return
             try:

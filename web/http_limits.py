@@ -1,6 +1,10 @@
 """Two pure-ASGI guards for HTTP requests: a body cap (413, or 408 past REQUEST_TIMEOUT_SECONDS)
 and a deadline for the response (504); bootstrap/app.py installs them, web/fast_path.py too.
 
+A body may pass MAX_BODY_BYTES, up to MAX_BULK_BODY_BYTES, only while what arrived by then
+names a bulk mutation (its query sent before its variables, as clients send them); any other
+body is refused at MAX_BODY_BYTES without reading further.
+
 WebSockets pass through both untouched."""
 
 from __future__ import annotations
@@ -18,17 +22,27 @@ def too_slow(seconds: float) -> Refusal:
                    headers=((b"connection", b"close"),))
 
 
+BULK_FIELDS = (b"bulkAdjustStock", b"bulkSetStock")
+
+
+def _names_bulk(chunks: list[bytes]) -> bool:
+    head = b"".join(chunks)
+    return any(name in head for name in BULK_FIELDS)
+
+
 async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int,
-                    seconds: float = 0) -> bytes | None:
-    """The whole body, never a chunk past `max_bytes` (a declared Content-Length over the
-    limit is refused without reading anything), within `seconds` (0: no bound) of the first
-    read; None once answered 413 or 408, or the client left."""
+                    seconds: float = 0, bulk_bytes: int = 0) -> bytes | None:
+    """The whole body, never a chunk past `max_bytes` (or `bulk_bytes` for a bulk mutation;
+    a declared Content-Length over the limit is refused without reading anything), within
+    `seconds` (0: no bound) of the first read; None once answered 413 or 408, or the client
+    left."""
+    ceiling = max(max_bytes, bulk_bytes)
     declared = Headers(scope=scope).get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isdigit() and int(declared) > ceiling:
         await too_large(max_bytes).send(send)
         return None
     chunks: list[bytes] = []
-    size, more = 0, True
+    size, more, bulk = 0, True, False
     try:
         async with asyncio.timeout(seconds if seconds > 0 else None):
             while more:
@@ -38,8 +52,13 @@ async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int,
                 chunks.append(message.get("body", b""))
                 size += len(chunks[-1])
                 more = message.get("more_body", False)
-                if size > max_bytes:
-                    await too_large(max_bytes).send(send)
+                if size > max_bytes and not bulk:
+                    bulk = bulk_bytes > max_bytes and _names_bulk(chunks)  # checked once
+                    if not bulk:
+                        await too_large(max_bytes).send(send)
+                        return None
+                if size > ceiling:
+                    await too_large(ceiling).send(send)
                     return None
     except TimeoutError:
         await too_slow(seconds).send(send)
@@ -65,18 +84,22 @@ BODY_READ = "inventory.body_read"  # scope key: web.fast_path read the body with
 
 
 class BodyLimit:
-    """Reads the body up to `max_bytes`, within `seconds`, before the app sees it (read_body)."""
+    """Reads the body up to `max_bytes` (`bulk_bytes` for a bulk mutation), within `seconds`,
+    before the app sees it (read_body)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float = 0) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float = 0,
+                 bulk_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.seconds = seconds
+        self.bulk_bytes = bulk_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get(BODY_READ):
             await self.app(scope, receive, send)
             return
-        body = await read_body(scope, receive, send, self.max_bytes, self.seconds)
+        body = await read_body(scope, receive, send, self.max_bytes, self.seconds,
+                               self.bulk_bytes)
         if body is not None:
             await self.app(scope, replaying(body, receive), send)
 

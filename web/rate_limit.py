@@ -154,6 +154,14 @@ class RateLimit:
         identity, limit = self.budget(principal, address)
         return limit <= 0 or await self.counter.admit(identity, limit), limit
 
+    async def spend(self, principal: Principal | None, address: str, units: int) -> bool:
+        """Counts `units` more operations of a request already admitted (a bulk call's weight);
+        False once the budget is spent."""
+        for _ in range(units):
+            if not (await self.allow(principal, address))[0]:
+                return False
+        return True
+
     async def admit(self, scope: Scope, send: Send) -> bool:
         """Counts the request once; False after answering 429 (or 400 for a duplicated
         credential)."""

@@ -94,6 +94,9 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
             except AccessError as error:
                 context.auth_error = error
             request.scope[PRINCIPAL] = context.principal
+            if self.rate_limit is not None:
+                context.charge = functools.partial(
+                    self.rate_limit.spend, context.principal, caller.address(request.scope))
         return context
 
     async def create_streaming_response(
