@@ -1,0 +1,115 @@
+"""A hold a recorded sale leaves uncovered: moved whole to another location that can cover it,
+else SHORTED (called by store.sales, with every level involved already locked)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncpg
+
+from domain.model import HeldComponent, Reservation, StockEvent, StockEventKind
+from domain.model import available_quantity as available
+from store import ledger, rows
+from store.rows import RESERVATION_COLUMNS
+
+Level = tuple[int, int]  # (SKU id, location id)
+
+CHANGE = f"""
+UPDATE stock_levels
+SET on_hand = on_hand + $3, reserved = reserved + $4, version = version + 1, updated_at = now()
+WHERE sku_id = $1 AND location_id = $2
+  AND ($4 <= 0 OR stock_available(on_hand, reserved, safety_stock) >= $4)
+RETURNING {rows.LEVEL_COLUMNS}
+"""
+
+MOVE = f"""
+UPDATE reservations SET location_id = $2, updated_at = now() WHERE id = $1::uuid
+RETURNING {RESERVATION_COLUMNS}
+"""
+
+MOVE_PARTS = "UPDATE reservation_components SET location_id = $2 WHERE reservation_id = $1::uuid"
+
+SHORT = f"""
+UPDATE reservations SET status = 'SHORTED', updated_at = now() WHERE id = $1::uuid
+RETURNING {RESERVATION_COLUMNS}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An ACTIVE hold at the sold level, its row locked: what it holds of each SKU at
+    `location_id` (a plain hold: its own SKU), the channel's locations in priority order
+    (None: no channel) and its owner key's locations (None: every location)."""
+
+    id: str
+    code: str
+    location_id: int
+    parts: tuple[tuple[int, str, int], ...]  # (SKU id, code, units), in SKU-id order
+    owner: int | None
+    reference: str | None
+    among: tuple[int, ...] | None
+    within: frozenset[int] | None
+    is_bundle: bool
+
+
+def destination(hold: Held, levels: Mapping[Level, list[int]]) -> int | None:
+    """Where the whole hold fits (every part, after safety stock): the channel's first such
+    location, else the one where it fits most often (ties: the oldest location)."""
+    def fit(location: int) -> int | None:
+        counts = []
+        for sku_id, _, units in hold.parts:
+            level = levels.get((sku_id, location))
+            if level is None:
+                return None
+            counts.append(available(*level) // units)
+        return min(counts) if min(counts) >= 1 else None
+
+    places = sorted({loc for (sku_id, loc) in levels if sku_id == hold.parts[0][0]})
+    places = [loc for loc in places if loc != hold.location_id
+              and (hold.within is None or loc in hold.within)]
+    if hold.among is not None:
+        return next((loc for loc in hold.among if loc in places and fit(loc)), None)
+    fits = [(-n, loc) for loc in places if (n := fit(loc) or 0) >= 1]
+    return min(fits)[1] if fits else None
+
+
+async def _change(
+    conn: asyncpg.Connection, levels: dict[Level, list[int]], level: Level, on_hand: int,
+    reserved: int,
+) -> rows.Record:
+    record = await conn.fetchrow(CHANGE, *level, on_hand, reserved)
+    if record is None:
+        raise RuntimeError("a locked level lost the stock it was planned to hold")
+    levels[level][0] += on_hand
+    levels[level][1] += reserved
+    return record
+
+
+async def resolve(
+    conn: asyncpg.Connection, hold: Held, levels: dict[Level, list[int]],
+) -> tuple[Reservation, list[StockEvent]]:
+    """Move `hold` (MOVED at its location, RESERVED at the new one, per SKU) or short it
+    (SHORTED per SKU); `levels` ([on_hand, reserved, safety] by level, all locked) follow."""
+    where = destination(hold, levels)
+    events = []
+    if where is None:
+        r = await conn.fetchrow(SHORT, hold.id)
+    else:
+        r = await conn.fetchrow(MOVE, hold.id, where)
+        if hold.is_bundle:
+            await conn.execute(MOVE_PARTS, hold.id, where)
+    for sku_id, _, units in hold.parts:
+        old = await _change(conn, levels, (sku_id, hold.location_id), 0, -units)
+        kind = StockEventKind.SHORTED if where is None else StockEventKind.MOVED
+        events.append(await ledger.append(
+            conn, old, kind, reserved_delta=-units, reservation_id=hold.id,
+            reference=hold.reference, actor=hold.owner))
+        if where is not None:
+            new = await _change(conn, levels, (sku_id, where), 0, units)
+            events.append(await ledger.append(
+                conn, new, StockEventKind.RESERVED, reserved_delta=units, reservation_id=hold.id,
+                reference=hold.reference, actor=hold.owner))
+    components = [HeldComponent(code, units) for _, code, units in hold.parts]
+    return rows.reservation(r, hold.code, components if hold.is_bundle else ()), events
+
