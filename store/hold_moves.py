@@ -65,6 +65,8 @@ def destination(hold: Held, levels: Mapping[Level, list[int]]) -> int | None:
             counts.append(available(*level) // units)
         return min(counts) if min(counts) >= 1 else None
 
+    if not hold.parts:  # a bundle hold always has its component rows
+        return None
     places = sorted({loc for (sku_id, loc) in levels if sku_id == hold.parts[0][0]})
     places = [loc for loc in places if loc != hold.location_id
               and (hold.within is None or loc in hold.within)]
