@@ -3,17 +3,12 @@ else SHORTED (called by store.sales, with every level involved already locked)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 import asyncpg
 
 from domain.model import HeldComponent, Reservation, StockEvent, StockEventKind
-from domain.model import available_quantity as available
+from domain.sales import Held, Level, destination
 from store import ledger, rows
 from store.rows import RESERVATION_COLUMNS
-
-Level = tuple[int, int]  # (SKU id, location id)
 
 CHANGE = f"""
 UPDATE stock_levels
@@ -34,46 +29,6 @@ SHORT = f"""
 UPDATE reservations SET status = 'SHORTED', updated_at = now() WHERE id = $1::uuid
 RETURNING {RESERVATION_COLUMNS}
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """An ACTIVE hold at the sold level, its row locked: what it holds of each SKU at
-    `location_id` (a plain hold: its own SKU), the channel's locations in priority order
-    (None: no channel) and its owner key's locations (None: every location)."""
-
-    id: str
-    code: str
-    location_id: int
-    parts: tuple[tuple[int, str, int], ...]  # (SKU id, code, units), in SKU-id order
-    owner: int | None
-    reference: str | None
-    among: tuple[int, ...] | None
-    within: frozenset[int] | None
-    is_bundle: bool
-
-
-def destination(hold: Held, levels: Mapping[Level, list[int]]) -> int | None:
-    """Where the whole hold fits (every part, after safety stock): the channel's first such
-    location, else the one where it fits most often (ties: the oldest location)."""
-    def fit(location: int) -> int | None:
-        counts = []
-        for sku_id, _, units in hold.parts:
-            level = levels.get((sku_id, location))
-            if level is None:
-                return None
-            counts.append(available(*level) // units)
-        return min(counts) if min(counts) >= 1 else None
-
-    if not hold.parts:  # a bundle hold always has its component rows
-        return None
-    places = sorted({loc for (sku_id, loc) in levels if sku_id == hold.parts[0][0]})
-    places = [loc for loc in places if loc != hold.location_id
-              and (hold.within is None or loc in hold.within)]
-    if hold.among is not None:
-        return next((loc for loc in hold.among if loc in places and fit(loc)), None)
-    fits = [(-n, loc) for loc in places if (n := fit(loc) or 0) >= 1]
-    return min(fits)[1] if fits else None
 
 
 async def _change(

@@ -12,8 +12,8 @@ import asyncpg
 
 from domain.model import AdjustmentReason, StockEventKind
 from domain.outcome import Outcome
+from domain.sales import Held, Level
 from store import hold_moves, ledger, lookups, rows
-from store.hold_moves import Held, Level
 
 HOLDS_AT = """
 SELECT r.id::text AS id, r.sku_id, r.location_id, r.quantity, r.owner, r.reference,
