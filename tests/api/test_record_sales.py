@@ -213,6 +213,20 @@ async def test_bad_sales_are_their_own_errors_and_the_others_count(
     await assert_consistent(pool)
 
 
+async def test_another_keys_hold_is_moved_but_shown_only_to_its_owner(
+    catalogue: GraphQLClient, tokens: dict[str, str], as_key: Any, pool: asyncpg.Pool
+) -> None:
+    checkout = as_key(tokens["reserve"])
+    h = await hold(checkout, 3)
+    p = await record(as_key(tokens["write"]), sale("o1", 2))
+    assert (p["moved"], p["results"][0]["level"]["reserved"]) == ([], 0)
+    assert (await checkout.data(READ, {"id": h["id"]}))["reservation"]["location"] == \
+        {"code": "WH-A"}
+    assert (await events(catalogue))[-3:-1] == [  # an admin reads whose hold moved
+        ("MOVED", "ST-B", 0, -3, h["id"]), ("RESERVED", "WH-A", 0, 3, h["id"])]
+    await assert_consistent(pool)
+
+
 @pytest.mark.parametrize("who", ["reserve", "store-b"])
 async def test_scope_and_location_binding(
     catalogue: GraphQLClient, tokens: dict[str, str], as_key: Any, who: str
