@@ -65,6 +65,7 @@ class Held:
     among: tuple[int, ...] | None
     within: frozenset[int] | None
     is_bundle: bool
+    lapsed: bool = False  # past its expiry, not yet expired: it is expired, not moved
 
 
 def destination(hold: Held, levels: Mapping[Level, list[int]]) -> int | None:

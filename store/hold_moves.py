@@ -26,7 +26,7 @@ RETURNING {RESERVATION_COLUMNS}
 MOVE_PARTS = "UPDATE reservation_components SET location_id = $2 WHERE reservation_id = $1::uuid"
 
 SHORT = f"""
-UPDATE reservations SET status = 'SHORTED', updated_at = now() WHERE id = $1::uuid
+UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1::uuid
 RETURNING {RESERVATION_COLUMNS}
 """
 
@@ -47,20 +47,22 @@ async def resolve(
     conn: asyncpg.Connection, hold: Held, levels: dict[Level, list[int]],
 ) -> tuple[Reservation, list[StockEvent]]:
     """Move `hold` (MOVED at its location, RESERVED at the new one, per SKU) or short it
-    (SHORTED per SKU); `levels` ([on_hand, reserved, safety] by level, all locked) follow."""
-    where = destination(hold, levels)
+    (SHORTED per SKU); a lapsed hold is expired as the sweeper would (EXPIRED per SKU).
+    `levels` ([on_hand, reserved, safety] by level, all locked) follow the changes."""
+    where = None if hold.lapsed else destination(hold, levels)
+    kind = StockEventKind.EXPIRED if hold.lapsed else StockEventKind.SHORTED
+    leaves = kind if where is None else StockEventKind.MOVED
     events = []
     if where is None:
-        r = await conn.fetchrow(SHORT, hold.id)
+        r = await conn.fetchrow(SHORT, hold.id, kind.value)
     else:
         r = await conn.fetchrow(MOVE, hold.id, where)
         if hold.is_bundle:
             await conn.execute(MOVE_PARTS, hold.id, where)
     for sku_id, _, units in hold.parts:
         old = await _change(conn, levels, (sku_id, hold.location_id), 0, -units)
-        kind = StockEventKind.SHORTED if where is None else StockEventKind.MOVED
         events.append(await ledger.append(
-            conn, old, kind, reserved_delta=-units, reservation_id=hold.id,
+            conn, old, leaves, reserved_delta=-units, reservation_id=hold.id,
             reference=hold.reference, actor=hold.owner))
         if where is not None:
             new = await _change(conn, levels, (sku_id, where), 0, units)

@@ -17,7 +17,7 @@ from store import hold_moves, ledger, lookups, rows
 
 HOLDS_AT = """
 SELECT r.id::text AS id, r.sku_id, r.location_id, r.quantity, r.owner, r.reference,
-       r.created_at, s.code, s.is_bundle,
+       r.created_at, r.expires_at <= now() AS lapsed, s.code, s.is_bundle,
        (SELECT array_agg(cl.location_id ORDER BY cl.position) FROM channel_locations cl
         WHERE cl.channel_id = r.channel_id) AS among, r.channel_id,
        (SELECT CASE WHEN k.locations IS NULL THEN NULL ELSE
@@ -72,8 +72,11 @@ async def _holds(conn: asyncpg.Connection, sku_id: int, location_id: int) -> lis
              else ((r["sku_id"], r["code"], r["quantity"]),),
              r["owner"], r["reference"],
              tuple(r["among"] or ()) if r["channel_id"] is not None else None,
-             frozenset(r["within"]) if r["within"] is not None else None, r["is_bundle"])
-        for r in sorted(found, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+             frozenset(r["within"]) if r["within"] is not None else None, r["is_bundle"],
+             r["lapsed"])
+        # lapsed holds first (they free their stock anyway), then the newest first
+        for r in sorted(found, key=lambda r: (r["lapsed"], r["created_at"], r["id"]),
+                        reverse=True)
     ]
 
 

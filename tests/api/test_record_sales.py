@@ -129,6 +129,24 @@ async def test_a_channel_hold_moves_only_within_its_channel(
     await assert_consistent(pool)
 
 
+async def test_a_hold_past_its_expiry_is_expired_not_moved(
+    catalogue: GraphQLClient, pool: asyncpg.Pool
+) -> None:
+    lapsed, fresh = await hold(catalogue, 2), await hold(catalogue, 1)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE reservations SET expires_at = now() - interval '1 second' "
+                           "WHERE id = $1::uuid", lapsed["id"])
+    p = await record(catalogue, sale("x1", 2))  # 2 left, 3 held: the lapsed hold goes first
+    assert (p["moved"], p["shorted"]) == ([], [])
+    assert p["results"][0]["level"] == {"sku": "SKU-1", "onHand": 2, "reserved": 1,
+                                        "location": {"code": "ST-B"}}
+    assert (await catalogue.data(READ, {"id": lapsed["id"]}))["reservation"]["status"] == \
+        "EXPIRED"
+    assert (await catalogue.data(READ, {"id": fresh["id"]}))["reservation"]["location"] == \
+        {"code": "ST-B"}
+    await assert_consistent(pool)
+
+
 async def test_a_bound_keys_hold_moves_only_within_its_locations(
     catalogue: GraphQLClient, pool: asyncpg.Pool, as_key: Any
 ) -> None:
