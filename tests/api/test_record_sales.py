@@ -194,6 +194,17 @@ async def test_a_sale_before_the_latest_count_takes_nothing(
     await assert_consistent(pool)
 
 
+async def test_a_sale_where_the_server_knew_no_stock_is_all_shortfall(
+    catalogue: GraphQLClient, pool: asyncpg.Pool
+) -> None:
+    p = await record(catalogue, sale("n1", 3, sku="SKU-2"))  # SKU-2 has no level at ST-B
+    assert p["results"] == [{"level": {"sku": "SKU-2", "onHand": 0, "reserved": 0,
+                                       "location": {"code": "ST-B"}},
+                             "shortfall": 3, "userErrors": []}]
+    assert await events(catalogue, "SKU-2") == [("ADJUSTED", "ST-B", 0, 0, None)]
+    await assert_consistent(pool)
+
+
 async def test_resent_out_of_order_and_twice_each_sale_counts_once(
     catalogue: GraphQLClient, pool: asyncpg.Pool
 ) -> None:
