@@ -1,6 +1,6 @@
-"""recordSales racing reserves (single path and group commit), commits and releases at the same
-store through real HTTP: no deadlock, no error beyond the expected refusals, and the levels,
-holds and ledger agree afterwards."""
+"""recordSales racing reserves (single path and group commit), commits and releases, bundle
+holds and carts at the same store through real HTTP: no deadlock, no error beyond the
+expected refusals, and the levels, holds and ledger agree afterwards."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from tests.api.conftest import set_stock
+from tests.api.test_bundle_holds import KIT, LINES, UPSERT
 from tests.api.test_mutations import call
 from tests.api.test_record_sales import COMMIT, RECORD, RESERVE, sale
 from tests.client import GraphQLClient
@@ -65,3 +66,45 @@ async def test_sales_race_holds_and_closes_at_the_same_store(
     assert statuses <= {"ACTIVE", "COMMITTED", "RELEASED", "SHORTED"}
     assert displaced > 0  # the sales did uncover holds while they raced
     assert sold == 3 * 8 * 3
+
+
+async def test_sales_of_components_race_bundle_holds_and_carts(
+    catalogue: GraphQLClient, pool: asyncpg.Pool
+) -> None:
+    """Kits hold both components at one location; sales of either component at ST-B move or
+    short them whole while more kits, carts and plain holds are taken there."""
+    await set_stock(catalogue, "SKU-1", "ST-B", 12)
+    await set_stock(catalogue, "SKU-2", "ST-B", 16)
+    await set_stock(catalogue, "SKU-2", "WH-A", 8)
+    p = await call(catalogue, UPSERT, "upsertBundle", KIT)
+    assert p["userErrors"] == []
+    rng = random.Random(7)
+
+    async def holding(n: int) -> None:
+        sku = rng.choice(["KIT", "KIT", "SKU-1", "SKU-2"])
+        i: dict[str, Any] = {"sku": sku, "quantity": rng.randint(1, 2), "location": "ST-B"}
+        if n % 3 == 0:
+            i["idempotencyKey"] = f"h{n}"
+        p = await call(catalogue, RESERVE, "reserve", i)
+        assert [e["code"] for e in p["userErrors"]] in ([], ["INSUFFICIENT_STOCK"]), p
+
+    async def carting() -> None:
+        p = await call(catalogue, LINES, "reserveLines", {"lines": [
+            {"sku": "KIT", "quantity": 1}, {"sku": "SKU-2", "quantity": 1,
+                                            "location": "ST-B"}]})
+        assert [e["code"] for e in p["userErrors"]] in ([], ["INSUFFICIENT_STOCK"]), p
+
+    async def selling(n: int) -> None:
+        p = await call(catalogue, RECORD, "recordSales", {"location": "ST-B", "sales": [
+            sale(f"k{n}-{k}", rng.randint(1, 3), sku=rng.choice(["SKU-1", "SKU-2"]))
+            for k in range(2)]})
+        assert all(r["userErrors"] == [] for r in p["results"]), p
+
+    await asyncio.wait_for(asyncio.gather(
+        *(holding(n) for n in range(30)), *(carting() for _ in range(6)),
+        *(selling(n) for n in range(10))), timeout=60)
+    await assert_consistent(pool)
+    async with pool.acquire() as conn:
+        displaced = await conn.fetchval(
+            "SELECT count(*) FROM stock_events WHERE kind IN ('MOVED', 'SHORTED')")
+    assert displaced > 0
