@@ -41,7 +41,8 @@ WHERE rc.reservation_id = ANY($1::uuid[]) ORDER BY rc.reservation_id, rc.sku_id
 
 LOCK_LEVELS = """
 SELECT sku_id, location_id, on_hand, reserved, safety_stock FROM stock_levels
-WHERE sku_id = ANY($1::bigint[]) ORDER BY sku_id, location_id FOR UPDATE
+WHERE sku_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR location_id = $2)
+ORDER BY sku_id, location_id FOR UPDATE
 """
 
 CREATE = """
@@ -57,7 +58,8 @@ ORDER BY occurred_at DESC LIMIT 1
 
 
 class _NewHold(Exception):
-    """A hold appeared at the level between locking the holds and the levels: lock again."""
+    """Lock again: a hold appeared at the level between locking the holds and the levels, or
+    the sale uncovers holds and needs the levels they may move to."""
 
 
 async def _holds(conn: asyncpg.Connection, sku_id: int, location_id: int) -> list[Held]:
@@ -81,20 +83,28 @@ async def _holds(conn: asyncpg.Connection, sku_id: int, location_id: int) -> lis
 
 
 async def _lock(
-    conn: asyncpg.Connection, sku_id: int, location_id: int
+    conn: asyncpg.Connection, sku_id: int, location_id: int, quantity: int
 ) -> tuple[list[Held], dict[Level, list[int]]]:
-    """The holds at the level, newest first, and every involved level, all locked."""
+    """The holds at the level, newest first, and the levels, all locked: the sold one alone
+    while the sale leaves its holds covered (most sales), else every level of every SKU
+    involved (where they may move), taken again from the start in the global order."""
+    wide = False
     while True:
         savepoint = conn.transaction()
         await savepoint.start()
         try:
             holds = await _holds(conn, sku_id, location_id)
-            skus = {sku_id} | {p[0] for h in holds for p in h.parts}
+            skus = {sku_id} | {p[0] for h in holds for p in h.parts} if wide else {sku_id}
             levels = {(r["sku_id"], r["location_id"]):
                       [r["on_hand"], r["reserved"], r["safety_stock"]]
-                      for r in await conn.fetch(LOCK_LEVELS, sorted(skus))}
+                      for r in await conn.fetch(
+                          LOCK_LEVELS, sorted(skus), None if wide else location_id)}
             now = {r["id"] for r in await conn.fetch(HOLDS_AT, sku_id, location_id)}
             if not now <= {h.id for h in holds}:
+                raise _NewHold
+            on_hand, reserved, _ = levels[sku_id, location_id]
+            if not wide and reserved > on_hand - min(quantity, on_hand):
+                wide = True
                 raise _NewHold
         except _NewHold:
             await savepoint.rollback()  # its row locks go with it
@@ -119,7 +129,7 @@ async def record_sale(
         sku_id, location_id,
     ):
         await conn.execute(CREATE, sku_id, location_id)
-    holds, levels = await _lock(conn, sku_id, location_id)
+    holds, levels = await _lock(conn, sku_id, location_id, quantity)
     level = (sku_id, location_id)
     on_hand = levels[level][0]
     counted_at = await conn.fetchval(COUNTED_AT, sku_id, location_id)
