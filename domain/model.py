@@ -29,6 +29,8 @@ class StockEventKind(enum.Enum):
     INCOMING = "INCOMING"
     RECEIVED = "RECEIVED"
     SHIPPED = "SHIPPED"
+    MOVED = "MOVED"
+    SHORTED = "SHORTED"
 
 
 class AdjustmentReason(enum.Enum):
@@ -45,6 +47,7 @@ class ReservationStatus(enum.Enum):
     COMMITTED = "COMMITTED"
     RELEASED = "RELEASED"
     EXPIRED = "EXPIRED"
+    SHORTED = "SHORTED"
 
 
 def available_quantity(on_hand: int, reserved: int, safety_stock: int) -> int:
@@ -158,6 +161,7 @@ class StockEvent:
     incoming_delta: int = 0
     incoming_id: str | None = None
     transfer_id: str | None = None
+    happened_at: datetime | None = None  # when it happened in the world, if the caller said
 
 
 class IncomingStatus(enum.Enum):

@@ -31,6 +31,7 @@ class Outcome:
     channel: Channel | None = None
     incoming: Incoming | None = None
     transfer: Transfer | None = None
+    shortfall: int = 0  # recordSales: what a sale sold beyond what on hand could give
 
     @property
     def reservation(self) -> Reservation | None:

@@ -31,7 +31,7 @@ def sku_token(code: str) -> str:
 STOCK_SELECTION = """sku sequence kind location { code } onHandDelta reservedDelta
   level { sku location { code } onHand reserved safetyStock available version updatedAt }
   available status reason reservationId reference occurredAt
-  incomingDelta incomingId transferId"""
+  incomingDelta incomingId transferId happenedAt"""
 
 
 def stock_fields(event: StockEvent) -> dict[str, Any]:
@@ -61,6 +61,7 @@ def stock_fields(event: StockEvent) -> dict[str, Any]:
         "incomingDelta": event.incoming_delta,
         "incomingId": event.incoming_id,
         "transferId": event.transfer_id,
+        "happenedAt": event.happened_at.isoformat() if event.happened_at else None,
     }
 
 

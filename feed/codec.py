@@ -43,6 +43,7 @@ def encode(event: StockEvent) -> str:
         "incoming_delta": event.incoming_delta,
         "incoming_id": event.incoming_id,
         "transfer_id": event.transfer_id,
+        "happened_at": event.happened_at.isoformat() if event.happened_at else None,
     }).decode()
 
 
@@ -74,4 +75,5 @@ def decode(message: str) -> StockEvent:
         incoming_delta=d.get("incoming_delta", 0),  # absent before incoming stock
         incoming_id=d.get("incoming_id"),
         transfer_id=d.get("transfer_id"),
+        happened_at=datetime.fromisoformat(d["happened_at"]) if d.get("happened_at") else None,
     )

@@ -28,9 +28,17 @@ describe_enum_values(model.StockEventKind, {
     "RECEIVED": "(v2) Expected stock arrived: onHandDelta = +received, incomingDelta = "
     "-received.",
     "SHIPPED": "(v2) A transfer left this location: onHandDelta = -quantity (reason TRANSFER).",
+    "MOVED": "(v2) A hold left this location for another one that can cover it (reservedDelta "
+    "< 0); a RESERVED event with the same reservationId follows at the new location.",
+    "SHORTED": "(v2) A hold that no location can cover any more, after a recorded sale took "
+    "its stock (reservedDelta < 0); the reservation becomes SHORTED.",
 })
 strawberry.enum(model.AdjustmentReason)
 strawberry.enum(model.ReservationStatus)
+describe_enum_values(model.ReservationStatus, {
+    "SHORTED": "(v2) The stock it held was sold by a store that was offline and no other "
+    "location could cover it; it holds nothing and cannot be committed.",
+})
 
 AvailabilityStatus = model.AvailabilityStatus
 LocationKind = model.LocationKind

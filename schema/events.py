@@ -44,6 +44,11 @@ class StockEvent:
     transfer_id: strawberry.ID | None = strawberry.field(
         default=None, description="(v2) Set on the events a transfer causes."
     )
+    happened_at: datetime | None = strawberry.field(
+        default=None, description="(v2) When the change happened in the world, if the caller "
+        "said so (recordSales:\nthe sale's time at the till); occurredAt is when it was "
+        "recorded."
+    )
 
     @strawberry.field
     async def location(self, info: Info) -> Location | None:
@@ -70,4 +75,5 @@ class StockEvent:
             incoming_delta=e.incoming_delta,
             incoming_id=strawberry.ID(e.incoming_id) if e.incoming_id else None,
             transfer_id=strawberry.ID(e.transfer_id) if e.transfer_id else None,
+            happened_at=e.happened_at,
         )

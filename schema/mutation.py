@@ -12,6 +12,7 @@ from resolvers.permissions import CanReserve, CanWrite, IsAdmin
 from schema import bulk as bulk_schema
 from schema import bundles as bundle_schema
 from schema import incoming as incoming_schema
+from schema import sales as sales_schema
 from schema import transfers as transfer_schema
 from schema.inputs import (
     AdjustStockInput,
@@ -282,4 +283,8 @@ class Mutation:
     cancel_transfer: transfer_schema.TransferPayload = strawberry.mutation(
         permission_classes=[CanWrite], description=transfer_schema.CANCEL_DESCRIPTION,
         resolver=transfer_schema.cancel_transfer,
+    )
+    record_sales: sales_schema.RecordSalesPayload = strawberry.mutation(
+        permission_classes=[CanWrite], description=sales_schema.RECORD_DESCRIPTION,
+        resolver=sales_schema.record_sales,
     )

@@ -41,6 +41,7 @@ class Command(enum.Enum):
     RECEIVE_TRANSFER = "receiveTransfer"
     CANCEL_TRANSFER = "cancelTransfer"
     UPSERT_BUNDLE = "upsertBundle"
+    RECORD_SALE = "recordSales"
 
 
 HOLDING = frozenset({Command.RESERVE, Command.RESERVE_LINES})

@@ -88,6 +88,7 @@ def encode(outcome: Outcome) -> dict[str, Any]:
         "errors": [{"code": e.code, "message": e.message, "field": e.field} for e in errors],
         "incoming": _fields(outcome.incoming) if outcome.incoming else None,
         "transfer": _transfer_fields(outcome.transfer) if outcome.transfer else None,
+        "shortfall": outcome.shortfall,
     }
 
 
@@ -128,6 +129,7 @@ def decode(data: dict[str, Any]) -> Outcome:
         level=StockLevel(**{**level, "updated_at": datetime.fromisoformat(level["updated_at"])})
         if level
         else None,
+        shortfall=data.get("shortfall", 0),
     )
     if (incoming := data.get("incoming")) is not None:
         outcome.incoming = Incoming(**{

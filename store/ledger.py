@@ -3,6 +3,8 @@ read by service.views and feed/ (gap fill)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from domain.errors import InvalidQuantity
@@ -26,10 +28,10 @@ INSERT INTO stock_events (
     sku_id, sequence, kind, location_id, on_hand_delta, reserved_delta,
     level_on_hand, level_reserved, level_safety, level_version,
     sku_on_hand, sku_reserved, available, status, reason, reservation_id, reference, actor,
-    incoming_delta, incoming_id, transfer_id)
+    incoming_delta, incoming_id, transfer_id, happened_at)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, t.on_hand, t.reserved, t.available::int,
        stock_status(t.available, $11), $12, $13::uuid, $14, $16::bigint, $18, $19::uuid,
-       $20::uuid
+       $20::uuid, $21::timestamptz
 FROM (SELECT coalesce(sum(on_hand), 0) AS on_hand, coalesce(sum(reserved), 0) AS reserved,
              coalesce(sum(stock_available(on_hand, reserved, safety_stock)), 0) AS available
       FROM stock_levels WHERE sku_id = $1) t
@@ -60,6 +62,7 @@ async def append(
     incoming_delta: int = 0,
     incoming_id: str | None = None,
     transfer_id: str | None = None,
+    happened_at: datetime | None = None,
 ) -> StockEvent:
     """Record one change of `level` (a stock_levels record as it is after the change)."""
     sku = await conn.fetchrow(NEXT_SEQUENCE, level["sku_id"])
@@ -85,6 +88,7 @@ async def append(
         incoming_delta,
         incoming_id,
         transfer_id,
+        happened_at,
     )
     if record is None:
         raise InvalidQuantity(

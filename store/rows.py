@@ -167,6 +167,7 @@ def event(r: Record) -> StockEvent:
         incoming_delta=r["incoming_delta"],
         incoming_id=str(r["incoming_id"]) if r["incoming_id"] else None,
         transfer_id=str(r["transfer_id"]) if r["transfer_id"] else None,
+        happened_at=r.get("happened_at"),
     )
 
 

@@ -132,6 +132,7 @@ async def _assert_bundle_holds_whole(conn: asyncpg.Connection) -> None:
            JOIN reservations r ON r.id = c.reservation_id
            LEFT JOIN stock_events e ON e.reservation_id = c.reservation_id
              AND e.sku_id = c.sku_id AND e.location_id = c.location_id
+             AND e.kind <> 'MOVED'
            GROUP BY c.reservation_id, c.sku_id, c.quantity, r.status
            HAVING count(*) FILTER (WHERE e.kind = 'RESERVED' AND e.reserved_delta = c.quantity
                                      AND e.on_hand_delta = 0) <> 1
@@ -148,8 +149,16 @@ async def _assert_bundle_holds_whole(conn: asyncpg.Connection) -> None:
            WHERE s.is_bundle AND NOT EXISTS (
                SELECT 1 FROM reservation_components c
                WHERE c.reservation_id = e.reservation_id AND c.sku_id = e.sku_id
-                 AND c.location_id = e.location_id)""")
+                 AND c.location_id = e.location_id)
+             AND NOT (e.location_id <> r.location_id AND e.kind IN ('RESERVED', 'MOVED'))""")
     assert not astray, f"a bundle hold's entries at levels it does not hold: {astray}"
+    left = await conn.fetch(
+        """SELECT e.reservation_id, e.sku_id, e.location_id FROM stock_events e
+           JOIN reservations r ON r.id = e.reservation_id
+           WHERE e.location_id <> r.location_id
+           GROUP BY e.reservation_id, e.sku_id, e.location_id
+           HAVING sum(e.reserved_delta) <> 0 OR sum(e.on_hand_delta) <> 0""")
+    assert not left, f"a hold's entries where it no longer is do not net to zero: {left}"
 
 
 async def assert_channel_holds(pool: asyncpg.Pool) -> None:

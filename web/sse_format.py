@@ -46,4 +46,5 @@ def event_data(event: StockEvent, viewer: Principal | None) -> bytes:
         "incomingDelta": event.incoming_delta,
         "incomingId": event.incoming_id,
         "transferId": event.transfer_id,
+        "happenedAt": event.happened_at.isoformat() if event.happened_at else None,
     })

@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,6 +50,7 @@ from store import (
     incoming,
     levels,
     reservations,
+    sales,
     split_holds,
     transfer_receipt,
     transfers,
@@ -132,6 +133,7 @@ class Model:
     transfers: dict[str, Moving] = field(default_factory=dict)
     sequence: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KNOWN, 0))
     bundle: tuple[tuple[str, int], ...] = DEFINITIONS[0]
+    counted: set[tuple[str, str]] = field(default_factory=set)  # levels a SET ever counted
 
     def parts(self, sku: str) -> tuple[tuple[str, int], ...]:
         return self.bundle if sku == BUNDLE else ((sku, 1),)
@@ -460,12 +462,53 @@ class StockMachine(RuleBasedStateMachine):
         if level is not None and on_hand < level.reserved:
             return self.expect(outcome, "INSUFFICIENT_STOCK")
         self.expect(outcome, None)
+        self.model.counted.add((sku, location))
         if level is None:
             self.model.levels[sku, location] = Level(on_hand=on_hand, safety=safety or 0)
             self.model.sequence[sku] += 1
             return
         self.model.change(sku, location, on_hand=on_hand - level.on_hand)
         level.safety = level.safety if safety is None else safety
+
+    @rule(sku=sku_codes, location=st.sampled_from(LOCATIONS), quantity=st.integers(1, 10),
+          before_count=st.booleans())
+    def record_sale(self, sku: str, location: str, quantity: int, before_count: bool) -> None:
+        """An offline sale: holds it uncovers moved (within their channel) or SHORTED, newest
+        first; then min(quantity, on hand) off on hand, or nothing before a count."""
+        when = NOW if before_count else datetime.now(UTC) + timedelta(hours=1)
+        outcome = self.mutate(lambda c: sales.record_sale(c, sku, location, quantity, when, None),
+                              "recordSales")
+        if self.refused_as_bundle(outcome, sku):
+            return
+        if sku not in SKUS:
+            return self.expect(outcome, "NOT_FOUND")
+        self.expect(outcome, None)
+        model = self.model
+        if (sku, location) not in model.levels:
+            model.levels[sku, location] = Level()
+        level = model.levels[sku, location]
+        counted = before_count and (sku, location) in model.counted
+        taken = 0 if counted else min(quantity, level.on_hand)
+        assert outcome.shortfall == (0 if counted else quantity - taken)
+        for rid in reversed(list(model.holds)):
+            if level.reserved <= level.on_hand - taken:
+                break
+            held = model.holds[rid]
+            parts = held.parts or ((held.sku, held.quantity),)
+            if held.status != "ACTIVE" or held.location != location or sku not in dict(parts):
+                continue
+            free = model.free()
+            places = [p for p in (CHANNELS[held.channel] if held.channel else LOCATIONS)
+                      if p != location and all(free.get((c, p), -1) >= u for c, u in parts)]
+            for component, units in parts:
+                model.change(component, location, reserved=-units)
+                if places:
+                    model.change(component, places[0], reserved=units)
+            held.status, held.location = ("ACTIVE", places[0]) if places else ("SHORTED", location)
+            event(f"recordSales: {'moved' if places else 'shorted'} {held.sku == BUNDLE and 'kit' or 'plain'}")
+        model.change(sku, location, on_hand=-taken)
+        assert outcome.level is not None and outcome.level.on_hand == level.on_hand
+        assert {r.id for r in outcome.reservations} <= set(model.holds)
 
     @rule(pick=st.integers(0, 999), kits=st.booleans())
     def expire(self, pick: int, kits: bool) -> None:
