@@ -83,11 +83,24 @@ RETURNING {RESERVATION_COLUMNS}, (SELECT code FROM skus WHERE id = sku_id) AS sk
 """
 
 
+# The levels a hold may take, locked in location order before it picks: a pick that lost a race
+# used to keep the row lock the guarded UPDATE's recheck took and re-pick a level of a lower id,
+# out of the global order, deadlocking with split holds, carts and bundle holds.
+LOCK_CANDIDATES = """
+SELECT 1 FROM stock_levels
+WHERE sku_id = $1 AND ($2::bigint IS NULL OR location_id = $2)
+  AND ($3::bigint[] IS NULL OR location_id = ANY($3::bigint[]))
+ORDER BY location_id FOR UPDATE
+"""
+
+
 async def _hold(
     conn: asyncpg.Connection, sku_id: int, location_id: int | None, quantity: int,
     among: Sequence[int] | None = None,
 ) -> rows.Record | None:
-    while True:
+    await conn.execute(LOCK_CANDIDATES, sku_id, location_id,
+                       None if among is None else list(among))
+    while True:  # with the candidates locked, one round: the guard still checks the figure
         r = await (conn.fetchrow(HOLD, sku_id, location_id, quantity) if among is None
                    else conn.fetchrow(SOURCED_HOLD, sku_id, list(among), quantity))
         if r["sku_id"] is not None:
