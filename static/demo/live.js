@@ -3,30 +3,11 @@
 'use strict';
 
 (() => {
-  const $ = (id) => document.getElementById(id);
   const DEFAULT_CHANNEL = 'web'; // shown first when there is one and ?channel= names none
   const AVAILABILITY = `subscription($sku: String!, $channel: String) {
     availability(sku: $sku, channel: $channel) { code available status } }`;
 
-  function apiKey() {
-    try {
-      return localStorage.getItem('inventoryApiKey') || '';
-    } catch (_) {
-      return '';
-    }
-  }
-
-  async function graphql(query, variables) {
-    const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    const key = apiKey();
-    if (key) headers.Authorization = `Bearer ${key}`;
-    const response = await fetch('/graphql', {
-      method: 'POST', headers, body: JSON.stringify({ query, variables }),
-    });
-    const body = await response.json();
-    if (body.errors && body.errors.length) throw new Error(body.errors[0].message);
-    return body.data;
-  }
+  // $(), apiKey() and graphql() are demo.js's (loaded first): one client for the page.
 
   function connected(on) {
     const live = $('tiles-live');
