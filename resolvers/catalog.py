@@ -3,6 +3,8 @@ service.cataloguing (bound by schema.mutation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from domain.bundles import check_components
 from domain.model import LocationKind
 from domain.outcome import Outcome
@@ -12,19 +14,25 @@ from resolvers.mutation import refused
 from service import cataloguing
 
 
-async def upsert_sku(
-    info: Info, *, code: str, name: str, low_stock_threshold: int | None
-) -> Outcome:
+def _sku_rules(
+    info: Info, code: str, name: str, threshold: int | None
+) -> list[Callable[[], object]]:
+    """The rules a SKU's and a bundle's upsert share: its code, name and threshold."""
     limits = info.context.inventory.limits
-    threshold = low_stock_threshold
-    if (refusal := refused(
+    return [
         lambda: check_code(code, ["code"]),
         lambda: check_text(name, ["name"], required=True),
         lambda: threshold is None or check_stock_figure(threshold, ["lowStockThreshold"], limits),
-    )) is not None:
+    ]
+
+
+async def upsert_sku(
+    info: Info, *, code: str, name: str, low_stock_threshold: int | None
+) -> Outcome:
+    if (refusal := refused(*_sku_rules(info, code, name, low_stock_threshold))) is not None:
         return refusal
     return await cataloguing.upsert_sku(
-        info.context.inventory, code=code, name=name, low_stock_threshold=threshold
+        info.context.inventory, code=code, name=name, low_stock_threshold=low_stock_threshold
     )
 
 
@@ -33,16 +41,13 @@ async def upsert_bundle(
     components: list[tuple[str, int]],
 ) -> Outcome:
     limits = info.context.inventory.limits
-    threshold = low_stock_threshold
     if (refusal := refused(
-        lambda: check_code(code, ["code"]),
-        lambda: check_text(name, ["name"], required=True),
-        lambda: threshold is None or check_stock_figure(threshold, ["lowStockThreshold"], limits),
+        *_sku_rules(info, code, name, low_stock_threshold),
         lambda: check_components(components, ["components"], limits),
     )) is not None:
         return refusal
     return await cataloguing.upsert_bundle(
-        info.context.inventory, code=code, name=name, low_stock_threshold=threshold,
+        info.context.inventory, code=code, name=name, low_stock_threshold=low_stock_threshold,
         components=components,
     )
 
