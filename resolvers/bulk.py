@@ -3,7 +3,7 @@ line's argument checks, then one use case of service.bulk (bound by schema.bulk)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from graphql import GraphQLError
 
@@ -96,25 +96,26 @@ def _too_many(lines: Sequence[StockLine], limits: Limits) -> BulkOutcome | None:
         f"at most {limits.max_bulk_lines} lines per call", ["lines"]), applied=False)
 
 
-async def bulk_adjust_stock(info: Info, lines: Sequence[StockLine], atomic: bool) -> BulkOutcome:
+async def _bulk(
+    info: Info, lines: Sequence[StockLine], atomic: bool, checks: Checks,
+    apply: Callable[..., Awaitable[BulkOutcome]],
+) -> BulkOutcome:
+    """The line limit, the key's locations, the rate limit's extra units, each line's checks,
+    then one use case of service.bulk."""
     limits = info.context.inventory.limits
     if (too_many := _too_many(lines, limits)) is not None:
         return too_many
     check_locations(info, *sorted({line.location for line in lines}))
     await _charge(info, lines)
-    return await bulk.adjust_many(
+    return await apply(
         info.context.inventory, lines, atomic=atomic,
-        refusals=_refusals(lines, limits, _adjust_checks),
+        refusals=_refusals(lines, limits, checks),
         idempotency_scope=info.context.idempotency_scope)
+
+
+async def bulk_adjust_stock(info: Info, lines: Sequence[StockLine], atomic: bool) -> BulkOutcome:
+    return await _bulk(info, lines, atomic, _adjust_checks, bulk.adjust_many)
 
 
 async def bulk_set_stock(info: Info, lines: Sequence[StockLine], atomic: bool) -> BulkOutcome:
-    limits = info.context.inventory.limits
-    if (too_many := _too_many(lines, limits)) is not None:
-        return too_many
-    check_locations(info, *sorted({line.location for line in lines}))
-    await _charge(info, lines)
-    return await bulk.set_many(
-        info.context.inventory, lines, atomic=atomic,
-        refusals=_refusals(lines, limits, _set_checks),
-        idempotency_scope=info.context.idempotency_scope)
+    return await _bulk(info, lines, atomic, _set_checks, bulk.set_many)
