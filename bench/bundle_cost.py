@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import asyncpg
 
-from bench.pg import with_database
+from bench.pg import scratch_database
 from bootstrap.lifespan import open_services
 from domain.model import LocationKind
 from feed import bundle_feed
@@ -27,7 +27,7 @@ from service import cataloguing, stocking
 from service.inventory import Inventory
 from settings import Settings
 from settings.partners import PartnerSettings
-from store import cursors, migrations
+from store import cursors
 
 HOT = "HOT"
 
@@ -56,13 +56,8 @@ async def scenario(admin_url: str, bundles: int, changes: int, partners: Partner
     in `repeats` tries, variants alternating on one database). Without bundles, also with the
     bundle step skipped."""
     name = f"bench_bundles_{os.getpid()}_{bundles}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = with_database(admin_url, name)
-    try:
+    async with scratch_database(admin_url, name) as url:
         conn = await asyncpg.connect(url)
-        await migrations.migrate(conn)
         await conn.execute("""INSERT INTO webhook_endpoints (url, secret, enabled)
                               VALUES ('http://127.0.0.1:9/x', $1, false)""", "whsec_" + "A" * 32)
         pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
@@ -96,9 +91,6 @@ async def scenario(admin_url: str, bundles: int, changes: int, partners: Partner
                     best[variant] = (queued, elapsed)
         await conn.close()
         return best
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 async def catch_up(conn: asyncpg.Connection, settings: Settings) -> tuple[int, float]:
@@ -124,14 +116,9 @@ async def catch_up(conn: asyncpg.Connection, settings: Settings) -> tuple[int, f
 async def round_cost(admin_url: str, rounds: int = 2000) -> tuple[float, float]:
     """(ms per call of the bundle step for a round of a plain SKU, ms per `SELECT 1`) on one
     connection: what a round without bundles pays beside one bare round trip."""
-    name = f"bench_bundles_{os.getpid()}_round"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {name}")
-    try:
-        conn = await asyncpg.connect(with_database(admin_url, name))
-        await migrations.migrate(conn)
-        pool = await asyncpg.create_pool(with_database(admin_url, name), min_size=1, max_size=2)
+    async with scratch_database(admin_url, f"bench_bundles_{os.getpid()}_round") as url:
+        conn = await asyncpg.connect(url)
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
         inventory = Inventory(pool=pool, limits=Settings().limits)
         await cataloguing.upsert_location(inventory, code="W", name="W",
                                           kind=LocationKind.WAREHOUSE)
@@ -154,9 +141,6 @@ async def round_cost(admin_url: str, rounds: int = 2000) -> tuple[float, float]:
             timings.append((time.perf_counter() - started) / rounds * 1000)
         await conn.close()
         return timings[0], timings[1]
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 async def run(admin_url: str, counts: Sequence[int], changes: int,

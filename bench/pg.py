@@ -67,6 +67,26 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
+@contextlib.asynccontextmanager
+async def scratch_database(admin_url: str, name: str) -> AsyncIterator[str]:
+    """The URL of a freshly made and migrated database `name` beside `admin_url`'s, dropped
+    when the block ends (however it ends)."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
+        url = with_database(admin_url, name)
+        conn = await asyncpg.connect(url)
+        try:
+            await migrations.migrate(conn)
+        finally:
+            await conn.close()
+        yield url
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
+
 @dataclass(frozen=True)
 class Consistency:
     reservations: int

@@ -20,14 +20,13 @@ import time
 import asyncpg
 from aiohttp import web
 
-from bench.pg import with_database
+from bench.pg import scratch_database
 from bench.serverproc import free_port
 from bootstrap.lifespan import open_services
 from domain.model import LocationKind
 from service import cataloguing, stocking
 from settings import Settings
 from settings.partners import PartnerSettings
-from store import migrations
 
 SKUS = 50
 
@@ -55,13 +54,8 @@ async def wait_for_port(port: int) -> None:
 async def scenario(admin_url: str, endpoints: int, changes: int, partners: PartnerSettings,
                    port: int) -> tuple[int, float]:
     name = f"bench_webhooks_{os.getpid()}_{endpoints}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = with_database(admin_url, name)
-    try:
+    async with scratch_database(admin_url, name) as url:
         conn = await asyncpg.connect(url)
-        await migrations.migrate(conn)
         for n in range(endpoints):
             await conn.execute("""INSERT INTO webhook_endpoints (url, secret, enabled)
                                   VALUES ($1, $2, false)""",
@@ -100,9 +94,6 @@ async def scenario(admin_url: str, endpoints: int, changes: int, partners: Partn
             elapsed = time.perf_counter() - started
         await conn.close()
         return wanted, elapsed
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 async def ceiling(port: int, concurrency: int, count: int) -> float:
