@@ -9,6 +9,7 @@ one location, carts sum its demand with plain lines', and a hold keeps what it w
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,6 +103,7 @@ class Held:
     status: str = "ACTIVE"
     channel: str | None = None
     parts: tuple[tuple[str, int], ...] = ()  # a bundle hold's (component, units), by code
+    made: int = field(default=0, compare=False)  # its transaction: holds made together tie
 
 
 @dataclass
@@ -134,6 +136,7 @@ class Model:
     sequence: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KNOWN, 0))
     bundle: tuple[tuple[str, int], ...] = DEFINITIONS[0]
     counted: set[tuple[str, str]] = field(default_factory=set)  # levels a SET ever counted
+    mutations: int = 0  # transactions run so far (a hold's created_at is its transaction's)
 
     def parts(self, sku: str) -> tuple[tuple[str, int], ...]:
         return self.bundle if sku == BUNDLE else ((sku, 1),)
@@ -182,7 +185,13 @@ class Model:
         for component, units in held:
             self.change(component, location, reserved=units)
         self.holds[reservation_id] = Held(sku, location, quantity, channel=channel,
-                                          parts=held if sku == BUNDLE else ())
+                                          parts=held if sku == BUNDLE else (),
+                                          made=self.mutations)
+
+    def newest_first(self) -> list[str]:
+        """As a sale takes holds: newest transaction first, then by id (descending), which
+        is how the database breaks the tie of the holds one cart or split made together."""
+        return sorted(self.holds, key=lambda rid: (self.holds[rid].made, rid), reverse=True)
 
     def available(self, sku: str, location: str) -> int | None:
         level = self.levels.get((sku, location))
@@ -270,6 +279,7 @@ class StockMachine(RuleBasedStateMachine):
     def mutate(self, work: Work, name: str) -> Outcome:
         command = {"commit": Command.COMMIT, "release": Command.RELEASE}.get(name) or Command(name)
         outcome: Outcome = self.run(self.inventory.mutate(work, command=command, arguments={}))
+        self.model.mutations += 1
         event(f"{name}: {code_of(outcome) or 'ok'}")  # see --hypothesis-show-statistics
         return outcome
 
@@ -490,7 +500,7 @@ class StockMachine(RuleBasedStateMachine):
         counted = before_count and (sku, location) in model.counted
         taken = 0 if counted else min(quantity, level.on_hand)
         assert outcome.shortfall == (0 if counted else quantity - taken)
-        for rid in reversed(list(model.holds)):
+        for rid in model.newest_first():
             if level.reserved <= level.on_hand - taken:
                 break
             held = model.holds[rid]
@@ -743,6 +753,7 @@ def test_random_interleavings_match_the_model(model_url: str) -> None:
             StockMachine.runner = runner
             StockMachine.inventory = Inventory(pool=pool, limits=Limits())
             run_state_machine_as_test(StockMachine, settings=settings(
-                max_examples=50, stateful_step_count=30, deadline=None))
+                max_examples=int(os.environ.get("MODEL_EXAMPLES", "50")), stateful_step_count=30,
+                deadline=None))
         finally:
             runner.run(pool.close())
