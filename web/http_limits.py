@@ -3,7 +3,9 @@ and a deadline for the response (504); bootstrap/app.py installs them, web/fast_
 
 A body may pass MAX_BODY_BYTES, up to MAX_BULK_BODY_BYTES, only while what arrived by then
 names a bulk mutation (its query sent before its variables, as clients send them); any other
-body is refused at MAX_BODY_BYTES without reading further.
+body is refused at MAX_BODY_BYTES without reading further. Once read, a body past
+MAX_BODY_BYTES must really be one: a JSON object whose operation selects bulk mutations only
+(naming one in a comment, a string or a second operation earns nothing).
 
 WebSockets pass through both untouched."""
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,11 +27,33 @@ def too_slow(seconds: float) -> Refusal:
 
 
 BULK_FIELDS = (b"bulkAdjustStock", b"bulkSetStock")
+BULK_NAMES = frozenset(name.decode() for name in BULK_FIELDS) | {"__typename"}
+QUERY_TOKENS = 5000  # a bulk document is short: its lines travel as variables
 
 
 def _names_bulk(chunks: list[bytes]) -> bool:
     head = b"".join(chunks)
     return any(name in head for name in BULK_FIELDS)
+
+
+def is_bulk(body: bytes) -> bool:
+    """Whether `body` is one GraphQL request whose operation is a mutation selecting bulk
+    mutations only (what earns MAX_BULK_BODY_BYTES)."""
+    try:
+        request = orjson.loads(body)
+        if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+            return False
+        document = parse(request["query"], no_location=True, max_tokens=QUERY_TOKENS)
+    except (orjson.JSONDecodeError, GraphQLError):
+        return False
+    name = request.get("operationName")
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                  and (name is None or (d.name is not None and d.name.value == name))]
+    if len(operations) != 1 or operations[0].operation != OperationType.MUTATION:
+        return False
+    selections = operations[0].selection_set.selections
+    return bool(selections) and all(
+        isinstance(s, FieldNode) and s.name.value in BULK_NAMES for s in selections)
 
 
 async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int,
@@ -63,7 +89,11 @@ async def read_body(scope: Scope, receive: Receive, send: Send, max_bytes: int,
     except TimeoutError:
         await too_slow(seconds).send(send)
         return None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if bulk and not is_bulk(body):
+        await too_large(max_bytes).send(send)
+        return None
+    return body
 
 
 def replaying(body: bytes, receive: Receive) -> Receive:

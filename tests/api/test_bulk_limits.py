@@ -100,6 +100,19 @@ async def test_other_bodies_keep_the_cap(
     status, answer = await _post(server, catalogue, padded)
     assert status == 413
     assert f"larger than {MAX_BODY_BYTES} bytes" in answer.decode()
+    pad = "x" * 200_000
+    for pretender in (  # naming a bulk mutation without being one earns nothing
+        {"query": "# bulkSetStock\n{ __typename }", "pad": pad},
+        {"query": '{ sku(code: "bulkAdjustStock") { code } }', "pad": pad},
+        {"query": BULK_ADJUST + " query Other { __typename }", "operationName": "Other",
+         "pad": pad},
+        {"query": 'mutation { bulkSetStock(input: {lines: []}) { applied } '
+                  'adjustStock(input: {sku: "A", location: "B", delta: 1, reason: RESTOCK}) '
+                  '{ level { onHand } } }', "pad": pad},
+    ):
+        status, answer = await _post(server, catalogue, json.dumps(pretender).encode())
+        assert status == 413, pretender["query"]
+        assert f"larger than {MAX_BODY_BYTES} bytes" in answer.decode()
     lines = _lines(skus, "x") * 8
     huge = json.dumps({"query": BULK_ADJUST, "variables": {"i": {"lines": lines}}}).encode()
     assert len(huge) > MAX_BULK_BODY_BYTES
