@@ -14,7 +14,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
 from ops import request_id
-from store.errors import connection_lost
+from store.errors import Busy, connection_lost
 
 log = logging.getLogger("inventory.errors")
 refusals = logging.getLogger("inventory.refusals")
@@ -75,6 +75,15 @@ class MaskUnexpectedErrors(MaskErrors):
                         type(error.original_error).__name__)
             return GraphQLError(
                 f"The database is unavailable; retry shortly, with the same idempotencyKey "
+                f"(request id {rid})",
+                nodes=error.nodes, source=error.source, positions=error.positions,
+                path=error.path,
+                extensions={"code": "SERVICE_UNAVAILABLE", "retryAfter": 1, "requestId": rid},
+            )
+        if isinstance(error.original_error, Busy):
+            log.warning("request %s: %s", rid, error.original_error)
+            return GraphQLError(
+                f"Too busy to apply this now; retry shortly, with the same idempotencyKey "
                 f"(request id {rid})",
                 nodes=error.nodes, source=error.source, positions=error.positions,
                 path=error.path,

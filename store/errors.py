@@ -20,6 +20,11 @@ def translate(exc: asyncpg.PostgresError) -> StockError | None:
     return None
 
 
+class Busy(Exception):
+    """Contention a retry resolves (e.g. store.sales' Contended): nothing was committed, so a
+    retry with the same idempotency key is safe; refused as SERVICE_UNAVAILABLE."""
+
+
 def connection_lost(exc: BaseException) -> bool:
     """PostgreSQL could not be reached or the connection broke during the request: the
     transaction did not commit (or its commit was not confirmed), so a retry with the same

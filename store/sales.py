@@ -14,6 +14,7 @@ from domain.model import AdjustmentReason, StockEventKind
 from domain.outcome import Outcome
 from domain.sales import Held, Level
 from store import hold_moves, ledger, lookups, rows
+from store.errors import Busy
 
 HOLDS_AT = """
 SELECT r.id::text AS id, r.sku_id, r.location_id, r.quantity, r.owner, r.reference,
@@ -62,6 +63,15 @@ class _NewHold(Exception):
     the sale uncovers holds and needs the levels they may move to."""
 
 
+class Contended(Busy):
+    """New holds kept appearing at the sold level between two statements, MAX_LOCKS times in
+    a row: the sale gives up (nothing changed; a resend with its key is safe) rather than
+    spin while the level is that hot."""
+
+
+MAX_LOCKS = 20
+
+
 async def _holds(conn: asyncpg.Connection, sku_id: int, location_id: int) -> list[Held]:
     found = await conn.fetch(LOCK_HOLDS, sku_id, location_id)
     parts: dict[str, list[tuple[int, str, int]]] = {}
@@ -89,7 +99,7 @@ async def _lock(
     while the sale leaves its holds covered (most sales), else every level of every SKU
     involved (where they may move), taken again from the start in the global order."""
     wide = False
-    while True:
+    for _ in range(MAX_LOCKS):
         savepoint = conn.transaction()
         await savepoint.start()
         try:
@@ -114,6 +124,7 @@ async def _lock(
             raise
         await savepoint.commit()  # the locks stay with the transaction
         return holds, levels
+    raise Contended(f"holds kept appearing at the sold level ({MAX_LOCKS} attempts)")
 
 
 async def record_sale(

@@ -266,3 +266,21 @@ async def test_scope_and_location_binding(
     if who == "store-b":
         p = await record(as_key(tokens[who]), sale("k1", 1))
         assert p["results"][0]["level"]["onHand"] == 3
+
+
+async def test_a_sale_that_cannot_lock_its_level_is_refused_retryable_and_changes_nothing(
+    catalogue: GraphQLClient, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New holds appearing between two statements every time (here: no attempt allowed) give
+    SERVICE_UNAVAILABLE, not a traceback, and the resend with the same key applies once."""
+    from store import sales as sales_store
+
+    await set_stock(catalogue, "SKU-1", "ST-B", 5)
+    monkeypatch.setattr(sales_store, "MAX_LOCKS", 0)
+    body = await catalogue.post(RECORD, {"i": {"location": "ST-B", "sales": [sale("c1", 2)]}})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"], body
+    assert (await levels(catalogue))["SKU-1", "ST-B"] == (5, 0)
+    monkeypatch.setattr(sales_store, "MAX_LOCKS", 20)
+    p = await record(catalogue, sale("c1", 2))
+    assert p["results"][0]["level"]["onHand"] == 3
+    await assert_consistent(pool)
