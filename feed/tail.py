@@ -15,7 +15,7 @@ from domain.changes import LedgerChange
 from domain.model import StockEvent
 from feed import bundle_feed
 from ops.metrics import SINK_LAG_EVENTS, SINK_LAG_SECONDS
-from store import cursors
+from store import bundle_figures, cursors
 from store.errors import log_failure
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ class LedgerTail:
                     self._idle = await self.idle(conn)
                     if self._idle:
                         await cursors.skip_to_heads(conn, name)
+                        await bundle_figures.forget(conn, name)
                         self._woken.clear()
             if not self._idle:
                 self._woken.update(await cursors.behind(conn, name, SWEEP_LIMIT))

@@ -114,3 +114,10 @@ async def save(conn: asyncpg.Connection, sink: str, figures: Mapping[int, Figure
     await conn.execute(
         SAVE, sink, ids, [figures[i].on_hand for i in ids], [figures[i].reserved for i in ids],
         [figures[i].available for i in ids], [figures[i].status.value for i in ids])
+
+
+async def forget(conn: asyncpg.Connection, sink: str) -> None:
+    """The bundle figures the sink last handed on, dropped when it skips to the heads: its
+    next bundle event then compares with the figures before that round, not with figures
+    from before the skip."""
+    await conn.execute("DELETE FROM sink_bundle_figures WHERE sink = $1", sink)

@@ -129,10 +129,7 @@ async def advance(conn: asyncpg.Connection, sink: str, handled: Mapping[int, int
 
 
 async def skip_to_heads(conn: asyncpg.Connection, sink: str) -> None:
-    """Also forgets the bundle figures the sink last handed on: its next bundle event then
-    compares with the figures before that round, not with figures from before the skip."""
     await conn.execute(SKIP_TO_HEADS, sink)
-    await conn.execute("DELETE FROM sink_bundle_figures WHERE sink = $1", sink)
 
 
 async def behind(conn: asyncpg.Connection, sink: str, limit: int) -> list[str]:
