@@ -30,6 +30,7 @@ from web.ops_routes import healthz, metrics_access, readyz
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.sse import sku_events
+from web.sse_skus import sku_list_events
 from web.view import STATIC_DIR, InventoryGraphQL
 
 
@@ -79,6 +80,7 @@ def routes(graphql: InventoryGraphQL, settings: Settings) -> list[BaseRoute]:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_access(settings.metrics_allow, settings.metrics_token)),
+        Route("/skus/events", sku_list_events(settings.sse_max_skus)),
         Route("/skus/{code}/events", sku_events),
         Route("/demo", demo_page),
         Route("/graphql", graphql, methods=["GET", "POST"]),
