@@ -13,9 +13,7 @@ import asyncpg
 from domain.bundles import Component
 from domain.model import Channel, Location, Reservation, Sku, StockEvent, StockLevel
 from domain.webhooks import EndpointQueue
-from store import (
-    bundles, catalog, channels, ledger, migrations, reservations, webhook_deliveries,
-)
+from store import bundles, catalog, channels, ledger, migrations, reservations, webhook_deliveries
 
 
 async def sku_page(
