@@ -38,6 +38,23 @@ async def demo_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "demo" / "index.html")
 
 
+# The console's page: its scripts, styles and connections from this origin only, never framed.
+CONSOLE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-cache",
+}
+
+
+async def console_page(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "console" / "index.html", headers=CONSOLE_HEADERS)
+
+
 def graphql_view(settings: Settings) -> InventoryGraphQL:
     return InventoryGraphQL(
         build_schema(limit_extensions(
@@ -83,6 +100,7 @@ def routes(graphql: InventoryGraphQL, settings: Settings) -> list[BaseRoute]:
         Route("/skus/events", sku_list_events(settings.sse_max_skus)),
         Route("/skus/{code}/events", sku_events),
         Route("/demo", demo_page),
+        Route("/console", console_page),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Mount(
