@@ -22,9 +22,7 @@ from tests.api.conftest import set_stock
 from tests.api.test_bundle_reads import hold
 from tests.api.test_demo_browser import ARGS, ARTIFACTS, CHROMIUM
 from tests.api.test_mutations import ADJUST, call
-from tests.api.test_webhooks_api import (
-    disabled_endpoint, fanned_out, insert_deliveries, settings,
-)
+from tests.api.test_webhooks_api import disabled_endpoint, fanned_out, insert_deliveries, settings
 from tests.client import GraphQLClient
 from tests.conftest import ADMIN_KEY, RunningServer
 
