@@ -3,8 +3,9 @@ routed by bootstrap/app.py; the operator console's table (static/console/) reads
 
 The connection holds ONE feed slot of its caller and is admitted and refused as the per-SKU
 feed (web/sse.py: scope inventory:read, 401/403/429), over `StockFeed.watch_each`: one buffer
-for all its SKUs. Past `max_skus` (SSE_MAX_SKUS) it is refused 400 TOO_MANY_SKUS; an unknown
-code 404 NOT_FOUND, a bundle 400 BAD_USER_INPUT, before any stream is opened.
+for all its SKUs. Past `max_skus` (SSE_MAX_SKUS) it is refused 400 TOO_MANY_SKUS; once the
+caller is admitted, an unknown code 404 NOT_FOUND, a bundle 400 BAD_USER_INPUT, before any
+SKU stream is opened.
 
 Resuming is by re-reading: every connection starts with one `snapshot` per SKU (its figures
 and sequence), then each SKU's `stock` events after it, in that SKU's sequence order. `id:` is
@@ -71,16 +72,18 @@ def sku_list_events(max_skus: int) -> Callable[[Request], Awaitable[Response]]:
         if (refused := refusal(codes, max_skus)) is not None:
             return refused.feed_response()
         feed: StockFeed = services(request).feed
-        if (refused := unknown_or_bundle(codes, await views.skus_by_code(feed.pool, codes))):
-            return refused.feed_response()
         gatekeeper = services(request).gatekeeper
         revoked = asyncio.Event()
-        admitted = await sse.admit(request, revoked)
+        admitted = await sse.admit(request, revoked)  # before the codes are looked up
         if isinstance(admitted, Response):
             return admitted
         principal, watched = admitted
-        stream = feed.watch_each(codes)
         try:
+            refused = unknown_or_bundle(codes, await views.skus_by_code(feed.pool, codes))
+            if refused is not None:  # before any SKU stream is opened for it
+                gatekeeper.unwatch(watched)
+                return refused.feed_response()
+            stream = feed.watch_each(codes)
             watch = await stream.__aenter__()
         except BaseException:
             gatekeeper.unwatch(watched)

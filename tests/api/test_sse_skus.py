@@ -17,10 +17,12 @@ from domain.access import Scope
 from settings import Settings
 from store import keys
 from tests.api.conftest import set_stock
+from tests.api.test_bundle_reads import kits
 from tests.api.test_feed_slots import open_feeds, until_no_feeds
 from tests.client import GraphQLClient
 from tests.conftest import RunningServer
 
+__all__ = ["kits"]  # the fixture: KIT-1, a bundle
 CAP = 3
 
 
@@ -85,7 +87,7 @@ async def test_one_connection_carries_every_named_skus_events(
 
 
 async def test_refusals_change_nothing_and_hold_no_slot(
-    server: RunningServer, catalogue: GraphQLClient, pool: asyncpg.Pool
+    server: RunningServer, kits: GraphQLClient, pool: asyncpg.Pool
 ) -> None:
     reader, reader_id = await key(pool, Scope.READ)
     writer, _ = await key(pool, Scope.WRITE)
@@ -93,6 +95,7 @@ async def test_refusals_change_nothing_and_hold_no_slot(
     as_reader = {"Authorization": f"Bearer {reader}"}
     async with aiohttp.ClientSession() as session:
         await refused(session, f"{events}?sku=SKU-1", 401, "UNAUTHENTICATED")
+        await refused(session, f"{events}?sku=NOPE", 401, "UNAUTHENTICATED")  # no probing
         await refused(session, f"{events}?sku=SKU-1", 403, "FORBIDDEN",
                       {"Authorization": f"Bearer {writer}"})
         await refused(session, f"{events}?sku=SKU-1", 401, "UNAUTHENTICATED",
@@ -101,6 +104,7 @@ async def test_refusals_change_nothing_and_hold_no_slot(
         await refused(session, events, 400, "BAD_USER_INPUT", as_reader)
         await refused(session, f"{events}?sku=SKU-1&sku=NOPE", 404, "NOT_FOUND", as_reader)
         await refused(session, f"{events}?sku=%00", 400, "BAD_USER_INPUT", as_reader)
+        await refused(session, f"{events}?sku=SKU-1,KIT-1", 400, "BAD_USER_INPUT", as_reader)
         assert open_feeds(server, f"key:{reader_id}") == 0
         # the per-SKU feed and this one share the key's cap (2 here)
         held = [await session.get(f"{server.url}/skus/SKU-1/events", headers=as_reader),
