@@ -30,11 +30,29 @@ from web.ops_routes import healthz, metrics_access, readyz
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.sse import sku_events
+from web.sse_skus import sku_list_events
 from web.view import STATIC_DIR, InventoryGraphQL
 
 
 async def demo_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "demo" / "index.html")
+
+
+# The console's page: its scripts, styles and connections from this origin only, never framed.
+CONSOLE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-cache",
+}
+
+
+async def console_page(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "console" / "index.html", headers=CONSOLE_HEADERS)
 
 
 def graphql_view(settings: Settings) -> InventoryGraphQL:
@@ -79,8 +97,10 @@ def routes(graphql: InventoryGraphQL, settings: Settings) -> list[BaseRoute]:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_access(settings.metrics_allow, settings.metrics_token)),
+        Route("/skus/events", sku_list_events(settings.sse_max_skus)),
         Route("/skus/{code}/events", sku_events),
         Route("/demo", demo_page),
+        Route("/console", console_page),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Mount(

@@ -44,3 +44,13 @@ class WebhookDelivery:
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointQueue:
+    """An endpoint's deliveries at a glance, for its operator."""
+
+    pending: int  # the backlog: waiting for their turn or their next attempt
+    dead: int
+    oldest_pending_at: datetime | None
+    last_error: str | None  # of the newest delivery that failed at least once

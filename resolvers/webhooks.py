@@ -11,10 +11,10 @@ from domain.errors import InvalidInput, StockError
 from domain.model import StockEventKind
 from domain.rules import check_all, check_text
 from domain.webhook_rules import check_event_types, check_skus, check_url, endpoint_id
-from domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from domain.webhooks import DeliveryStatus, EndpointQueue, WebhookDelivery, WebhookEndpoint
 from feed.cloudevents import event_types
 from resolvers.context import Info
-from service import webhooks
+from service import views, webhooks
 from service.webhooks import WebhookOutcome
 
 # deliveries(first): at most this many per page (resolvers/cost.py counts it)
@@ -66,6 +66,10 @@ async def deliveries(
     if limit == 0:
         return []
     return await webhooks.deliveries(info.context.inventory.pool, endpoint, status, limit)
+
+
+async def queue(info: Info, endpoint: int) -> EndpointQueue:
+    return await views.webhook_queue(info.context.inventory.pool, endpoint)
 
 
 async def create_endpoint(

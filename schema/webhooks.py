@@ -76,6 +76,29 @@ async def _deliveries(
     return [WebhookDelivery.from_domain(d) for d in found]
 
 
+@strawberry.type(description="An endpoint's deliveries at a glance (the operator console's).")
+class WebhookQueue:
+    pending: int = strawberry.field(
+        description="PENDING deliveries: the backlog, waiting for their turn or next attempt."
+    )
+    dead: int = strawberry.field(description="DEAD deliveries, waiting for retryDeadDeliveries.")
+    oldest_pending_at: datetime | None = strawberry.field(
+        description="When the oldest PENDING delivery was queued; null if none."
+    )
+    last_error: str | None = strawberry.field(
+        description="The last failure of the newest delivery that failed; null if none did."
+    )
+
+    @classmethod
+    def from_domain(cls, queue: domain.EndpointQueue) -> WebhookQueue:
+        return cls(pending=queue.pending, dead=queue.dead,
+                   oldest_pending_at=queue.oldest_pending_at, last_error=queue.last_error)
+
+
+async def _queue(root: WebhookEndpoint, info: Info) -> WebhookQueue:
+    return WebhookQueue.from_domain(await resolvers.queue(info, root.id_))
+
+
 @strawberry.type(description="""(v2) A partner endpoint that receives events by HTTP POST: one CloudEvents 1.0 JSON document
 per event (content type application/cloudevents+json), signed as Standard Webhooks specifies
 (headers webhook-id, webhook-timestamp, webhook-signature). At least once; per endpoint and
@@ -102,6 +125,9 @@ class WebhookEndpoint:
 
     deliveries: list[WebhookDelivery] = strawberry.field(
         description="Newest first.", resolver=_deliveries
+    )
+    queue: WebhookQueue = strawberry.field(
+        description="Its backlog, dead deliveries and last error, counted now.", resolver=_queue
     )
 
     @classmethod

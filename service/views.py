@@ -12,7 +12,8 @@ import asyncpg
 
 from domain.bundles import Component
 from domain.model import Channel, Location, Reservation, Sku, StockEvent, StockLevel
-from store import bundles, catalog, channels, ledger, migrations, reservations
+from domain.webhooks import EndpointQueue
+from store import bundles, catalog, channels, ledger, migrations, reservations, webhook_deliveries
 
 
 async def sku_page(
@@ -87,3 +88,8 @@ async def components_of(
 ) -> dict[int, list[Component]]:
     async with pool.acquire() as conn:
         return await bundles.components_of(conn, bundle_ids)
+
+
+async def webhook_queue(pool: asyncpg.Pool, endpoint_id: int) -> EndpointQueue:
+    """An endpoint's backlog, dead deliveries and last error (the console's webhooks tab)."""
+    return await webhook_deliveries.queue_of(pool, endpoint_id)

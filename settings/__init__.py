@@ -111,6 +111,8 @@ class Settings:
     # feeds (sockets, SSE, HTTP subscriptions) opened without a key, per client address and
     # instance; a shared NAT is many shoppers, so more than one browser's worth
     max_anonymous_feeds_per_address: int = 500
+    # web/sse_skus.py: the SKUs one `GET /skus/events` feed may follow (the console's table)
+    sse_max_skus: int = 200
     # proxies whose X-Forwarded-For uvicorn believes: addresses and networks, never `*`
     forwarded_allow_ips: str = "127.0.0.1,::1"
     # webhooks, the NATS JetStream stream, MQTT (settings/partners.py)
@@ -134,6 +136,8 @@ class Settings:
             raise ValueError("need BULK_MAX_LINES > 0")
         if not 0 < limits.default_ttl_seconds <= limits.max_ttl_seconds:
             raise ValueError("need 0 < DEFAULT_TTL_SECONDS <= MAX_TTL_SECONDS")
+        if _int(env, "SSE_MAX_SKUS", 200) <= 0:
+            raise ValueError("need SSE_MAX_SKUS > 0")
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             redis_url=env.get("REDIS_URL") or None,
@@ -182,6 +186,7 @@ class Settings:
                 env.get("METRICS_ALLOW", "127.0.0.1/32,::1/128")).split(",") if n.strip()),
             metrics_token=env.get("METRICS_TOKEN") or None,
             max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 500),
+            sse_max_skus=_int(env, "SSE_MAX_SKUS", 200),
             forwarded_allow_ips=_forwarded(env),
             partners=PartnerSettings.from_env(env),
         )

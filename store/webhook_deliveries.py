@@ -9,7 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
-from domain.webhooks import DeliveryStatus, WebhookDelivery
+from domain.webhooks import DeliveryStatus, EndpointQueue, WebhookDelivery
 
 # In the given order, so that ids (the queue's order) follow sequence order per SKU.
 QUEUE = """
@@ -45,6 +45,16 @@ PENDING = """
 SELECT count(*) AS pending, min(d.created_at) AS oldest
 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
 WHERE d.status = 'PENDING'
+"""
+
+# DELIVERED rows are left out of the counts by the filter, read through the endpoint's index
+QUEUE_OF = """
+SELECT count(*) FILTER (WHERE status = 'PENDING') AS pending,
+       count(*) FILTER (WHERE status = 'DEAD') AS dead,
+       min(created_at) FILTER (WHERE status = 'PENDING') AS oldest,
+       (SELECT error FROM webhook_deliveries
+        WHERE endpoint_id = $1 AND error IS NOT NULL ORDER BY id DESC LIMIT 1) AS last_error
+FROM webhook_deliveries WHERE endpoint_id = $1 AND status <> 'DELIVERED'
 """
 
 SKU_ID = "SELECT id FROM skus WHERE code = $1"
@@ -102,6 +112,12 @@ async def pending(conn: asyncpg.Connection) -> tuple[int, datetime | None]:
     """PENDING deliveries of enabled endpoints, and when the oldest was queued."""
     r = await conn.fetchrow(PENDING)
     return int(r["pending"]), r["oldest"]
+
+
+async def queue_of(conn: asyncpg.Connection | asyncpg.Pool, endpoint_id: int) -> EndpointQueue:
+    r = await conn.fetchrow(QUEUE_OF, endpoint_id)
+    return EndpointQueue(pending=int(r["pending"]), dead=int(r["dead"]),
+                         oldest_pending_at=r["oldest"], last_error=r["last_error"])
 
 
 async def sku_id(conn: asyncpg.Connection, code: str) -> int | None:

@@ -1,4 +1,5 @@
-"""A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events` (routed by bootstrap/app.py).
+"""A plain Server-Sent Events feed per SKU: `GET /skus/{code}/events` (routed by bootstrap/app.py),
+and the admission and pacing it shares with web/sse_skus.py's feed of several SKUs.
 
 `id:` is the event's sequence, so a browser's EventSource resumes by itself after a dropped
 connection (it sends Last-Event-ID). Without one, the first event is a `snapshot`. A request
@@ -13,11 +14,11 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.access import Scope
+from domain.access import Principal, Scope
 from domain.rules import text_fault
 from feed.hub import FeedOverflow, StockFeed
 from ops.metrics import SUBSCRIPTIONS
-from service.access import AccessError, Gatekeeper
+from service.access import AccessError, Feed, Gatekeeper
 from web import caller, refusals, sse_format
 from web.refusals import Refusal
 from web.state import services
@@ -26,6 +27,7 @@ from web.watched import WatchedStream
 KEEP_ALIVE = 15.0
 STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "TOO_MANY_CONNECTIONS": 429,
           "DUPLICATE_AUTHORIZATION": 400}
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _resume_point(request: Request) -> int | None:
@@ -39,16 +41,12 @@ def _resume_point(request: Request) -> int | None:
     return int(raw)
 
 
-async def sku_events(request: Request) -> Response:
-    code = request.path_params["code"]
-    try:
-        after = _resume_point(request)
-    except ValueError:
-        return Refusal(400, "BAD_USER_INPUT", "Last-Event-ID must be a sequence").feed_response()
-    if (fault := text_fault(code)) is not None:
-        return Refusal(400, "BAD_USER_INPUT", f"the SKU code {fault}").feed_response()
+async def admit(
+    request: Request, revoked: asyncio.Event
+) -> tuple[Principal | None, Feed | None] | Response:
+    """The caller (scope inventory:read) and the feed slot it now holds, or the refusal; a
+    revoked or narrowed key sets `revoked`. The caller unwatches the slot on every exit."""
     gatekeeper: Gatekeeper = services(request).gatekeeper
-    revoked = asyncio.Event()
 
     async def close(reason: str) -> None:
         revoked.set()
@@ -61,6 +59,48 @@ async def sku_events(request: Request) -> Response:
     except AccessError as error:
         status = STATUS.get(error.code, 403)
         return Refusal(status, error.code, error.message).feed_response()
+    return principal, watched
+
+
+async def paced(items: AsyncIterator[bytes], revoked: asyncio.Event) -> AsyncIterator[bytes]:
+    """`items`, a keep-alive comment after KEEP_ALIVE seconds of silence, and an `error` event
+    (FORBIDDEN) that ends the stream once the caller's key is revoked."""
+    items = items.__aiter__()
+    next_item = asyncio.ensure_future(items.__anext__())
+    revoked_wait = asyncio.ensure_future(revoked.wait())
+    try:
+        while not revoked.is_set():
+            done, _ = await asyncio.wait(
+                {next_item, revoked_wait}, timeout=KEEP_ALIVE, return_when=asyncio.FIRST_COMPLETED,
+            )
+            if revoked.is_set():
+                yield b"event: error\ndata: {\"code\":\"FORBIDDEN\"}\n\n"
+                return
+            if not done:
+                yield b": keep-alive\n\n"
+                continue
+            item = next_item.result()
+            next_item = asyncio.ensure_future(items.__anext__())
+            yield item
+    finally:
+        next_item.cancel()
+        revoked_wait.cancel()
+
+
+async def sku_events(request: Request) -> Response:
+    code = request.path_params["code"]
+    try:
+        after = _resume_point(request)
+    except ValueError:
+        return Refusal(400, "BAD_USER_INPUT", "Last-Event-ID must be a sequence").feed_response()
+    if (fault := text_fault(code)) is not None:
+        return Refusal(400, "BAD_USER_INPUT", f"the SKU code {fault}").feed_response()
+    gatekeeper: Gatekeeper = services(request).gatekeeper
+    revoked = asyncio.Event()
+    admitted = await admit(request, revoked)
+    if isinstance(admitted, Response):
+        return admitted
+    principal, watched = admitted
     try:
         feed: StockFeed = services(request).feed
         stream = feed.follow(code, after)
@@ -75,6 +115,11 @@ async def sku_events(request: Request) -> Response:
             return refusals.bundle_events(code).feed_response()
         return Refusal(404, "NOT_FOUND", f"unknown SKU {code!r}").feed_response()
 
+    async def rendered() -> AsyncIterator[bytes]:
+        async for event in follow.events():
+            yield b"id: %d\nevent: stock\ndata: %s\n\n" % (
+                event.sequence, sse_format.event_data(event, principal))
+
     async def body() -> AsyncIterator[bytes]:
         SUBSCRIPTIONS.labels("sse").inc()
         try:
@@ -82,29 +127,8 @@ async def sku_events(request: Request) -> Response:
             if after is None and follow.snapshot is not None:
                 yield b"id: %d\nevent: snapshot\ndata: %s\n\n" % (
                     follow.snapshot.sequence, sse_format.snapshot_data(follow.snapshot))
-            events = follow.events().__aiter__()
-            next_event = asyncio.ensure_future(events.__anext__())
-            revoked_wait = asyncio.ensure_future(revoked.wait())
-            try:
-                while not revoked.is_set():
-                    done, _ = await asyncio.wait(
-                        {next_event, revoked_wait}, timeout=KEEP_ALIVE,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    if revoked.is_set():
-                        yield b"event: error\ndata: {\"code\":\"FORBIDDEN\"}\n\n"
-                        return
-                    if not done:
-                        yield b": keep-alive\n\n"
-                        continue
-                    event = next_event.result()
-                    next_event = asyncio.ensure_future(events.__anext__())
-                    yield b"id: %d\nevent: stock\ndata: %s\n\n" % (
-                        event.sequence, sse_format.event_data(event, principal)
-                    )
-            finally:
-                next_event.cancel()
-                revoked_wait.cancel()
+            async for item in paced(rendered(), revoked):
+                yield item
         except FeedOverflow:
             return  # the browser reconnects with Last-Event-ID and resumes from the ledger
         finally:
@@ -114,8 +138,4 @@ async def sku_events(request: Request) -> Response:
         gatekeeper.unwatch(watched)
         await stream.__aexit__(None, None, None)
 
-    return WatchedStream(
-        body(), release=release,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return WatchedStream(body(), release=release, media_type="text/event-stream", headers=HEADERS)
