@@ -1,4 +1,5 @@
-"""One JSON object per log line, with the request id of the request it belongs to, and no line
+"""One JSON object per log line, with the request id of the request it belongs to (and, while
+tracing is on, the `trace_id` and `span_id` of the span it was written in), and no line
 repeated without bound; server.py's create_app (and cli.py for its commands) configures it.
 
 RepeatLimit: a client can make the same warning or error (or refusal line) happen as often as it
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ops import request_id
+from ops import request_id, tracing
 
 EXTRA_FIELDS = ("operation", "key", "duration_ms", "outcome", "sku", "sequence", "kind",
                 "status", "method", "path", "changes", "location", "reservation", "transfer",
@@ -34,6 +35,10 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": request_id.current.get(),
         }
+        if tracing.on():
+            ids = tracing.log_ids()
+            if ids is not None:
+                line["trace_id"], line["span_id"] = ids
         for name in EXTRA_FIELDS:
             if hasattr(record, name):
                 line[name] = getattr(record, name)
