@@ -94,7 +94,7 @@ def span(name: str, origins: Sequence[SpanContext | None], *, child: bool = Fals
     if not tracing.on():
         yield None
         return
-    distinct = list(dict.fromkeys(o for o in origins if o is not None))
+    distinct = list({(o.trace_id, o.span_id): o for o in origins if o is not None}.values())
     parent = Context()
     if child and distinct:
         parent = trace.set_span_in_context(NonRecordingSpan(distinct.pop(0)), parent)
