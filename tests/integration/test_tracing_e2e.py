@@ -28,8 +28,8 @@ from tests.webhook_receiver import Receiver, new_secret
 SKU = "SKU-inline-7731"  # written inline in the document: an argument value
 REFERENCE = "ref-variable-5519"  # sent as a variable
 SECRETS = (SKU, REFERENCE)
-RESERVE = ('mutation Reserve($ref: String) { reserve(input: {sku: "%s", location: "W", '
-           'quantity: 1, reference: $ref}) { reservation { id } userErrors { code } } }' % SKU)
+RESERVE = ('mutation Reserve($ref: String) { reserve(input: {sku: "' + SKU + '", location: "W", '
+           'quantity: 1, reference: $ref}) { reservation { id } userErrors { code } } }')
 SERVER, CLIENT, PRODUCER = 2, 3, 4  # opentelemetry.proto Span.SpanKind
 
 
