@@ -28,6 +28,7 @@ class Span:
     attributes: dict[str, Any]
     links: list[tuple[str, str]] = field(default_factory=list)  # (trace_id, span_id)
     scope: str = ""
+    service: str = ""  # the exporting process's service.name
 
 
 def _value(value: AnyValue) -> Any:
@@ -52,8 +53,8 @@ class OtlpReceiver:
         self.bodies.append(body)
         message = ExportTraceServiceRequest.FromString(body)
         for resource_spans in message.resource_spans:
-            self.resources.append({a.key: _value(a.value)
-                                   for a in resource_spans.resource.attributes})
+            resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+            self.resources.append(resource)
             for scope_spans in resource_spans.scope_spans:
                 for s in scope_spans.spans:
                     self.spans.append(Span(
@@ -61,7 +62,7 @@ class OtlpReceiver:
                         parent_id=s.parent_span_id.hex(), name=s.name, kind=s.kind,
                         attributes={a.key: _value(a.value) for a in s.attributes},
                         links=[(link.trace_id.hex(), link.span_id.hex()) for link in s.links],
-                        scope=scope_spans.scope.name,
+                        scope=scope_spans.scope.name, service=resource.get("service.name", ""),
                     ))
         self._changed.set()
         return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
