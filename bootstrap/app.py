@@ -1,6 +1,7 @@
 """Builds the ASGI app from the settings: the GraphQL view, the rate limit over the shared Redis
-client, middleware, routes, the lifespan, the fast path and, when tracing is configured, the
-HTTP server span around them all; server.py's create_app calls it."""
+client, middleware, routes, the lifespan and the fast path; server.py's create_app calls it.
+
+When tracing is configured (ops/tracing.py), web/tracing.py's HTTP server span wraps it all."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Stock events as the backbone carries them between instances (used by feed.outbox and
-feed.stream); what clients see is built by schema/ and web/sse_format.py. While tracing is on
-an event also carries its origin's `traceparent` (ops/trace_links.py), which a receiving
-instance adopts; one without it (tracing off, an older instance) decodes the same."""
+feed.stream); what clients see is built by schema/ and web/sse_format.py.
+
+While tracing is on an event also carries its origin's `traceparent` (ops/trace_links.py),
+which a receiving instance adopts; one without it (tracing off, an older instance) decodes the
+same."""
 
 from __future__ import annotations
 

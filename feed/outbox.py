@@ -1,5 +1,6 @@
 """The one exit of committed events: StockFeed.publish queues them here, and one task hands each
 batch to every sink: the backbone first, then those bootstrap/resources.py's open_feed adds.
+
 While tracing is on, each event's origin (the mutation's span) is remembered as it is queued
 (ops/trace_links.py) and a batch is sent in a "feed publish" span, a child of its first
 event's origin linked to the others', so the Redis publish is in the mutation's trace."""

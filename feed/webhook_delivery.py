@@ -1,7 +1,8 @@
 """The webhook delivery loop of one instance: claims due queue heads, POSTs them, settles each
-attempt (retry, DEAD, disable), prunes old deliveries; bootstrap/partners.py runs it. While
-tracing is on, each attempt is a "webhook deliver" span linked to the mutation that committed
-its event (the traceparent stored with the delivery)."""
+attempt (retry, DEAD, disable), prunes old deliveries; bootstrap/partners.py runs it.
+
+While tracing is on, each attempt is a "webhook deliver" span linked to the mutation that
+committed its event (the traceparent stored with the delivery)."""
 
 from __future__ import annotations
 

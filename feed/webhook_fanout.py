@@ -1,6 +1,8 @@
 """Queues a webhook delivery per endpoint that wants it for every ledger entry and availability
-change (the "webhooks" ledger tail, bootstrap/partners.py), and again on replay (the API);
-with the traceparent of the mutation that committed the entry, when this instance knows it."""
+change (the "webhooks" ledger tail, bootstrap/partners.py), and again on replay (the API).
+
+Each carries the traceparent of the mutation that committed its entry when this instance knows
+it (ops/trace_links.py)."""
 
 from __future__ import annotations
 

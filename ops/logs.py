@@ -1,6 +1,7 @@
-"""One JSON object per log line, with the request id of the request it belongs to (and, while
-tracing is on, the `trace_id` and `span_id` of the span it was written in), and no line
+"""One JSON object per log line, with the request id of the request it belongs to, and no line
 repeated without bound; server.py's create_app (and cli.py for its commands) configures it.
+
+While tracing is on, a line also has the `trace_id` and `span_id` of the span it was written in.
 
 RepeatLimit: a client can make the same warning or error (or refusal line) happen as often as it
 sends requests, so past REPEATS_PER_MINUTE identical lines (same logger, level, message template

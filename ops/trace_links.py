@@ -1,6 +1,5 @@
-"""Which span committed each stock event, so that the spans publishing and delivering it later
-(feed/outbox.py, feed/audience.py, feed/webhook_delivery.py) link to it; all a no-op while
-tracing is off.
+"""Which span committed each stock event, for the spans that publish and deliver it later
+(feed/outbox.py, feed/audience.py, feed/webhook_delivery.py) to link to; no-ops while off.
 
 A committed event's origin is the span current when its mutation handed it to the feed (the
 GraphQL operation's), kept in memory by (SKU, sequence) for the last ORIGINS events; it crosses

@@ -1,6 +1,8 @@
-"""OpenTelemetry tracing, off unless OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set:
-bootstrap/app.py calls `configure` once before building the app, and wraps the app only if it
-answered True; nothing is instrumented, wrapped or exported otherwise.
+"""OpenTelemetry tracing, off unless OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set;
+bootstrap/app.py calls `configure` once before building the app.
+
+It wraps the app only if `configure` answered True; nothing is instrumented, wrapped or
+exported otherwise.
 
 On: an OTLP/HTTP exporter behind a batch processor, asyncpg and Redis instrumented by
 OpenTelemetry's own instrumentations (statements with their $n placeholders, Redis commands

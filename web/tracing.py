@@ -1,6 +1,7 @@
-"""The HTTP server span of every request and WebSocket (OpenTelemetry's ASGI middleware, which
-continues an incoming W3C `traceparent`/`tracestate`); bootstrap/app.py wraps the whole app in
-it, fast path included, only when tracing is on.
+"""The HTTP server span of every request and WebSocket (OpenTelemetry's ASGI middleware);
+bootstrap/app.py wraps the whole app in it, fast path included, only when tracing is on.
+
+The middleware continues an incoming W3C `traceparent`/`tracestate`.
 
 The middleware records the URL with its query string, and a GET /graphql carries the document
 and its variables there: it is shown a copy of the request without the query string, and with
