@@ -1,12 +1,19 @@
-"""The pure parts of tracing: a traceparent read back (or refused), and the root sampler that
-drops background tasks' SQL and Redis spans but keeps requests and deliveries."""
+"""Tracing's parts without a collector: a traceparent read back (or refused), the root sampler
+that drops background tasks' SQL and Redis spans, the origins of events and their wire form."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import orjson
 import pytest
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanKind
 
+from domain.model import AvailabilityStatus, StockEvent, StockEventKind
+from feed import codec
+from ops import trace_links, tracing
 from ops.trace_links import parse
 from ops.tracing import BackgroundClientSpans, wanted
 
@@ -50,3 +57,64 @@ def test_roots_are_kept_except_background_client_spans(kind: SpanKind,
 ])
 def test_tracing_is_wanted_only_with_an_endpoint(env: dict[str, str], on: bool) -> None:
     assert wanted(env) is on
+
+
+def event(sequence: int = 7) -> StockEvent:
+    return StockEvent(
+        sku="A", sequence=sequence, kind=StockEventKind.RESERVED, location_id=1, location="W",
+        on_hand_delta=0, reserved_delta=1, level=None, sku_on_hand=5, sku_reserved=1,
+        available=4, status=AvailabilityStatus.IN_STOCK, reason=None, reservation_id="r",
+        reference="x", occurred_at=datetime(2026, 12, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tracing's switch on, without a provider (spans are not recorded): the origins alone."""
+    monkeypatch.setitem(tracing._state, "on", True)
+    trace_links._origins.clear()
+    yield
+    trace_links._origins.clear()
+
+
+ORIGIN = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def test_the_backbone_carries_the_origin_to_another_instance(traced: None) -> None:
+    sent = codec.encode(event())  # no origin known: the message is as before
+    assert "traceparent" not in orjson.loads(sent)
+    trace_links.adopt(event(), ORIGIN)
+    sent = codec.encode(event())
+    assert orjson.loads(sent)["traceparent"] == ORIGIN
+    trace_links._origins.clear()  # the other instance
+    assert codec.decode(sent) == event()
+    assert trace_links.traceparent(event()) == ORIGIN
+
+
+def test_a_message_without_an_origin_or_with_a_bad_one_decodes_the_same(traced: None) -> None:
+    for extra in ({}, {"traceparent": "nonsense"}, {"traceparent": 17}):
+        message = orjson.dumps({**orjson.loads(codec.encode(event())), **extra}).decode()
+        assert codec.decode(message) == event()
+    assert trace_links.traceparent(event()) is None
+
+
+def test_an_origin_is_kept_first_come_and_forgotten_past_the_bound(traced: None) -> None:
+    trace_links.adopt(event(), ORIGIN)
+    trace_links.adopt(event(), ORIGIN.replace("b7ad", "c7ad"))
+    assert trace_links.traceparent(event()) == ORIGIN
+    origin = trace_links.parse(ORIGIN)
+    trace_links.remember([event(n) for n in range(8, 8 + trace_links.ORIGINS)], origin)
+    assert len(trace_links._origins) == trace_links.ORIGINS
+    assert trace_links.traceparent(event()) is None  # the oldest went first
+
+
+def test_a_delivery_span_links_each_origin_once(traced: None) -> None:
+    origin = trace_links.parse(ORIGIN)
+    with trace_links.span("feed deliver", [origin, origin, None]) as made:
+        assert made is not None
+
+
+def test_while_off_nothing_is_remembered() -> None:
+    trace_links._origins.clear()
+    trace_links.adopt(event(), ORIGIN)
+    assert trace_links.traceparent(event()) is None
+    assert "traceparent" not in orjson.loads(codec.encode(event()))
