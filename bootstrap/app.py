@@ -1,5 +1,7 @@
 """Builds the ASGI app from the settings: the GraphQL view, the rate limit over the shared Redis
-client, middleware, routes, the lifespan and the fast path; server.py's create_app calls it."""
+client, middleware, routes, the lifespan and the fast path; server.py's create_app calls it.
+
+When tracing is configured (ops/tracing.py), web/tracing.py's HTTP server span wraps it all."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from strawberry.subscriptions import (
 
 from bootstrap.lifespan import lifespan
 from bootstrap.resources import shared_redis
+from ops import tracing
 from resolvers.limits import CostLimits, limit_extensions
 from schema.root import build_schema
 from settings import Settings
@@ -31,6 +34,7 @@ from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.sse import sku_events
 from web.sse_skus import sku_list_events
+from web.tracing import TracedApp
 from web.view import STATIC_DIR, InventoryGraphQL
 
 
@@ -112,7 +116,14 @@ def routes(graphql: InventoryGraphQL, settings: Settings) -> list[BaseRoute]:
 
 
 def build_app(settings: Settings) -> ASGIApp:
-    """Connects nothing: the lifespan opens the resources, the Redis client on first use."""
+    """Connects nothing: the lifespan opens the resources, the Redis client on first use.
+    Tracing (ops/tracing.py) is configured first, so the schema gets its GraphQL span."""
+    if tracing.configure():
+        return TracedApp(_build_app(settings))
+    return _build_app(settings)
+
+
+def _build_app(settings: Settings) -> ASGIApp:
     redis = shared_redis(settings)
     graphql = graphql_view(settings)
     limit = RateLimit(

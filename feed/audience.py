@@ -5,7 +5,9 @@ A subscription handed over by its transport (see web/websocket.py) becomes a `Me
 of an `Audience`: the subscribers of one SKU stream that asked the same question (same
 document and variables). The stream offers each event to the audience once; the audience
 renders it once (execution and JSON) and gives the same text to every member, in sequence
-order. A task runs only while events are pending, not one per subscriber.
+order. A task runs only while events are pending, not one per subscriber. While tracing is
+on, each event's rendering and delivery is a "feed deliver" span linked to the mutation that
+committed it (ops/trace_links.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Protocol
 
 from domain.model import StockEvent
+from ops import trace_links, tracing
 from ops.metrics import DELIVERED
 
 log = logging.getLogger(__name__)
@@ -61,16 +64,26 @@ class Audience:
                            if m in self.members and event.sequence > m.last]
                 if not targets:
                     continue
-                try:
-                    payload = await self.render(event)
-                except Exception:
-                    log.exception("feed: rendering %s #%d failed; its subscribers skip it",
-                                  event.sku, event.sequence)
+                if not tracing.on():
+                    await self._deliver(event, targets)
                     continue
-                targets = [m for m in targets if m in self.members]  # some may have left
-                for member in targets:
-                    member.last = event.sequence
-                    member.deliver(payload)
-                DELIVERED.inc(len(targets))
+                with trace_links.span("feed deliver", [trace_links.origin_of(event)]) as span:
+                    delivered = await self._deliver(event, targets)
+                    if span is not None:
+                        span.set_attribute("messaging.batch.message_count", delivered)
         finally:
             self._task = None
+
+    async def _deliver(self, event: StockEvent, targets: list[Member]) -> int:
+        try:
+            payload = await self.render(event)
+        except Exception:
+            log.exception("feed: rendering %s #%d failed; its subscribers skip it",
+                          event.sku, event.sequence)
+            return 0
+        targets = [m for m in targets if m in self.members]  # some may have left
+        for member in targets:
+            member.last = event.sequence
+            member.deliver(payload)
+        DELIVERED.inc(len(targets))
+        return len(targets)

@@ -1,5 +1,9 @@
 """Stock events as the backbone carries them between instances (used by feed.outbox and
-feed.stream); what clients see is built by schema/ and web/sse_format.py."""
+feed.stream); what clients see is built by schema/ and web/sse_format.py.
+
+While tracing is on an event also carries its origin's `traceparent` (ops/trace_links.py),
+which a receiving instance adopts; one without it (tracing off, an older instance) decodes the
+same."""
 
 from __future__ import annotations
 
@@ -15,11 +19,12 @@ from domain.model import (
     StockEventKind,
     StockLevel,
 )
+from ops import trace_links
 
 
 def encode(event: StockEvent) -> str:
     level = event.level
-    return orjson.dumps({
+    wire: dict[str, Any] = {
         "sku": event.sku,
         "sequence": event.sequence,
         "kind": event.kind.value,
@@ -44,13 +49,17 @@ def encode(event: StockEvent) -> str:
         "incoming_id": event.incoming_id,
         "transfer_id": event.transfer_id,
         "happened_at": event.happened_at.isoformat() if event.happened_at else None,
-    }).decode()
+    }
+    origin = trace_links.traceparent(event)
+    if origin is not None:
+        wire["traceparent"] = origin
+    return orjson.dumps(wire).decode()
 
 
 def decode(message: str) -> StockEvent:
     d: dict[str, Any] = orjson.loads(message)
     level = d["level"]
-    return StockEvent(
+    event = StockEvent(
         sku=d["sku"],
         sequence=d["sequence"],
         kind=StockEventKind(d["kind"]),
@@ -77,3 +86,5 @@ def decode(message: str) -> StockEvent:
         transfer_id=d.get("transfer_id"),
         happened_at=datetime.fromisoformat(d["happened_at"]) if d.get("happened_at") else None,
     )
+    trace_links.adopt(event, d.get("traceparent"))
+    return event

@@ -1,5 +1,9 @@
 """The one exit of committed events: StockFeed.publish queues them here, and one task hands each
-batch to every sink: the backbone first, then those bootstrap/resources.py's open_feed adds."""
+batch to every sink: the backbone first, then those bootstrap/resources.py's open_feed adds.
+
+While tracing is on, each event's origin (the mutation's span) is remembered as it is queued
+(ops/trace_links.py) and a batch is sent in a "feed publish" span, a child of its first
+event's origin linked to the others', so the Redis publish is in the mutation's trace."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any, Protocol
 
 from domain.model import StockEvent
 from feed import codec
+from ops import trace_links, tracing
 from ops.metrics import FEED_LAG, PUBLISHED, SINK_EVENTS
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,7 @@ class Outbox:
         self._queue: asyncio.Queue[StockEvent] = asyncio.Queue(size)
 
     def put(self, events: Sequence[StockEvent]) -> None:
+        trace_links.remember(events)
         for event in events:
             try:
                 self._queue.put_nowait(event)
@@ -86,11 +92,22 @@ class Outbox:
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                for sink in self.sinks:
-                    await self._send(sink, batch)
+                if tracing.on():
+                    await self._traced(batch)
+                else:
+                    for sink in self.sinks:
+                        await self._send(sink, batch)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _traced(self, batch: list[StockEvent]) -> None:
+        with trace_links.span("feed publish", [trace_links.origin_of(e) for e in batch],
+                              child=True) as span:
+            if span is not None:
+                span.set_attribute("messaging.batch.message_count", len(batch))
+            for sink in self.sinks:
+                await self._send(sink, batch)
 
     async def _send(self, sink: Sink, batch: list[StockEvent]) -> None:
         try:

@@ -9,6 +9,7 @@ notice and the periodic sweep catch what no later event would reveal.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
 from collections.abc import Hashable, Mapping
@@ -47,7 +48,10 @@ class SkuStream:
         self.state = StreamState.OPENING
         self.ready = asyncio.Event()  # set as the state leaves OPENING: what followers await
         self.lock = asyncio.Lock()
-        self.task = asyncio.create_task(self._run(), name=f"feed:{sku}")
+        # a context of its own: not the first follower's request id nor its span, whose
+        # request it outlives
+        self.task = asyncio.create_task(self._run(), name=f"feed:{sku}",
+                                        context=contextvars.Context())
 
     @property
     def idle(self) -> bool:

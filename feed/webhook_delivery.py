@@ -1,5 +1,8 @@
 """The webhook delivery loop of one instance: claims due queue heads, POSTs them, settles each
-attempt (retry, DEAD, disable), prunes old deliveries; bootstrap/partners.py runs it."""
+attempt (retry, DEAD, disable), prunes old deliveries; bootstrap/partners.py runs it.
+
+While tracing is on, each attempt is a "webhook deliver" span linked to the mutation that
+committed its event (the traceparent stored with the delivery)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import orjson
 
 from feed import webhook_http
 from feed.webhook_fanout import SINK
+from ops import trace_links, tracing
 from ops.metrics import PARTNER_EVENTS, PARTNER_LATENCY, PARTNER_OLDEST_PENDING, PARTNER_PENDING
 from settings.partners import PartnerSettings
 from store import webhook_attempts as attempts
@@ -105,28 +109,40 @@ class DeliveryLoop:
     async def _attempt(self, session: aiohttp.ClientSession, first: attempts.Attempt) -> None:
         """Attempts `first`, then, in the same slot, the next deliveries of its queue while
         they are delivered and due (at most CHAIN: then the slot goes back to the oldest due)."""
-        settings = self.settings
         attempt = first
         for n in range(1, CHAIN + 1):
-            answer = await webhook_http.post(
-                session, attempt, timeout=settings.webhook_timeout,
-                allow_private=settings.webhook_allow_private_networks)
-            log.debug("webhook delivery %d (%s) to endpoint %d, attempt %d: %s", attempt.id,
-                      attempt.event_id, attempt.endpoint_id, attempt.attempts,
-                      answer.error or answer.status)
-            try:
-                async with self.pool.acquire() as conn:
-                    await self._settle(conn, attempt, answer)
-                    following = await attempts.claim_next(conn, attempt, self.lease) if (
-                        answer.delivered and n < CHAIN) else None
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # its lease runs out: attempted again
-                log_failure(log, exc, "webhook delivery %d: settling", attempt.id)
-                return
+            if tracing.on():
+                with trace_links.span("webhook deliver",
+                                      [trace_links.parse(attempt.traceparent)]) as span:
+                    following = await self._once(session, attempt, n)
+                    if span is not None:
+                        span.set_attribute("inventory.webhook.attempt", attempt.attempts)
+            else:
+                following = await self._once(session, attempt, n)
             if following is None:
                 return
             attempt = following
+
+    async def _once(self, session: aiohttp.ClientSession, attempt: attempts.Attempt,
+                    n: int) -> attempts.Attempt | None:
+        """One attempt, settled; the next delivery of its queue if it is to follow in the slot."""
+        settings = self.settings
+        answer = await webhook_http.post(
+            session, attempt, timeout=settings.webhook_timeout,
+            allow_private=settings.webhook_allow_private_networks)
+        log.debug("webhook delivery %d (%s) to endpoint %d, attempt %d: %s", attempt.id,
+                  attempt.event_id, attempt.endpoint_id, attempt.attempts,
+                  answer.error or answer.status)
+        try:
+            async with self.pool.acquire() as conn:
+                await self._settle(conn, attempt, answer)
+                return await attempts.claim_next(conn, attempt, self.lease) if (
+                    answer.delivered and n < CHAIN) else None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # its lease runs out: attempted again
+            log_failure(log, exc, "webhook delivery %d: settling", attempt.id)
+            return None
 
     async def _settle(self, conn: asyncpg.Connection, attempt: attempts.Attempt,
                       answer: webhook_http.Answer) -> None:

@@ -1,5 +1,8 @@
 """Queues a webhook delivery per endpoint that wants it for every ledger entry and availability
-change (the "webhooks" ledger tail, bootstrap/partners.py), and again on replay (the API)."""
+change (the "webhooks" ledger tail, bootstrap/partners.py), and again on replay (the API).
+
+Each carries the traceparent of the mutation that committed its entry when this instance knows
+it (ops/trace_links.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import asyncpg
 from domain.changes import LedgerChange
 from domain.webhooks import WebhookEndpoint
 from feed import cloudevents
+from ops import trace_links
 from store import cursors
 from store import webhook_deliveries as store
 from store import webhook_endpoints as endpoints_store
@@ -40,6 +44,7 @@ def deliveries(
         if not wanting:
             continue
         kind = cloudevents.STOCK_TYPE + event.kind.value.lower()
+        origin = trace_links.traceparent(event)  # known if it was committed here lately
         documents = [(kind, event.sku, cloudevents.stock_id(event),
                       cloudevents.stock_event(event, source))]
         documents += [(cloudevents.AVAILABILITY_TYPE, moved.sku,
@@ -52,7 +57,7 @@ def deliveries(
                 if endpoint.wants(event_type, subject):
                     body = body or cloudevents.encode(document)
                     out.append(store.Queued(endpoint.id, event_id, event_type, subject,
-                                            event.sequence, body))
+                                            event.sequence, body, origin))
     return out
 
 

@@ -1,6 +1,8 @@
 """One JSON object per log line, with the request id of the request it belongs to, and no line
 repeated without bound; server.py's create_app (and cli.py for its commands) configures it.
 
+While tracing is on, a line also has the `trace_id` and `span_id` of the span it was written in.
+
 RepeatLimit: a client can make the same warning or error (or refusal line) happen as often as it
 sends requests, so past REPEATS_PER_MINUTE identical lines (same logger, level, message template
 and, for an exception, its type and where it was raised) the rest of that minute's are dropped
@@ -16,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ops import request_id
+from ops import request_id, tracing
 
 EXTRA_FIELDS = ("operation", "key", "duration_ms", "outcome", "sku", "sequence", "kind",
                 "status", "method", "path", "changes", "location", "reservation", "transfer",
@@ -34,6 +36,10 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": request_id.current.get(),
         }
+        if tracing.on():
+            ids = tracing.log_ids()
+            if ids is not None:
+                line["trace_id"], line["span_id"] = ids
         for name in EXTRA_FIELDS:
             if hasattr(record, name):
                 line[name] = getattr(record, name)

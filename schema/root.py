@@ -9,7 +9,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension, ValidationCache
 
 from ops.extension import OperationMetrics
-from ops.tracing import tracing_extensions
+from ops.graphql_span import tracing_extensions
 from resolvers.permissions import CanRead
 from schema import subscriptions as bound
 from schema.errors import InventorySchema, MaskUnexpectedErrors

@@ -15,6 +15,10 @@ order anyway, like carts, so nothing deadlocks.
 A batch holds plain SKUs only: a bundle's request comes back as None (service.reserving then
 holds it alone) and its code is remembered, so later ones skip the batch. A SKU's kind is
 fixed when it is created, so the memory never goes stale; plain reserves pay nothing for it.
+
+While tracing is on, the batch's statements are spans of the request whose reserve started the
+drain, and each request's events keep their own request's span as their origin
+(ops/trace_links.py): the deliveries link to the reserve that made them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from domain.outcome import Outcome
+from ops import trace_links
 from service.recording import Command, record
 from store.hold_batch import HoldRequest, hold_many
 
@@ -38,6 +43,7 @@ MAX_BUNDLE_CODES = 100_000  # past it, a bundle's reserve costs one more (batche
 class _Pending:
     sku: str
     request: HoldRequest
+    origin: trace_links.Origin | None = field(default_factory=trace_links.current)
     future: asyncio.Future[Outcome | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -115,9 +121,10 @@ class ReserveBatcher:
     async def _commit(self, batch: list[_Pending]) -> list[Outcome | None]:
         async with self.inventory.pool.acquire() as conn, conn.transaction():
             outcomes = await hold_many(conn, [(p.sku, p.request) for p in batch])
-        for outcome in outcomes:
+        for p, outcome in zip(batch, outcomes, strict=True):
             if outcome is not None:
                 record(Command.RESERVE, outcome)
+                trace_links.remember(outcome.events, p.origin)
         events = [event for outcome in outcomes if outcome is not None
                   for event in outcome.events]
         if events:

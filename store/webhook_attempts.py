@@ -16,7 +16,7 @@ FROM picked, webhook_endpoints e
 WHERE d.id = picked.id AND e.id = d.endpoint_id
 RETURNING d.id, d.endpoint_id, e.url, e.secret,
           CASE WHEN e.previous_until > now() THEN e.previous_secret END AS previous_secret,
-          d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts
+          d.event_id, d.sku, d.sequence, d.body, d.attempts, d.round_attempts, d.traceparent
 """
 
 # No attempt of the head's (endpoint, SKU) queue is in flight. Usually the head is the one in
@@ -158,6 +158,7 @@ class Attempt:
     body: bytes
     attempts: int
     round_attempts: int
+    traceparent: str | None = None  # its event's mutation's span, for the delivery span's link
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,7 @@ def _attempt(r: asyncpg.Record) -> Attempt:
         id=r["id"], endpoint_id=r["endpoint_id"], url=r["url"], secret=r["secret"],
         previous_secret=r["previous_secret"], event_id=r["event_id"], sku=r["sku"],
         sequence=r["sequence"], body=bytes(r["body"]), attempts=r["attempts"],
-        round_attempts=r["round_attempts"],
+        round_attempts=r["round_attempts"], traceparent=r["traceparent"],
     )
 
 

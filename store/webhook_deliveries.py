@@ -13,10 +13,13 @@ from domain.webhooks import DeliveryStatus, EndpointQueue, WebhookDelivery
 
 # In the given order, so that ids (the queue's order) follow sequence order per SKU.
 QUEUE = """
-INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, sku, sequence, body)
-SELECT q.endpoint_id, q.event_id, q.event_type, q.sku, q.sequence, q.body
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[])
-     WITH ORDINALITY AS q (endpoint_id, event_id, event_type, sku, sequence, body, n)
+INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, sku, sequence, body,
+                                traceparent)
+SELECT q.endpoint_id, q.event_id, q.event_type, q.sku, q.sequence, q.body, q.traceparent
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[],
+            $7::text[])
+     WITH ORDINALITY AS q (endpoint_id, event_id, event_type, sku, sequence, body, traceparent,
+                           n)
 ORDER BY q.n
 """
 
@@ -62,7 +65,8 @@ SKU_ID = "SELECT id FROM skus WHERE code = $1"
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    """One delivery to queue: `body` is the CloudEvent as sent."""
+    """One delivery to queue: `body` is the CloudEvent as sent, `traceparent` the span that
+    committed its event (ops/trace_links.py), if known."""
 
     endpoint_id: int
     event_id: str
@@ -70,6 +74,7 @@ class Queued:
     sku: str
     sequence: int
     body: bytes
+    traceparent: str | None = None
 
 
 async def queue(conn: asyncpg.Connection, deliveries: Sequence[Queued]) -> None:
@@ -79,7 +84,8 @@ async def queue(conn: asyncpg.Connection, deliveries: Sequence[Queued]) -> None:
     await conn.execute(
         QUEUE, [d.endpoint_id for d in deliveries], [d.event_id for d in deliveries],
         [d.event_type for d in deliveries], [d.sku for d in deliveries],
-        [d.sequence for d in deliveries], [d.body for d in deliveries])
+        [d.sequence for d in deliveries], [d.body for d in deliveries],
+        [d.traceparent for d in deliveries])
 
 
 async def retry_dead(conn: asyncpg.Connection, endpoint_id: int) -> int:

@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class ServerProcess:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, log: Path | None = None) -> None:
+        """`log`: a file that gets the server's log lines (its stderr)."""
+        self.log = log
+        self._fds: list[int] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.graphql_url = f"{self.url}/graphql"
@@ -30,6 +33,7 @@ class ServerProcess:
             [sys.executable, "-m", "uvicorn", "server:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=self.env,
+            stderr=None if self.log is None else self._log_file(),
         )
         async with asyncio.timeout(30), aiohttp.ClientSession() as session:
             while True:
@@ -43,12 +47,20 @@ class ServerProcess:
                     pass
                 await asyncio.sleep(0.05)
 
+    def _log_file(self) -> int:
+        assert self.log is not None
+        fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        self._fds.append(fd)
+        return fd
+
     @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
 
     def stop(self) -> None:
+        while self._fds:
+            os.close(self._fds.pop())
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
