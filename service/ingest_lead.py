@@ -16,6 +16,7 @@ from store import leases
 from store.errors import log_failure
 
 log = logging.getLogger("service.ingest")
+Work = Callable[[], Coroutine[Any, Any, None]]
 
 
 class LeadLost(Exception):
@@ -23,7 +24,7 @@ class LeadLost(Exception):
 
 
 async def lead(
-    connect: Callable[[], Awaitable[asyncpg.Connection]], work: Callable[[], Coroutine[Any, Any, None]],
+    connect: Callable[[], Awaitable[asyncpg.Connection]], work: Work,
     *, retry: float = 2.0, check_interval: float = 1.0, key: int = leases.INGEST_LOCK,
 ) -> None:
     """Until cancelled: tries the lock every `retry` seconds; while held, runs `work()` (which
@@ -54,7 +55,7 @@ async def lead(
         await _dropped(conn)
 
 
-async def _hold(conn: asyncpg.Connection, work: Callable[[], Coroutine[Any, Any, None]],
+async def _hold(conn: asyncpg.Connection, work: Work,
                 check_interval: float, key: int) -> None:
     """Runs `work` until the lock is lost (LeadLost), `work` ends, or the task is cancelled."""
     lost = asyncio.Event()
