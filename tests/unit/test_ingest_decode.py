@@ -4,7 +4,7 @@ code and a reason; the dead letter's body; the idempotency key's form."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -66,7 +66,7 @@ def test_a_sale_keeps_when_it_happened_with_its_offset() -> None:
     zulu = decode(body(event("inventory.sale", sku="A-1", location="S7", quantity=1,
                              happenedAt="2026-12-07T10:15:00Z")))
     assert isinstance(zulu, Ingested) and zulu.sale is not None
-    assert zulu.sale.happened_at.tzinfo == timezone.utc
+    assert zulu.sale.happened_at.tzinfo == UTC
 
 
 @pytest.mark.parametrize(("raw", "says"), [
