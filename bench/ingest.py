@@ -3,9 +3,11 @@
 
 N CloudEvents `inventory.adjust` over --skus SKUs at one store are published to a stream of
 their own on the machine's NATS (BENCH_NATS_URL, else nats://127.0.0.1:4222). Then (a) a bare
-pull consumer fetches and acks them all, no database work: the ceiling; (b) the real ingester
+pull consumer fetches and acks them all, no database work: NATS's ceiling; (b) the real ingester
 (service/ingester.py under its lock, in process, on a scratch database) applies them all, timed
-until its consumer has nothing pending. The streams are deleted afterwards."""
+until its consumer has nothing pending; (c) the same lines through the bulk use case alone, in
+batches of the same size with a key each, no NATS: the database's ceiling. The streams are
+deleted afterwards."""
 
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from bench.pg import scratch_database
 from domain.access import Scope
+from domain.bulk import StockLine
+from domain.model import AdjustmentReason
 from domain.rules import Limits
-from service import keys
+from service import bulk, keys
 from service.access import Gatekeeper
 from service.ingest_lead import lead
 from service.ingester import Ingester
@@ -118,6 +122,24 @@ async def ingest(url: str, db_url: str, stream: str, subject: str, count: int,
         await pool.close()
 
 
+async def bulk_alone(db_url: str, count: int, skus: int, batch: int) -> float:
+    """Lines/s of service.bulk.adjust_many, keyed per line, `batch` lines a call, no NATS."""
+    pool = await create_pool(db_url, min_size=1, max_size=4)
+    try:
+        inventory = Inventory(pool, Limits())
+        started = time.perf_counter()
+        for start in range(0, count, batch):
+            lines = [StockLine(f"I-{n % skus + 1}", "S1", delta=1,
+                               reason=AdjustmentReason.RESTOCK, idempotency_key=f"bulk {n}")
+                     for n in range(start, min(count, start + batch))]
+            done = await bulk.adjust_many(inventory, lines, atomic=False, refusals={},
+                                          idempotency_scope="bench")
+            assert all(o.error is None for o in done.lines)
+        return count / (time.perf_counter() - started)
+    finally:
+        await pool.close()
+
+
 async def main(admin_url: str, nats_url: str, count: int, skus: int, batch: int) -> None:
     tag = uuid.uuid4().hex[:8]
     stream, subject = f"BENCH_INGEST_{tag}", f"bench{tag}.s1.stock"
@@ -135,7 +157,10 @@ async def main(admin_url: str, nats_url: str, count: int, skus: int, batch: int)
             applied = await ingest(nats_url, db_url, stream, subject, count, batch)
             print(f"{applied:10.0f} msgs/s  ingested: the ingester, batch {batch}, "
                   f"adjusts applied as bulk runs")
+            alone = await bulk_alone(db_url, count, skus, batch)
+            print(f"{alone:10.0f} lines/s bulk adjust use case alone, {batch} keyed lines a call")
             print(f"{applied / raw:10.2f} x      ingested / raw consume")
+            print(f"{applied / alone:10.2f} x      ingested / bulk use case alone")
         finally:
             nc = await nats.connect(nats_url)
             for name in (stream, f"{stream}_DEAD"):

@@ -49,6 +49,8 @@ class Ingester:
         self._key_refused = False
         self._lag_read = float("-inf")
         self._outage: str | None = None
+        # the next batch, fetched while this one is applied; handed back after it on failure
+        self._ahead: asyncio.Task[list[Msg]] | None = None
 
     async def consume(self) -> None:
         """Until cancelled (the lead lost, or shutdown): rounds of fetch, apply, settle; an
@@ -61,9 +63,11 @@ class Ingester:
                     raise
                 except Exception as exc:
                     self._failed(exc)
+                    await self._hand_back_ahead()
                     await self.source.close()
                     await asyncio.sleep(self.settings.retry)
         finally:
+            await self._hand_back_ahead()
             await self.source.close()
 
     async def _round(self) -> None:
@@ -72,15 +76,34 @@ class Ingester:
             await asyncio.sleep(self.settings.key_recheck)
             return
         if not self.source.connected:
+            await self._hand_back_ahead()
             await self.source.open()
             self._back("NATS")
             await self._after_predecessor()
-        messages = await self.source.fetch(self.settings.batch, FETCH_WAIT)
+        ahead, self._ahead = self._ahead, None
+        messages = await (ahead or self.source.fetch(self.settings.batch, FETCH_WAIT))
         if time.monotonic() - self._lag_read >= LAG_EVERY:
             self._lag_read = time.monotonic()
             INGEST_LAG.set(await self.source.lag())
         if messages:
-            await self._settle(principal, messages)
+            self._ahead = asyncio.create_task(self.source.fetch(self.settings.batch, FETCH_WAIT))
+            if not await self._settle(principal, messages):
+                await self._hand_back_ahead(self.settings.retry / 2)
+                await asyncio.sleep(self.settings.retry)
+
+    async def _hand_back_ahead(self, delay: float | None = None) -> None:
+        """The batch fetched ahead goes back to JetStream (after the current one's messages,
+        so their order holds); a fetch still waiting is cancelled."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        if not ahead.done():
+            ahead.cancel()
+        try:
+            messages = await ahead
+        except BaseException:  # cancelled or failed: what it got comes back after the ack wait
+            return
+        await self.source.nak(messages, delay=delay)
 
     async def _key(self) -> Principal | None:
         """The key the ingester acts as, looked up again every `key_recheck` seconds; None (one
@@ -110,7 +133,9 @@ class Ingester:
         while time.monotonic() < deadline and await self.source.held_elsewhere() > 0:
             await asyncio.sleep(0.25)
 
-    async def _settle(self, principal: Principal, messages: Sequence[Msg]) -> None:
+    async def _settle(self, principal: Principal, messages: Sequence[Msg]) -> bool:
+        """Applies and settles the batch; False when it was handed back (a bug, not an
+        outage: redelivered after a delay, dead-lettered past max_deliveries)."""
         items = [self._decoded(msg) for msg in messages]
         unsettled = set(range(len(messages)))
         keepalive = asyncio.create_task(self._keep(messages, unsettled))
@@ -131,12 +156,13 @@ class Ingester:
                         log.exception("ingest: applying a batch failed; redelivering it")
                         await self.source.nak([messages[i] for i in sorted(unsettled)],
                                               delay=self.settings.retry / 2)
-                        await asyncio.sleep(self.settings.retry)
-                        return
+                        unsettled.clear()
+                        return False
                     # the database is down: keep the batch (in order) and try again
                     self._down("the database", exc)
                     await asyncio.sleep(self.settings.retry)
             self._back("the database")
+            return True
         finally:
             keepalive.cancel()
             if unsettled:  # cancelled (lead lost, shutdown) or NATS failed: redeliver them
