@@ -87,7 +87,7 @@ class IngestSource:
         assert self._sub is not None
         try:
             return await self._sub.fetch(batch, timeout=wait)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own subclass, or asyncio's plain one
             if self._nc is None or not self._nc.is_connected:
                 raise ConnectionError("NATS connection lost") from None
             return []

@@ -73,6 +73,8 @@ class Ingester:
     async def _round(self) -> None:
         principal = await self._key()
         if principal is None:
+            if self.source.connected:  # still say how many wait
+                INGEST_LAG.set(await self.source.lag())
             await asyncio.sleep(self.settings.key_recheck)
             return
         if not self.source.connected:
@@ -90,6 +92,9 @@ class Ingester:
             if not await self._settle(principal, messages):
                 await self._hand_back_ahead(self.settings.retry / 2)
                 await asyncio.sleep(self.settings.retry)
+                return
+        if self._outage is not None:
+            self._back(self._outage)
 
     async def _hand_back_ahead(self, delay: float | None = None) -> None:
         """The batch fetched ahead goes back to JetStream (after the current one's messages,
@@ -161,7 +166,6 @@ class Ingester:
                     # the database is down: keep the batch (in order) and try again
                     self._down("the database", exc)
                     await asyncio.sleep(self.settings.retry)
-            self._back("the database")
             return True
         finally:
             keepalive.cancel()
@@ -217,7 +221,7 @@ class Ingester:
 
     def _down(self, what: str, exc: BaseException) -> None:
         if self._outage != what:
-            log.warning("ingest: %s unavailable (%s: %s); messages wait in the stream", what,
+            log.warning("ingest: %s is unavailable (%s: %s); messages wait in the stream", what,
                         type(exc).__name__, exc)
             self._outage = what
 
