@@ -1,6 +1,5 @@
-"""The ingester: while this instance leads (service/ingest_lead.py), fetches batches from the
-ingest consumer, applies them as INGEST_API_KEY (service/ingesting.py), dead-letters what cannot
-be applied and acknowledges each run after its commit (bootstrap/ingest.py runs it)."""
+"""The ingester: while leading, fetches batches, applies them as INGEST_API_KEY, dead-letters what
+cannot be applied, acks each run after its commit (run by bootstrap/ingest.py under a lead)."""
 
 from __future__ import annotations
 

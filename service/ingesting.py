@@ -1,6 +1,5 @@
-"""Applying a fetched batch of ingested messages as the ingester's API key: consecutive adjusts as
-one bulk adjust, consecutive sets as one bulk set, consecutive sales at one location as one
-recordSales, in the batch's order (called by service.ingester)."""
+"""A fetched batch applied as the ingester's key, in order: consecutive adjusts as one bulk adjust,
+sets as one bulk set, one location's sales as one recordSales (called by service.ingester)."""
 
 from __future__ import annotations
 

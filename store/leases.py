@@ -1,6 +1,5 @@
-"""The NATS/MQTT relay's lead and the ingester's: a session advisory lock on a connection of its
-own, and the notices other instances send the relay after their commits (feed/relay.py holds
-and listens; service/ingest_lead.py holds INGEST_LOCK)."""
+"""The relay's and the ingester's leads: session advisory locks on connections of their own, and
+the notices sent to the relay after commits (feed/relay.py, service/ingest_lead.py)."""
 
 from __future__ import annotations
 
