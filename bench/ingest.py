@@ -1,5 +1,5 @@
 """Ingested messages/s beside the raw consume rate of the same stream, one run
-(`python -m bench.ingest [--messages N] [--skus N] [--batch N]`; figures in BENCHMARKS.md).
+(`python -m bench.ingest [--messages N] [--skus N] [--batch N] [--kind adjust|sale]`).
 
 N CloudEvents `inventory.adjust` over --skus SKUs at one store are published to a stream of
 their own on the machine's NATS (BENCH_NATS_URL, else nats://127.0.0.1:4222). Then (a) a bare
@@ -16,6 +16,7 @@ import asyncio
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import nats
@@ -27,7 +28,8 @@ from domain.access import Scope
 from domain.bulk import StockLine
 from domain.model import AdjustmentReason
 from domain.rules import Limits
-from service import bulk, keys
+from domain.sales import MAX_SALES, Sale
+from service import bulk, keys, sales
 from service.access import Gatekeeper
 from service.ingest_lead import lead
 from service.ingester import Ingester
@@ -39,20 +41,30 @@ from store.database import create_pool
 SEED = """
 INSERT INTO locations (code, name, kind) VALUES ('S1', 'Store 1', 'STORE');
 INSERT INTO skus (code, name) SELECT 'I-' || n, 'I-' || n FROM generate_series(1, $1::int) n;
+INSERT INTO stock_levels (sku_id, location_id, on_hand)
+SELECT s.id, l.id, 1000 FROM skus s, locations l;
 """
 
 
-async def publish(url: str, stream: str, subject: str, count: int, skus: int) -> None:
+def document(kind: str, n: int, skus: int) -> dict[str, object]:
+    data: dict[str, object] = {"sku": f"I-{n % skus + 1}", "location": "S1"}
+    if kind == "sale":
+        data.update(quantity=1, happenedAt="2026-12-07T09:00:00Z")
+    else:
+        data.update(delta=1, reason="RESTOCK")
+    return {"specversion": "1.0", "id": str(n), "source": "urn:bench",
+            "type": f"inventory.{kind}", "data": data}
+
+
+async def publish(url: str, stream: str, subject: str, count: int, skus: int,
+                  kind: str) -> None:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
         await js.add_stream(name=stream, subjects=[subject])
         for start in range(0, count, 1000):
-            await asyncio.gather(*(js.publish(subject, orjson.dumps({
-                "specversion": "1.0", "id": str(n), "source": "urn:bench", "type":
-                "inventory.adjust", "data": {"sku": f"I-{n % skus + 1}", "location": "S1",
-                                             "delta": 1, "reason": "RESTOCK"}}))
-                for n in range(start, min(count, start + 1000))))
+            await asyncio.gather(*(js.publish(subject, orjson.dumps(document(kind, n, skus)))
+                                   for n in range(start, min(count, start + 1000))))
     finally:
         await nc.close()
 
@@ -122,16 +134,25 @@ async def ingest(url: str, db_url: str, stream: str, subject: str, count: int,
         await pool.close()
 
 
-async def bulk_alone(db_url: str, count: int, skus: int, batch: int) -> float:
-    """Lines/s of service.bulk.adjust_many, keyed per line, `batch` lines a call, no NATS."""
+async def bulk_alone(db_url: str, count: int, skus: int, batch: int, kind: str) -> float:
+    """Lines/s of service.bulk.adjust_many (sales: service.sales.record_sales), keyed per
+    line, `batch` lines a call, no NATS."""
     pool = await create_pool(db_url, min_size=1, max_size=4)
     try:
         inventory = Inventory(pool, Limits())
         started = time.perf_counter()
-        for start in range(0, count, batch):
+        step = min(batch, MAX_SALES) if kind == "sale" else batch
+        for start in range(0, count, step):
+            if kind == "sale":
+                outcomes = await sales.record_sales(inventory, location="S1", sales=[
+                    Sale(f"I-{n % skus + 1}", 1, datetime(2026, 12, 7, 9, tzinfo=UTC), None,
+                         f"sale {n}") for n in range(start, min(count, start + step))],
+                    idempotency_scope="bench")
+                assert all(o.error is None for o in outcomes)
+                continue
             lines = [StockLine(f"I-{n % skus + 1}", "S1", delta=1,
                                reason=AdjustmentReason.RESTOCK, idempotency_key=f"bulk {n}")
-                     for n in range(start, min(count, start + batch))]
+                     for n in range(start, min(count, start + step))]
             done = await bulk.adjust_many(inventory, lines, atomic=False, refusals={},
                                           idempotency_scope="bench")
             assert all(o.error is None for o in done.lines)
@@ -140,7 +161,8 @@ async def bulk_alone(db_url: str, count: int, skus: int, batch: int) -> float:
         await pool.close()
 
 
-async def main(admin_url: str, nats_url: str, count: int, skus: int, batch: int) -> None:
+async def main(admin_url: str, nats_url: str, count: int, skus: int, batch: int,
+               kind: str) -> None:
     tag = uuid.uuid4().hex[:8]
     stream, subject = f"BENCH_INGEST_{tag}", f"bench{tag}.s1.stock"
     async with scratch_database(admin_url, f"bench_ingest_{tag}") as db_url:
@@ -149,18 +171,18 @@ async def main(admin_url: str, nats_url: str, count: int, skus: int, batch: int)
         await conn.close()
         try:
             started = time.perf_counter()
-            await publish(nats_url, stream, subject, count, skus)
+            await publish(nats_url, stream, subject, count, skus, kind)
             print(f"{count / (time.perf_counter() - started):10.0f} msgs/s  published "
-                  f"({count} adjusts over {skus} SKUs)")
+                  f"({count} {kind}s over {skus} SKUs)")
             raw = await raw_consume(nats_url, stream, count, batch)
             print(f"{raw:10.0f} msgs/s  raw consume: fetch {batch} + ack, no database")
             applied = await ingest(nats_url, db_url, stream, subject, count, batch)
-            print(f"{applied:10.0f} msgs/s  ingested: the ingester, batch {batch}, "
-                  f"adjusts applied as bulk runs")
-            alone = await bulk_alone(db_url, count, skus, batch)
-            print(f"{alone:10.0f} lines/s bulk adjust use case alone, {batch} keyed lines a call")
+            print(f"{applied:10.0f} msgs/s  ingested: the ingester, batch {batch}")
+            alone = await bulk_alone(db_url, count, skus, batch, kind)
+            print(f"{alone:10.0f} lines/s {'recordSales' if kind == 'sale' else 'bulk adjust'} "
+                  f"use case alone, {batch} keyed lines a call")
             print(f"{applied / raw:10.2f} x      ingested / raw consume")
-            print(f"{applied / alone:10.2f} x      ingested / bulk use case alone")
+            print(f"{applied / alone:10.2f} x      ingested / use case alone")
         finally:
             nc = await nats.connect(nats_url)
             for name in (stream, f"{stream}_DEAD"):
@@ -180,5 +202,6 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--skus", type=int, default=1_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--kind", choices=("adjust", "sale"), default="adjust")
     args = parser.parse_args()
-    asyncio.run(main(args.url, args.nats, args.messages, args.skus, args.batch))
+    asyncio.run(main(args.url, args.nats, args.messages, args.skus, args.batch, args.kind))
