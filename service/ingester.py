@@ -139,8 +139,10 @@ class Ingester:
 
     async def _settle(self, principal: Principal, messages: Sequence[Msg]) -> bool:
         """Applies and settles the batch; False when it was handed back (a bug, not an
-        outage: redelivered after a delay, dead-lettered past max_deliveries)."""
+        outage: redelivered after a delay). A redelivered batch goes a message at a time, and
+        a message failing on its INGEST_MAX_DELIVERIES-th delivery is dead-lettered INTERNAL."""
         items = [self._decoded(msg) for msg in messages]
+        single = any((msg.metadata.num_delivered or 1) > 1 for msg in messages)
         unsettled = set(range(len(messages)))
         keepalive = asyncio.create_task(self._keep(messages, unsettled))
         try:
@@ -148,23 +150,37 @@ class Ingester:
                 pending = sorted(unsettled)
                 try:
                     async for chunk in ingesting.apply(
-                            self.inventory, principal, [items[i] for i in pending]):
+                            self.inventory, principal, [items[i] for i in pending],
+                            single=single):
                         done = [(pending[j], verdict) for j, verdict in chunk]
                         await self._finish(messages, items, done)
                         unsettled.difference_update(i for i, _ in done)
                 except _SourceFailed:
                     raise
                 except Exception as exc:
-                    if not (connection_lost(exc) or isinstance(exc, OSError | TimeoutError)):
-                        # a bug: back to JetStream; past max_deliveries it is dead-lettered
-                        log.exception("ingest: applying a batch failed; redelivering it")
-                        await self.source.nak([messages[i] for i in sorted(unsettled)],
-                                              delay=self.settings.retry / 2)
-                        unsettled.clear()
-                        return False
-                    # the database is down: keep the batch (in order) and try again
-                    self._down("the database", exc)
-                    await asyncio.sleep(self.settings.retry)
+                    if connection_lost(exc) or isinstance(exc, OSError | TimeoutError):
+                        # the database is down: keep the batch (in order) and try again
+                        self._down("the database", exc)
+                        await asyncio.sleep(self.settings.retry)
+                        continue
+                    failing = min(unsettled)  # runs go in order: the first unsettled failed
+                    delivered = messages[failing].metadata.num_delivered or 1
+                    if single and delivered >= self.settings.max_deliveries:
+                        log.exception("ingest: stream sequence %d failed %d times; dead-"
+                                      "lettered INTERNAL", _sequence(messages[failing]),
+                                      delivered, exc_info=exc)
+                        await self._finish(messages, items, [(failing, Unusable(
+                            INTERNAL, f"failed on each of {delivered} deliveries: "
+                            f"{type(exc).__name__} (see the ingester's log)",
+                            items[failing].kind))])
+                        unsettled.discard(failing)
+                        continue
+                    log.exception("ingest: applying a batch failed; redelivering it",
+                                  exc_info=exc)
+                    await self.source.nak([messages[i] for i in sorted(unsettled)],
+                                          delay=self.settings.retry / 2)
+                    unsettled.clear()
+                    return False
             return True
         finally:
             keepalive.cancel()
@@ -175,10 +191,6 @@ class Ingester:
         item = decode(msg.data)
         kind = item.kind
         INGEST_CONSUMED.labels(kind.value if kind is not None else "other").inc()
-        delivered = msg.metadata.num_delivered or 1
-        if delivered > self.settings.max_deliveries:
-            return Unusable(INTERNAL, f"delivered {delivered} times without being applied "
-                            "(see the ingester's log)", kind)
         return item
 
     async def _finish(self, messages: Sequence[Msg], items: Sequence[Ingested | Unusable],
@@ -228,3 +240,7 @@ class Ingester:
         if self._outage == what:
             log.info("ingest: %s is back; consuming", what)
             self._outage = None
+
+
+def _sequence(msg: Msg) -> int:
+    return int(msg.metadata.sequence.stream)

@@ -30,11 +30,13 @@ class _Run:
 
 async def apply(
     inventory: Inventory, principal: Principal, batch: Sequence[Ingested | Unusable],
+    *, single: bool = False,
 ) -> AsyncIterator[Settled]:
     """Yields each run's verdicts once it has committed (first what cannot be applied: the
     undecodable, and what the key may not apply: FORBIDDEN); raises what the database
-    raised, leaving the later runs unapplied."""
-    runs, first = _runs(principal, batch, inventory.limits.max_bulk_lines)
+    raised, leaving the later runs unapplied. `single`: a run per message (a redelivered
+    batch, so that a message that keeps failing fails alone)."""
+    runs, first = _runs(principal, batch, 1 if single else inventory.limits.max_bulk_lines)
     if first:
         yield first
     for run in runs:
@@ -56,7 +58,7 @@ def _runs(principal: Principal, batch: Sequence[Ingested | Unusable],
             first.append((index, Unusable(FORBIDDEN, denied, item.kind)))
             continue
         last = runs[-1] if runs else None
-        limit = MAX_SALES if item.kind is Kind.SALE else max_lines
+        limit = min(MAX_SALES, max_lines) if item.kind is Kind.SALE else max_lines
         if (last is None or last.kind is not item.kind or item.key in last.keys
                 or len(last.items) >= limit
                 or (item.kind is Kind.SALE and last.location != item.location)):

@@ -30,7 +30,7 @@ class IngestSettings:
     # marks a batch in progress while it works on it); a new leader waits at most this long
     # for what its predecessor held, so one store's messages keep their order
     ack_wait: float = 10.0
-    max_deliveries: int = 20  # past this, a message that keeps failing is dead-lettered INTERNAL
+    max_deliveries: int = 20  # a message failing on this many deliveries: dead-lettered INTERNAL
     retry: float = 2.0  # the lock, NATS and the database are tried again this often
     key_recheck: float = 5.0  # how often the key is looked up again (revoked, narrowed)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from domain.access import Scope
 from domain.model import LocationKind
-from service import cataloguing, keys
+from service import cataloguing, ingesting, keys
 from service.inventory import Inventory
 from tests.ingest_checks import (
     cloudevent,
@@ -151,3 +152,33 @@ async def test_a_revoked_key_consumes_nothing_and_messages_wait(
 async def _gauge_is(name: str, value: float) -> bool:
     return REGISTRY.get_sample_value(name) == value
 
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_internal_alone(
+    database_url: str, pool: asyncpg.Pool, inventory: Inventory, nats_server: NatsServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug (an exception that is not an outage) on one message: the batch is handed back
+    and redelivered a message at a time, so its neighbours are applied and the message alone
+    is dead-lettered INTERNAL on its INGEST_MAX_DELIVERIES-th delivery."""
+    original = ingesting._apply_run
+
+    async def buggy(inventory: Inventory, principal: Any, run: Any) -> Any:
+        if any(item.line is not None and item.line.reference == "boom" for _, item in run.items):
+            raise RuntimeError("injected bug")
+        return await original(inventory, principal, run)
+
+    monkeypatch.setattr(ingesting, "_apply_run", buggy)
+    await shop(inventory)
+    token, _ = await keys.create_key(pool, "pos", [Scope.WRITE])
+    await publish(nats_server.url, [("stores.s1.stock", encoded(cloudevent(
+        "inventory.adjust", str(n), sku="A", location="S1", delta=1, reason="RESTOCK",
+        reference="boom" if n == 1 else None))) for n in range(3)])
+    s = ingest_settings(nats_server.url, token, max_deliveries=3)
+    async with ingesters(database_url, inventory, s):
+        await until(lambda: drained(nats_server.url), timeout=20)
+    letters = await dead_letters(nats_server.url)
+    assert [(code, letter["streamSequence"]) for _, code, letter in letters] == [("INTERNAL", 2)]
+    assert "failed on each of 3 deliveries: RuntimeError" in letters[0][2]["reason"]
+    assert await levels(pool) == {("A", "S1"): (2, 2)}
+    await assert_consistent(pool)
