@@ -60,7 +60,7 @@ class IngestSource:
         try:
             js = nc.jetstream(timeout=s.timeout)
             await _ensure_stream(js, s.stream, list(s.subjects))
-            await _ensure_stream(js, s.dead_letter_stream, [s.dead_letter_subject])
+            await self._ensure_dead_letters(js)
             await self._ensure_consumer(js)
             self._sub = await js.pull_subscribe_bind(durable=s.consumer, stream=s.stream,
                                                      pending_msgs_limit=-1)
@@ -68,6 +68,18 @@ class IngestSource:
             await _close_quietly(nc)
             raise
         self._nc, self._js = nc, js
+
+    async def _ensure_dead_letters(self, js: JetStreamContext) -> None:
+        """Dead letters are kept by the stream that already captures their subject (the relay's
+        `inventory.>` does the default's), else by the dead-letter stream, made if missing."""
+        s = self.settings
+        try:
+            keeper = await js.find_stream_name_by_subject(s.dead_letter_subject)
+        except NotFoundError:
+            await _ensure_stream(js, s.dead_letter_stream, [s.dead_letter_subject])
+            return
+        if keeper != s.dead_letter_stream:
+            log.info("NATS stream %s keeps the dead letters (%s)", keeper, s.dead_letter_subject)
 
     async def _ensure_consumer(self, js: JetStreamContext) -> None:
         s = self.settings

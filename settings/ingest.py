@@ -52,6 +52,10 @@ class IngestSettings:
         if not SUBJECT.fullmatch(dead) or "*" in dead or ">" in dead:
             raise ValueError(f"INGEST_DEAD_LETTER_SUBJECT must be a subject without wildcards, "
                              f"got {dead!r}")
+        for subject in subjects:
+            if matches(subject, dead):
+                raise ValueError(f"INGEST_SUBJECTS: {subject!r} would ingest the dead letters "
+                                 f"({dead!r}, INGEST_DEAD_LETTER_SUBJECT)")
         stream = _name(env, "INGEST_STREAM", "INGEST")
         consumer = _name(env, "INGEST_CONSUMER", "inventory-ingest")
         dead_stream = _name(env, "INGEST_DEAD_LETTER_STREAM", f"{stream}_DEAD")
@@ -70,6 +74,17 @@ class IngestSettings:
             retry=duration(env.get("INGEST_RETRY") or "2s", "INGEST_RETRY"),
             key_recheck=duration(env.get("INGEST_KEY_RECHECK") or "5s", "INGEST_KEY_RECHECK"),
         )
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """Whether the NATS subject `pattern` (`*` one token, `>` the rest) covers `subject`."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for index, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or token not in ("*", tokens[index]):
+            return False
+    return len(tokens) == len(wanted)
 
 
 def _name(env: Mapping[str, str], name: str, default: str) -> str:

@@ -182,3 +182,20 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_internal_alone(
     assert "failed on each of 3 deliveries: RuntimeError" in letters[0][2]["reason"]
     assert await levels(pool) == {("A", "S1"): (2, 2)}
     await assert_consistent(pool)
+
+
+async def test_dead_letters_go_to_the_stream_that_already_captures_their_subject(
+    database_url: str, pool: asyncpg.Pool, inventory: Inventory, nats_server: NatsServer,
+) -> None:
+    """With the relay on, its stream `inventory.>` captures the default dead-letter subject
+    (`inventory.ingest.dead`): no second stream can, so the dead letters are kept there."""
+    await shop(inventory)
+    token, _ = await keys.create_key(pool, "pos", [Scope.WRITE])
+    await publish(nats_server.url, [], stream="INVENTORY", subjects=["inventory.>"])
+    await publish(nats_server.url, [("stores.s1.stock", b"not json")])
+    async with ingesters(database_url, inventory, ingest_settings(nats_server.url, token)):
+        await until(lambda: drained(nats_server.url), timeout=20)
+    letters = await dead_letters(nats_server.url, stream="INVENTORY")
+    assert [(code, letter["message"]) for _, code, letter in letters] == [
+        ("MALFORMED", "not json")]
+    assert await dead_letters(nats_server.url) == []  # no INGEST_DEAD made

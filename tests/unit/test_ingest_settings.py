@@ -48,3 +48,12 @@ def test_bad_values_name_their_variable(env: dict[str, str], names: str | None) 
         return
     with pytest.raises(ValueError, match=names):
         IngestSettings.from_env(env)
+
+
+def test_subjects_that_would_ingest_the_dead_letters_are_refused() -> None:
+    with pytest.raises(ValueError, match="would ingest the dead letters"):
+        IngestSettings.from_env({**ON, "INGEST_SUBJECTS": "inventory.>"})
+    with pytest.raises(ValueError, match="would ingest the dead letters"):
+        IngestSettings.from_env({**ON, "INGEST_SUBJECTS": "stores.*.stock",
+                                 "INGEST_DEAD_LETTER_SUBJECT": "stores.dead.stock"})
+    assert IngestSettings.from_env({**ON, "INGEST_SUBJECTS": "inventory.*"}).wanted
