@@ -29,6 +29,7 @@ from domain.bulk import StockLine
 from domain.model import AdjustmentReason
 from domain.rules import Limits
 from domain.sales import MAX_SALES, Sale
+from feed.ingest_source import IngestSource, SourceSettings
 from service import bulk, keys, sales
 from service.access import Gatekeeper
 from service.ingest_lead import lead
@@ -99,12 +100,7 @@ async def ingest(url: str, db_url: str, stream: str, subject: str, count: int,
         s = IngestSettings(url=url, subjects=(subject,), stream=stream,
                            dead_letter_subject=f"{subject}.dead",
                            dead_letter_stream=f"{stream}_DEAD", api_key=token, batch=batch)
-        from feed.ingest_source import IngestSource, SourceSettings
-
-        source = IngestSource(SourceSettings(
-            url=url, subjects=s.subjects, stream=stream, consumer=s.consumer,
-            dead_letter_subject=s.dead_letter_subject, dead_letter_stream=s.dead_letter_stream,
-            ack_wait=s.ack_wait, max_ack_pending=max(1000, 2 * batch)))
+        source = IngestSource(SourceSettings.from_settings(s))
         ingester = Ingester(inventory, Gatekeeper(pool), s, source)
         nc = await nats.connect(url)
         started = time.perf_counter()

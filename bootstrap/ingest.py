@@ -30,11 +30,7 @@ async def open_ingest(
     if not s.wanted or s.url is None:
         yield None
         return
-    source = IngestSource(SourceSettings(
-        url=s.url, subjects=s.subjects, stream=s.stream, consumer=s.consumer,
-        dead_letter_subject=s.dead_letter_subject, dead_letter_stream=s.dead_letter_stream,
-        ack_wait=s.ack_wait, max_ack_pending=max(1000, 2 * s.batch)))
-    ingester = Ingester(inventory, gatekeeper, s, source)
+    ingester = Ingester(inventory, gatekeeper, s, IngestSource(SourceSettings.from_settings(s)))
     dsn = database_url(settings)
     log.info("ingest: NATS %s stream %s (%s), consumer %s, dead letters on %s; applied by the "
              "instance holding the ingest lock", shown(s.url), s.stream, ", ".join(s.subjects),

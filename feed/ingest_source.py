@@ -18,6 +18,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 
+from settings.ingest import IngestSettings
+
 log = logging.getLogger("feed.ingest")
 CODE_HEADER = "Inventory-Dead-Letter-Code"
 
@@ -33,6 +35,14 @@ class SourceSettings:
     ack_wait: float = 10.0
     max_ack_pending: int = 1000
     timeout: float = 5.0  # connecting, and each JetStream request
+
+    @classmethod
+    def from_settings(cls, s: IngestSettings) -> SourceSettings:
+        assert s.url is not None
+        return cls(url=s.url, subjects=s.subjects, stream=s.stream, consumer=s.consumer,
+                   dead_letter_subject=s.dead_letter_subject,
+                   dead_letter_stream=s.dead_letter_stream, ack_wait=s.ack_wait,
+                   max_ack_pending=max(1000, 2 * s.batch))
 
 
 class IngestSource:

@@ -36,11 +36,7 @@ def ingest_settings(url: str, api_key: str, **overrides: Any) -> IngestSettings:
 
 
 def source_for(s: IngestSettings) -> IngestSource:
-    assert s.url is not None
-    return IngestSource(SourceSettings(
-        url=s.url, subjects=s.subjects, stream=s.stream, consumer=s.consumer,
-        dead_letter_subject=s.dead_letter_subject, dead_letter_stream=s.dead_letter_stream,
-        ack_wait=s.ack_wait))
+    return IngestSource(SourceSettings.from_settings(s))
 
 
 @dataclass
