@@ -1,5 +1,5 @@
 """The app's lifespan: opens the services (pool, feed, unit of work, gatekeeper), runs the
-background tasks (expiry, key re-check) and gc pacing, closes it all; app.py uses it."""
+background tasks (expiry, key re-check, ingestion) and gc pacing, closes it all; app.py uses it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from bootstrap.ingest import open_ingest
 from bootstrap.partners import open_partners
 from bootstrap.resources import open_feed, open_pool
 from ops.gc_pacing import paced_collections
@@ -50,8 +51,9 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
             asyncio.create_task(gatekeeper.run(settings.key_recheck_interval)),
         ]
         try:
-            yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper, redis=redis,
-                           partners=settings.partners)
+            async with open_ingest(settings, inventory, gatekeeper):
+                yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper,
+                               redis=redis, partners=settings.partners)
         finally:
             for task in tasks:
                 task.cancel()

@@ -144,3 +144,33 @@ INCOMING_OVERDUE = Gauge(
     "/metrics scrape: how many (count) and their open quantity (quantity)", ["measure"],
     multiprocess_mode="max",
 )
+
+# Ingestion from NATS JetStream (issue 14): service/ingester.py
+INGEST_CONSUMED = Counter(
+    "inventory_ingest_consumed",
+    "Messages fetched from the ingest consumer, by CloudEvent type (inventory.adjust, "
+    "inventory.set, inventory.sale, other); a redelivery counts again", ["type"],
+)
+INGEST_APPLIED = Counter(
+    "inventory_ingest_applied",
+    "Ingested messages applied (or replayed as applied: a duplicate) and acknowledged, by type",
+    ["type"],
+)
+INGEST_DEAD_LETTERED = Counter(
+    "inventory_ingest_dead_lettered",
+    "Ingested messages sent to the dead-letter subject and acknowledged, by code (MALFORMED, "
+    "UNKNOWN_TYPE, FORBIDDEN, INTERNAL, or the API's userErrors code)", ["code"],
+)
+INGEST_LAG = Gauge(
+    "inventory_ingest_lag_messages",
+    "The ingest consumer's messages not yet delivered plus delivered and not yet acknowledged, "
+    "as the leading ingester last read them", multiprocess_mode="max",
+)
+INGEST_LEADER = Gauge(
+    "inventory_ingest_leader",
+    "1 while this instance holds the ingester's lock (one ingester at a time)",
+)
+INGEST_KEY_REFUSED = Gauge(
+    "inventory_ingest_key_refused",
+    "1 while INGEST_API_KEY is unknown or revoked: the leading ingester consumes nothing",
+)

@@ -1,5 +1,5 @@
-"""The NATS/MQTT relay's lead: a session advisory lock on a connection of its own, and the
-notices other instances send it after their commits (feed/relay.py holds and listens)."""
+"""The relay's and the ingester's leads: session advisory locks on connections of their own, and
+the notices sent to the relay after commits (feed/relay.py, service/ingest_lead.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 
 RELAY_LOCK = 0x1E1A_7E1A  # the relay's advisory lock key (one per database)
+INGEST_LOCK = 0x1E1A_16E5  # the NATS ingester's (one ingester per database)
 CHANNEL = "inventory_relay"  # NOTIFY channel: SKUs committed on an instance that is not leading
 PAYLOAD_LIMIT = 7900  # PostgreSQL's notification payload is below 8000 bytes
 
@@ -37,12 +38,12 @@ ROUND_IDLE_LIMIT = 30.0
 BOUND_ROUND = "SELECT set_config('idle_in_transaction_session_timeout', $1, true)"
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
+async def connect(dsn: str, name: str = "inventory-relay") -> asyncpg.Connection:
     """A connection outside the pool: the lock lives as long as it does (KEEPALIVE bounds how
     long PostgreSQL believes in a holder that vanished)."""
     conn: asyncpg.Connection = await asyncpg.connect(
         dsn, command_timeout=10,
-        server_settings={"application_name": "inventory-relay", **KEEPALIVE})
+        server_settings={"application_name": name, **KEEPALIVE})
     return conn
 
 
