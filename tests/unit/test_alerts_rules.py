@@ -30,6 +30,15 @@ def test_promtool_check_rules() -> None:
     assert f"SUCCESS: {len(alerts())} rules found" in result.stdout
 
 
+def test_example_prometheus_config_is_valid_and_loads_the_rules() -> None:
+    result = promtool("check", "config", "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(alerts())} rules found" in result.stdout
+    jobs = [job["job_name"] for job in
+            yaml.safe_load((RULES.parent / "prometheus.yml").read_text())["scrape_configs"]]
+    assert jobs == ["inventory"]  # InventoryDown reads up{job="inventory"}
+
+
 def test_promtool_unit_tests_pass() -> None:
     result = promtool("test", "rules", RULE_TESTS.name)
     assert result.returncode == 0, result.stdout + result.stderr
