@@ -1,6 +1,5 @@
-"""The in-server ledger check (LEDGER_CHECK_INTERVAL): `check`'s drift query counted in one
-statement, on one instance of a group at a time (an advisory transaction lock), setting
-inventory_ledger_drift_levels for the alert rules; bootstrap/lifespan.py runs it."""
+"""The in-server ledger check (LEDGER_CHECK_INTERVAL): `check`'s drift count, one instance at a
+time, into inventory_ledger_drift_levels for the alert rules; bootstrap/lifespan.py runs it."""
 
 from __future__ import annotations
 
