@@ -1,6 +1,7 @@
 """The alert rules in a real Prometheus scraping a real server process (every 1 s, rules every
 1 s; a copy of the rules with `for:` cut to 1 s, the expressions unchanged): an idle healthy
-server fires nothing, and reserves refused INSUFFICIENT_STOCK fire InventoryOversellAttempts."""
+server fires nothing; reserves refused INSUFFICIENT_STOCK fire InventoryOversellAttempts; a hold
+left past its expiry by a stalled expiry loop fires InventoryHoldsNotExpiring."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from domain.model import LocationKind
@@ -28,7 +30,13 @@ RESERVE = """mutation($n: String!) { reserve(input: {sku: "LAST-ONE", location: 
 
 
 @pytest.fixture
-async def server(database_url: str, inventory: Inventory) -> AsyncIterator[ServerProcess]:
+def extra_env() -> dict[str, str]:
+    return {}
+
+
+@pytest.fixture
+async def server(database_url: str, inventory: Inventory,
+                 extra_env: dict[str, str]) -> AsyncIterator[ServerProcess]:
     await cataloguing.upsert_location(inventory, code="W", name="W", kind=LocationKind.WAREHOUSE)
     await cataloguing.upsert_sku(inventory, code="LAST-ONE", name="The last one",
                                  low_stock_threshold=0)
@@ -36,7 +44,8 @@ async def server(database_url: str, inventory: Inventory) -> AsyncIterator[Serve
                              safety_stock=None, expected_version=None, reference=None)
     process = ServerProcess({"DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY,
                              "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
-                             "LEDGER_CHECK_INTERVAL": "1s", "LOG_LEVEL": "WARNING"})
+                             "LEDGER_CHECK_INTERVAL": "1s", "LOG_LEVEL": "WARNING",
+                             **extra_env})
     await process.start()
     try:
         yield process
@@ -92,3 +101,21 @@ async def test_idle_server_fires_nothing_then_refused_reserves_fire_oversell(
     assert firing == {"InventoryOversellAttempts"}
     print(f"InventoryOversellAttempts firing {time.monotonic() - started:.1f} s after the "
           "refusals")
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("extra_env", [{"EXPIRY_INTERVAL_MS": "3600000"}])  # one sweep, at start
+async def test_a_hold_left_past_its_expiry_fires_holds_not_expiring(
+    server: ServerProcess, prometheus: PrometheusServer, pool: asyncpg.Pool,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        assert await reserve(session, server.graphql_url, 0) is None
+    async with pool.acquire() as conn:  # its expiry passed 90 s ago; the loop sleeps for 1 h
+        await conn.execute("UPDATE reservations SET expires_at = now() - interval '90 seconds'")
+
+    async def holds_firing() -> bool:
+        return (await prometheus.alerts()).get("InventoryHoldsNotExpiring") == "firing"
+
+    await prometheus.until("InventoryHoldsNotExpiring firing", holds_firing, seconds=60)
+    found = await prometheus.api("query", query='inventory_holds_overdue{measure="count"}')
+    assert [float(r["value"][1]) for r in found["result"]] == [1.0]
