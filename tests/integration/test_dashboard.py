@@ -25,6 +25,7 @@ from tests.integration.test_webhook_delivery import add_endpoint
 from tests.processes import ServerProcess
 from tests.webhook_receiver import Receiver, new_secret
 
+READ = '{ sku(code: "DASH-1") { code available } }'
 GENERATOR = ROOT / "deploy" / "grafana" / "dashboard.py"
 ADJUST = """mutation { adjustStock(input: {sku: "DASH-1", location: "W", delta: 5,
             reason: RESTOCK}) { userErrors { code } } }"""
@@ -123,8 +124,8 @@ async def scrape_after_traffic(server: ServerProcess, receiver: Receiver) -> str
                     if line.startswith(b"event: stock"):
                         break
         await receiver.until(lambda: bool(receiver.delivered("hook")), timeout=15)
-        async with session.post(server.graphql_url, json={"query": "{ skus { code } }"}):
-            pass
+        async with session.post(server.graphql_url, json={"query": READ}) as response:
+            assert (await response.json())["data"]["sku"]["available"] == 5
         async with session.get(f"{server.url}/metrics") as response:
             assert response.status == 200
             return await response.text()
@@ -142,3 +143,15 @@ async def test_every_metric_the_dashboard_and_rules_read_is_exported(
     # the checker itself sees a name that is exported nowhere
     assert missing({"inventory_no_such_metric_total"}, exported) == {
         "inventory_no_such_metric_total"}
+
+
+def test_provisioning_examples_load_a_prometheus_source_and_a_file_provider() -> None:
+    provisioning = GENERATOR.parent / "provisioning"
+    sources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    assert [s["type"] for s in sources["datasources"]] == ["prometheus"]
+    providers = yaml.safe_load((provisioning / "dashboards" / "inventory.yml").read_text())
+    assert [(p["type"], bool(p["options"]["path"])) for p in providers["providers"]] == [
+        ("file", True)]
+    # the dashboard asks for its data source through a variable of that type
+    variables = {v["name"]: v for v in dashboard()["templating"]["list"]}
+    assert variables["datasource"]["query"] == "prometheus"
