@@ -35,8 +35,13 @@ def extra_env() -> dict[str, str]:
 
 
 @pytest.fixture
-async def server(database_url: str, inventory: Inventory,
-                 extra_env: dict[str, str]) -> AsyncIterator[ServerProcess]:
+def prometheus_binary() -> str:
+    return binary("prometheus")  # skips before any server starts
+
+
+@pytest.fixture
+async def server(database_url: str, inventory: Inventory, extra_env: dict[str, str],
+                 prometheus_binary: str) -> AsyncIterator[ServerProcess]:
     await cataloguing.upsert_location(inventory, code="W", name="W", kind=LocationKind.WAREHOUSE)
     await cataloguing.upsert_sku(inventory, code="LAST-ONE", name="The last one",
                                  low_stock_threshold=0)
@@ -54,10 +59,11 @@ async def server(database_url: str, inventory: Inventory,
 
 
 @pytest.fixture
-async def prometheus(server: ServerProcess, tmp_path: Path) -> AsyncIterator[PrometheusServer]:
+async def prometheus(server: ServerProcess, tmp_path: Path,
+                     prometheus_binary: str) -> AsyncIterator[PrometheusServer]:
     rules = tmp_path / "inventory.rules.yml"
     rules.write_text(re.sub(r"(?m)^(\s+for: )\S+$", r"\g<1>1s", RULES.read_text()))
-    async with PrometheusServer(binary("prometheus"), tmp_path, [f"127.0.0.1:{server.port}"],
+    async with PrometheusServer(prometheus_binary, tmp_path, [f"127.0.0.1:{server.port}"],
                                 rules) as running:
         yield running
 
