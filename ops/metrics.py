@@ -145,7 +145,8 @@ INCOMING_OVERDUE = Gauge(
     multiprocess_mode="max",
 )
 
-# Alerts (issue 15, deploy/prometheus/inventory.rules.yml)
+# Alerts (issue 15, deploy/prometheus/inventory.rules.yml). Figures read at a scrape are
+# "mostrecent" across workers: a worker scraped long ago must not hold a stale value up
 HTTP_RESPONSES = Counter(
     "inventory_http_responses",
     "HTTP responses by status class (2xx, 3xx, 4xx, 5xx), the fast path's included; "
@@ -163,13 +164,13 @@ HOLDS_OVERDUE = Gauge(
     "inventory_holds_overdue",
     "ACTIVE holds past their expiry, as of the last /metrics scrape: how many (count) and the "
     "oldest one's seconds past expiry (oldest_seconds); expiry keeps both near 0",
-    ["measure"], multiprocess_mode="max",
+    ["measure"], multiprocess_mode="mostrecent",
 )
 
 READY = Gauge(
     "inventory_ready",
     "1 while /readyz's check passes (PostgreSQL, migrations, Redis), as of the last /metrics "
-    "scrape; per check: database, redis", ["check"], multiprocess_mode="min",
+    "scrape; per check: database, redis", ["check"], multiprocess_mode="mostrecent",
 )
 
 LEDGER_DRIFT = Gauge(

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "inventory.rules.yml"
 RULE_TESTS = ROOT / "deploy" / "prometheus" / "inventory.rules.test.yml"
 
-# Metrics that appear on /metrics only when a feature is configured; each with what enables it.
+# Metrics that may be absent from /metrics unless a feature is configured; each with what
+# enables it (the scrape test accepts their absence, and checks something still reads them).
 CONDITIONAL = {
     "inventory_ingest_dead_lettered_total": "INGEST_STREAM_URL and INGEST_SUBJECTS",
     "inventory_ingest_lag_messages": "INGEST_STREAM_URL and INGEST_SUBJECTS",
