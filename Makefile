@@ -1,5 +1,6 @@
 # `make run`: set up and run the server (embedded PostgreSQL, demo data) on http://127.0.0.1:8000
 # `make test`: set up and run the whole test suite
+# `make dashboard`: regenerate the Grafana dashboard JSON (deploy/grafana/)
 # The first Python 3.11+ that actually runs (pyenv shims exist for versions that are not active).
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
@@ -7,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schema bench
+.PHONY: run test lint schema bench dashboard
 
 $(STAMP): requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -30,6 +31,10 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python server.py export-schema > schema.graphql
+
+# deploy/grafana/inventory-dashboard.json from deploy/grafana/dashboard.py
+dashboard: $(STAMP)
+	$(BIN)/python deploy/grafana/dashboard.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -29,6 +29,7 @@ from schema.root import build_schema
 from settings import Settings
 from web.fast_path import GraphQLFastPath
 from web.http_limits import BodyLimit, RequestTimeout
+from web.http_metrics import ResponseCounter
 from web.ops_routes import healthz, metrics_access, readyz
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
@@ -136,7 +137,8 @@ def _build_app(settings: Settings) -> ASGIApp:
         lifespan=lifespan(settings, redis),
     )
     if not settings.http_fast_path:
-        return app
-    return GraphQLFastPath(app, graphql, limit=limit, max_body_bytes=settings.max_body_bytes,
-                           timeout_seconds=settings.request_timeout_seconds,
-                           max_bulk_body_bytes=settings.max_bulk_body_bytes)
+        return ResponseCounter(app)
+    return ResponseCounter(GraphQLFastPath(
+        app, graphql, limit=limit, max_body_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_timeout_seconds,
+        max_bulk_body_bytes=settings.max_bulk_body_bytes))

@@ -1,5 +1,6 @@
 """The app's lifespan: opens the services (pool, feed, unit of work, gatekeeper), runs the
-background tasks (expiry, key re-check, ingestion) and gc pacing, closes it all; app.py uses it."""
+background tasks (expiry, key re-check, ingestion, ledger check) and gc pacing, closes it all;
+app.py uses it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ops.gc_pacing import paced_collections
 from service.access import Gatekeeper
 from service.expiry import run_expiry
 from service.inventory import Inventory
+from service.ledger_watch import run_ledger_check
 from settings import Settings
 from web.state import Services
 
@@ -50,6 +52,9 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
             )),
             asyncio.create_task(gatekeeper.run(settings.key_recheck_interval)),
         ]
+        if settings.ledger_check_interval > 0:
+            tasks.append(asyncio.create_task(
+                run_ledger_check(pool, settings.ledger_check_interval)))
         try:
             async with open_ingest(settings, inventory, gatekeeper):
                 yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper,

@@ -21,8 +21,12 @@ async def readiness(probes: Mapping[str, Probe]) -> tuple[bool, dict[str, str]]:
                 checks[name] = await probe()
         except Exception as exc:  # any failure means: do not send traffic here
             checks[name] = f"down: {type(exc).__name__}"
-    ready = all(v == "ok" or v.startswith("not configured") for v in checks.values())
-    return ready, checks
+    return all(passes(v) for v in checks.values()), checks
+
+
+def passes(answer: str) -> bool:
+    """Whether a probe's answer allows traffic here."""
+    return answer == "ok" or answer.startswith("not configured")
 
 
 async def redis_status(redis: Redis | None) -> str:

@@ -174,3 +174,52 @@ INGEST_KEY_REFUSED = Gauge(
     "inventory_ingest_key_refused",
     "1 while INGEST_API_KEY is unknown or revoked: the leading ingester consumes nothing",
 )
+
+# Alerts (issue 15, deploy/prometheus/inventory.rules.yml). Figures read at a scrape are
+# "mostrecent" across workers: a worker scraped long ago must not hold a stale value up
+HTTP_RESPONSES = Counter(
+    "inventory_http_responses",
+    "HTTP responses by status class (2xx, 3xx, 4xx, 5xx), the fast path's included; "
+    "WebSockets are not counted", ["code"],
+)
+
+SLOW_CONSUMERS = Counter(
+    "inventory_slow_consumers",
+    "Subscribers dropped as SLOW_CONSUMER (more than FEED_QUEUE_SIZE events behind), by "
+    "transport: graphql (WebSocket, multipart, graphql-sse), sse (/skus/{code}/events, /skus/events)",
+    ["transport"],
+)
+
+HOLDS_OVERDUE = Gauge(
+    "inventory_holds_overdue",
+    "ACTIVE holds past their expiry, as of the last /metrics scrape: how many (count) and the "
+    "oldest one's seconds past expiry (oldest_seconds); expiry keeps both near 0",
+    ["measure"], multiprocess_mode="mostrecent",
+)
+
+READY = Gauge(
+    "inventory_ready",
+    "1 while /readyz's check passes (PostgreSQL, migrations, Redis), as of the last /metrics "
+    "scrape; per check: database, redis", ["check"], multiprocess_mode="mostrecent",
+)
+
+LEDGER_DRIFT = Gauge(
+    "inventory_ledger_drift_levels",
+    "Levels whose figures differ from their ledger, reservations or incoming stock, as found "
+    "by the in-server check of `check` (LEDGER_CHECK_INTERVAL) on the instance that ran it",
+    multiprocess_mode="mostrecent",
+)
+
+LEDGER_CHECKED = Gauge(
+    "inventory_ledger_check_timestamp_seconds",
+    "When this instance last finished the in-server ledger check (Unix time)",
+    multiprocess_mode="max",
+)
+
+# Series that exist (at 0) from the start, so that rate() sees their first increase
+for _outcome in ("held", "insufficient", "expired", "committed", "released"):
+    RESERVATIONS.labels(_outcome)
+for _transport in ("graphql", "sse"):
+    SLOW_CONSUMERS.labels(_transport)
+for _code in ("2xx", "3xx", "4xx", "5xx"):
+    HTTP_RESPONSES.labels(_code)

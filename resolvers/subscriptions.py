@@ -18,7 +18,7 @@ from domain.bundle_stock import no_events_of
 from domain.ownership import shown_to
 from domain.rules import text_fault
 from feed.hub import FeedOverflow, StockFeed
-from ops.metrics import counted
+from ops.metrics import SLOW_CONSUMERS, counted
 from resolvers import channels
 from resolvers.bundle_feed import BundleFigures, following
 from resolvers.channel_feed import ChannelFigures
@@ -43,6 +43,8 @@ def _checked_sku(sku: str) -> str:
 
 
 def overflow_error(error: FeedOverflow) -> GraphQLError:
+    """What a GraphQL subscriber that fell behind gets, once, as it is dropped (counted)."""
+    SLOW_CONSUMERS.labels("graphql").inc()
     return GraphQLError(f"client fell more than {error.queue_size} events behind; "
                         "resubscribe with afterSequence to resume",
                         extensions={"code": "SLOW_CONSUMER"})

@@ -11,7 +11,7 @@ from pathlib import Path
 from domain.access import Scope, parse_scopes
 from domain.rules import MAX_FIGURE, Limits
 from settings.ingest import IngestSettings
-from settings.partners import PartnerSettings
+from settings.partners import PartnerSettings, duration
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -116,6 +116,9 @@ class Settings:
     sse_max_skus: int = 200
     # proxies whose X-Forwarded-For uvicorn believes: addresses and networks, never `*`
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # service/ledger_watch.py: seconds between in-server ledger checks (0 = none). from_env
+    # turns it on (1h); the dataclass default keeps in-process test servers quiet
+    ledger_check_interval: float = 0.0
     # webhooks, the NATS JetStream stream, MQTT (settings/partners.py)
     partners: PartnerSettings = field(default_factory=PartnerSettings)
     # ingestion from NATS JetStream (settings/ingest.py)
@@ -191,6 +194,8 @@ class Settings:
             max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 500),
             sse_max_skus=_int(env, "SSE_MAX_SKUS", 200),
             forwarded_allow_ips=_forwarded(env),
+            ledger_check_interval=duration(env.get("LEDGER_CHECK_INTERVAL") or "1h",
+                                           "LEDGER_CHECK_INTERVAL"),
             partners=PartnerSettings.from_env(env),
             ingest=IngestSettings.from_env(env),
         )

@@ -9,10 +9,12 @@ import asyncpg
 
 RELAY_LOCK = 0x1E1A_7E1A  # the relay's advisory lock key (one per database)
 INGEST_LOCK = 0x1E1A_16E5  # the NATS ingester's (one ingester per database)
+LEDGER_CHECK_LOCK = 0x1E1A_C4EC  # the in-server ledger check's (service/ledger_watch.py)
 CHANNEL = "inventory_relay"  # NOTIFY channel: SKUs committed on an instance that is not leading
 PAYLOAD_LIMIT = 7900  # PostgreSQL's notification payload is below 8000 bytes
 
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
+TRY_XACT_LOCK = "SELECT pg_try_advisory_xact_lock($1)"
 UNLOCK = "SELECT pg_advisory_unlock($1)"
 HELD = """
 SELECT count(*) FROM pg_locks
@@ -55,6 +57,11 @@ async def bound_round(conn: asyncpg.Connection, limit: float = ROUND_IDLE_LIMIT)
 
 async def try_lock(conn: asyncpg.Connection, key: int = RELAY_LOCK) -> bool:
     return bool(await conn.fetchval(TRY_LOCK, key))
+
+
+async def try_xact_lock(conn: asyncpg.Connection, key: int) -> bool:
+    """Within a transaction: the lock until it ends, if no other session holds it."""
+    return bool(await conn.fetchval(TRY_XACT_LOCK, key))
 
 
 async def unlock(conn: asyncpg.Connection, key: int = RELAY_LOCK) -> None:

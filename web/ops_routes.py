@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ops import health, metrics
-from service import incoming, views
+from service import incoming, overdue_holds, views
 from web.refusals import Refusal
 from web.state import services
 
@@ -25,6 +25,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    ready, checks = await readiness(request)
+    return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
+                        status_code=200 if ready else 503)
+
+
+async def readiness(request: Request) -> tuple[bool, dict[str, str]]:
+    """/readyz's verdict and checks, also set as inventory_ready{check} for the alert rules."""
     found = services(request)
 
     async def database() -> str:
@@ -35,8 +42,9 @@ async def readyz(request: Request) -> Response:
         return await health.redis_status(found.redis)
 
     ready, checks = await health.readiness({"database": database, "redis": redis})
-    return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
-                        status_code=200 if ready else 503)
+    for name, answer in checks.items():
+        metrics.READY.labels(name).set(1 if health.passes(answer) else 0)
+    return ready, checks
 
 
 def metrics_access(
@@ -72,5 +80,7 @@ async def metrics_endpoint(request: Request) -> Response:
     pool = services(request).inventory.pool
     metrics.observe_pool(pool.get_size(), pool.get_idle_size(), pool.get_max_size())
     await incoming.observe_overdue(pool)
+    await overdue_holds.observe(pool)
+    await readiness(request)
     body, media_type = metrics.exposition()
     return Response(body, media_type=media_type)

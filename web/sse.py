@@ -17,7 +17,7 @@ from starlette.responses import Response
 from domain.access import Principal, Scope
 from domain.rules import text_fault
 from feed.hub import FeedOverflow, StockFeed
-from ops.metrics import SUBSCRIPTIONS
+from ops.metrics import SLOW_CONSUMERS, SUBSCRIPTIONS
 from service.access import AccessError, Feed, Gatekeeper
 from web import caller, refusals, sse_format
 from web.refusals import Refusal
@@ -130,6 +130,7 @@ async def sku_events(request: Request) -> Response:
             async for item in paced(rendered(), revoked):
                 yield item
         except FeedOverflow:
+            SLOW_CONSUMERS.labels("sse").inc()
             return  # the browser reconnects with Last-Event-ID and resumes from the ledger
         finally:
             SUBSCRIPTIONS.labels("sse").dec()

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from domain.model import Sku
 from domain.rules import text_fault
 from feed.hub import FeedOverflow, StockFeed
-from ops.metrics import SUBSCRIPTIONS
+from ops.metrics import SLOW_CONSUMERS, SUBSCRIPTIONS
 from service import views
 from web import refusals, sse, sse_format
 from web.refusals import Refusal
@@ -117,6 +117,7 @@ def sku_list_events(max_skus: int) -> Callable[[Request], Awaitable[Response]]:
                 async for item in sse.paced(rendered(), revoked):
                     yield item
             except FeedOverflow:
+                SLOW_CONSUMERS.labels("sse").inc()
                 return  # the client reconnects and re-reads the snapshots
             finally:
                 SUBSCRIPTIONS.labels("sse").dec()
