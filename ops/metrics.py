@@ -186,7 +186,8 @@ HTTP_RESPONSES = Counter(
 SLOW_CONSUMERS = Counter(
     "inventory_slow_consumers",
     "Subscribers dropped as SLOW_CONSUMER (more than FEED_QUEUE_SIZE events behind), by "
-    "transport: graphql (WebSocket, multipart, graphql-sse), sse (/skus/{code}/events, /skus/events)",
+    "transport: graphql (WebSocket, multipart, graphql-sse), "
+    "sse (/skus/{code}/events, /skus/events)",
     ["transport"],
 )
 
