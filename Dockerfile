@@ -42,7 +42,7 @@ USER 10001:10001
 EXPOSE 8000
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
+    CMD ["python", "-c", "import os,sys,urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=2).status != 200)"]
 # Migrations: at startup under an advisory lock (MIGRATE_ON_START, default on), or first as
 # `python server.py migrate` (deploy/k8s/migrate-job.yaml) with MIGRATE_ON_START=false.
 CMD ["python", "server.py", "serve"]
