@@ -5,10 +5,13 @@ the grace period outlasts preStop and GRACE_SECONDS (issue 15, item 5)."""
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
+import yaml
 
 import cli
 from settings import Settings
@@ -41,6 +44,25 @@ def test_the_kustomization_applies_every_manifest_but_the_secret_example() -> No
 def test_each_manifest_is_valid_kubernetes(path: Path, version: str) -> None:
     for doc in load_all(path):
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_kustomize_renders_them_all_valid_with_the_image_set() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: `kubectl kustomize` not checked")
+    rendered = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True,
+                              timeout=60)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    applied = [doc for p in manifests() if p.name not in NOT_APPLIED for doc in load_all(p)]
+    assert sorted(d["kind"] for d in docs) == sorted(d["kind"] for d in applied)
+    (kustomization,) = load_all(K8S / "kustomization.yaml")
+    (image,) = kustomization["images"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[-1], strict=True)
+        for pod in ([doc["spec"]["template"]["spec"]] if "template" in doc.get("spec", {}) else []):
+            assert {c["image"] for c in pod["containers"]} == {
+                f"{image['name']}:{image['newTag']}"}
 
 
 def test_strict_validation_refuses_a_misspelt_field() -> None:
