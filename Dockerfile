@@ -16,7 +16,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
     HOST=0.0.0.0 PORT=8000 DATA_DIR=/data
 # uid 10001, no login, no home; /data only for the embedded PostgreSQL (no DATABASE_URL)
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin inventory \
+RUN groupadd --system --gid 10001 inventory \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin \
+        inventory \
     && install -d -o 10001 -g 10001 /data
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

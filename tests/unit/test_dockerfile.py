@@ -78,9 +78,11 @@ def test_the_final_stage_runs_the_server_as_a_user_not_root() -> None:
     final = stages()[-1]
     users = [rest for keyword, rest in final if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
-    uid = int(users[-1].split(":")[0])
-    assert any(f"--uid {uid}" in rest for keyword, rest in final if keyword == "RUN")
-    assert one("Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == uid
+    uid, gid = (int(n) for n in users[-1].split(":"))
+    made = " ".join(rest for keyword, rest in final if keyword == "RUN")
+    assert f"--uid {uid} --gid {gid}" in made and f"groupadd --system --gid {gid}" in made
+    pod = one("Deployment")["spec"]["template"]["spec"]["securityContext"]
+    assert (pod["runAsUser"], pod["runAsGroup"]) == (uid, gid)
     assert ("STOPSIGNAL", "SIGTERM") in final
     assert ("CMD", '["python", "server.py", "serve"]') in final
 
