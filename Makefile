@@ -10,10 +10,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint schema bench dashboard
 
-$(STAMP): requirements.lock
+# requirements.lock: what the server needs (the image installs only it); requirements-dev.lock
+# adds the tests' and tools' pins on top of it
+$(STAMP): requirements.lock requirements-dev.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $(STAMP)
 
 # Local exploration: callers on 127.0.0.1 need no API key (production default: read only).

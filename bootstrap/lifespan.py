@@ -1,6 +1,5 @@
 """The app's lifespan: opens the services (pool, feed, unit of work, gatekeeper), runs the
-background tasks (expiry, key re-check, ingestion, ledger check) and gc pacing, closes it all;
-app.py uses it."""
+background tasks (expiry, key re-check, ingestion, ledger check), gc pacing; app.py uses it."""
 
 from __future__ import annotations
 
