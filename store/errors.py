@@ -35,10 +35,25 @@ def connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 
 
+def not_migrated(exc: BaseException) -> bool:
+    """The database has no tables yet: MIGRATE_ON_START=false and the migration job has not
+    run (`server.py migrate`); /readyz says so meanwhile."""
+    return isinstance(exc, asyncpg.UndefinedTableError)
+
+
+_WAITING: set[str] = set()  # the loops that said once that they wait for the migrations
+
+
 def log_failure(log: logging.Logger, exc: BaseException, task: str, *args: object) -> None:
     """How a background loop that retries reports a failed round: a lost database is one
-    WARNING line (nothing is wrong here), anything else an ERROR with its traceback."""
+    WARNING line (nothing is wrong here), a database not migrated yet one WARNING line per
+    loop for the process's life, anything else an ERROR with its traceback."""
     if connection_lost(exc):
         log.warning(f"{task}: database unavailable (%s); retrying", *args, type(exc).__name__)
+    elif not_migrated(exc):
+        if task not in _WAITING:
+            _WAITING.add(task)
+            log.warning(f"{task}: the database is not migrated yet (run `server.py migrate`); "
+                        "retrying quietly", *args)
     else:
         log.exception(f"{task} failed; retrying", *args, exc_info=exc)

@@ -6,6 +6,7 @@ until the migration Job's command has run, then ready; SIGTERM ends it within GR
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import sys
@@ -88,7 +89,12 @@ async def test_pods_wait_for_the_job_then_serve_and_stop_within_the_grace(
         # uvicorn shuts down, then re-raises the signal: the exit status says SIGTERM
         assert pod.wait(timeout=grace + 5) in (0, -signal.SIGTERM)
         assert time.monotonic() - began < grace
-        assert "Application shutdown complete." in log.read_text()
+        lines = log.read_text()
+        assert "Application shutdown complete." in lines
+        # while it waited for the Job, each background loop said so once, without a traceback
+        assert "Traceback" not in lines
+        waiting = re.findall(r'"msg":"([^"]*not migrated yet[^"]*)"', lines)  # JSON lines
+        assert waiting and len(waiting) == len(set(waiting)), waiting
     finally:
         if pod.poll() is None:
             pod.kill()
