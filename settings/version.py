@@ -1,6 +1,5 @@
-"""The server's version, kept in one place (pyproject.toml's `version`): the installed
-distribution's metadata, else pyproject.toml read from the checkout the server runs from; cli.py
-(`--version`, the banner) and web/ops_routes.py (/healthz) read it."""
+"""The server's version, kept in one place: pyproject.toml's `version`; cli.py (`--version`),
+bootstrap/banner.py and web/ops_routes.py (/healthz) read it."""
 
 from __future__ import annotations
 
@@ -15,8 +14,9 @@ PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 @functools.cache
 def version() -> str:
-    """pyproject.toml's version when run from a checkout (the usual way: `make run`), else the
-    installed distribution's; "unknown" if neither is there."""
+    """pyproject.toml's version when run from a checkout (the usual way: `make run`, the
+    Dockerfile), else the installed distribution's metadata; "unknown" if neither is there.
+    The checkout comes first: a stale install in the same virtualenv cannot contradict it."""
     try:
         with PYPROJECT.open("rb") as file:
             found = tomllib.load(file)["project"]["version"]
