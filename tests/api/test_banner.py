@@ -70,7 +70,7 @@ async def answers(banner: list[str]) -> dict[str, int]:
 async def test_banner_names_the_urls_and_the_database_without_its_password(
     database_url: str,
 ) -> None:
-    url = database_url.replace("postgresql://postgres@", "postgresql://postgres:s3cret@")
+    url = re.sub(r"^(postgresql://[^:@/]+)(:[^@]*)?@", r"\1:s3cret@", database_url)
     assert "s3cret" in url  # trust authentication ignores the password
     async with serving({"DATABASE_URL": url}) as (banner, lines):
         text = "\n".join(banner)
