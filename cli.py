@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import tempfile
 from typing import Any
@@ -193,6 +194,10 @@ async def _seed(settings: Settings) -> None:
     print(f"seeded {created} SKUs" if created else "catalogue already present; seed skipped")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -230,7 +235,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     if args.workers == 1 and not args.reload:
         server = BannerServer(uvicorn.Config("server:create_app", **options), settings)
-        server.run()  # prints the banner once it listens
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
+        # the handler it found: exit through Python then, so that atexit handlers run (the
+        # embedded PostgreSQL stops with the server, as it does on Ctrl-C)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            server.run()  # prints the banner once it listens
+        except KeyboardInterrupt:  # Ctrl-C, raised again after the graceful shutdown
+            pass
         return 0 if server.started else 3  # 3: uvicorn's STARTUP_FAILURE
     # workers (or the reloader's child) start behind a socket uvicorn binds first
     print(banner(settings, host, port, workers=args.workers), file=sys.stderr, flush=True)

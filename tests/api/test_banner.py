@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -22,34 +24,41 @@ RULE = re.compile(r"^-{20,}$")
 PAGE = re.compile(r"^  (\S+)\s+(http://\S+)$")
 
 
+@dataclass
+class Served:
+    banner: list[str]
+    lines: list[str]  # every stderr line, the banner's included
+    returncode: int | None = None
+
+
 @asynccontextmanager
-async def serving(env: dict[str, str]) -> AsyncIterator[tuple[list[str], list[str]]]:
-    """`serve --port 0` until its banner is out: (the banner's lines, every stderr line)."""
+async def serving(env: dict[str, str], stop: int = signal.SIGTERM) -> AsyncIterator[Served]:
+    """`serve --port 0` until its banner is out; stopped with `stop` after the block."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "server.py", "serve", "--port", "0", cwd=ROOT,
         env={**os.environ, "LOG_LEVEL": "info", **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     assert process.stderr is not None
-    lines: list[str] = []
-    banner: list[str] = []
+    served = Served([], [])
+    drain: asyncio.Task[None] | None = None
     try:
         async with asyncio.timeout(60):
-            while len([line for line in banner if RULE.match(line)]) < 2:
+            while len([line for line in served.banner if RULE.match(line)]) < 2:
                 raw = await process.stderr.readline()
-                assert raw, f"serve exited before its banner: {lines[-20:]}"
-                lines.append(raw.decode().rstrip("\n"))
-                if banner or RULE.match(lines[-1]):
-                    banner.append(lines[-1])
-        drain = asyncio.create_task(_drain(process.stderr, lines))
-        yield banner, lines
+                assert raw, f"serve exited before its banner: {served.lines[-20:]}"
+                served.lines.append(raw.decode().rstrip("\n"))
+                if served.banner or RULE.match(served.lines[-1]):
+                    served.banner.append(served.lines[-1])
+        drain = asyncio.create_task(_drain(process.stderr, served.lines))
+        yield served
     finally:
         if process.returncode is None:
-            process.terminate()
-            async with asyncio.timeout(30):
-                await process.wait()
-        if "drain" in locals():
-            await drain
+            process.send_signal(stop)
+        async with asyncio.timeout(30):
+            served.returncode = await process.wait()
+            if drain is not None:
+                await drain
 
 
 async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
@@ -72,7 +81,8 @@ async def test_banner_names_the_urls_and_the_database_without_its_password(
 ) -> None:
     url = re.sub(r"^(postgresql://[^:@/]+)(:[^@]*)?@", r"\1:s3cret@", database_url)
     assert "s3cret" in url  # trust authentication ignores the password
-    async with serving({"DATABASE_URL": url}) as (banner, lines):
+    async with serving({"DATABASE_URL": url}) as served:
+        banner, lines = served.banner, served.lines
         text = "\n".join(banner)
         version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
         assert re.search(rf"inventory-server {re.escape(version)} listening on "
@@ -91,7 +101,8 @@ async def test_banner_names_the_urls_and_the_database_without_its_password(
 
 async def test_embedded_postgres_chatter_goes_to_a_file(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    async with serving({"DATA_DIR": str(data), "DATABASE_URL": ""}) as (banner, lines):
+    async with serving({"DATA_DIR": str(data), "DATABASE_URL": ""}) as served:
+        banner, lines = served.banner, served.lines
         text = "\n".join(banner)
         assert f"embedded PostgreSQL in {data / 'pg'}" in text
         assert f"start-up log {data / 'embedded-postgres.log'}" in text
@@ -102,6 +113,17 @@ async def test_embedded_postgres_chatter_goes_to_a_file(tmp_path: Path) -> None:
     assert len(before_banner) < 40, before_banner  # not pages
     chatter = (data / "embedded-postgres.log").read_text()
     assert "initdb" in chatter and "pg_ctl" in chatter
+    # SIGTERM: the server exits through Python, so the embedded PostgreSQL stops with it
+    assert served.returncode == 128 + signal.SIGTERM
+    assert not (data / "pg" / "postmaster.pid").exists()
+    assert "stop" in (data / "embedded-postgres.log").read_text().split("initdb")[-1]
+
+
+async def test_ctrl_c_stops_serve_without_a_traceback(database_url: str) -> None:
+    async with serving({"DATABASE_URL": database_url}, stop=signal.SIGINT) as served:
+        assert (await answers(served.banner))["health"] == 200
+    assert served.returncode == 0
+    assert not [line for line in served.lines if "Traceback" in line], served.lines[-30:]
 
 
 def test_version_flag_prints_pyprojects_version() -> None:
