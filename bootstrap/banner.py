@@ -76,7 +76,8 @@ def banner(settings: Settings, host: str, port: int, *, workers: int = 1) -> str
 
 class BannerServer(uvicorn.Server):
     """uvicorn's server, printing the banner once its socket listens (with the port it got:
-    `--port 0` works) and the app has started."""
+    `--port 0` works) and the app has started. Relies on `Server.startup`, `started` and
+    `servers` (uvicorn 0.54, public but undocumented), guarded by tests/api/test_banner.py."""
 
     def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
         super().__init__(config)
