@@ -91,7 +91,7 @@ async def test_product_page_resumes_with_after_sequence_without_gap_or_duplicate
     await shows_up_to(page, await changes(catalogue, 3))  # live
 
     # 1. the page's socket drops; changes land while it has none
-    await page.evaluate("window.productPage.drop(1500)")
+    await page.evaluate("window.productPage.drop(3000)")
     head = await changes(catalogue, 3)
     assert await state(page) == "reconnecting"
     assert await page.evaluate("window.productPage.last") < head
