@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import signal
 import sys
 import tempfile
+from typing import Any
 
+from bootstrap.banner import BannerServer, banner
 from bootstrap.resources import database_url, open_inventory, open_pool
 from domain.access import ApiKey, Scope
 from domain.drift import LevelDrift, SequenceDrift
@@ -16,11 +20,13 @@ from ops import logs
 from schema.root import build_schema
 from service import auditing, keys
 from settings import Settings
+from settings.version import version
 from store import migrations
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="server.py", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"inventory-server {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host")
@@ -175,9 +181,21 @@ async def _check(settings: Settings, repair: bool) -> int:
 async def _seed(settings: Settings) -> None:
     from service.seed import seed
 
-    async with open_inventory(settings) as inventory:
-        created = await seed(inventory)
+    changes = logging.getLogger("service.inventory")  # a line per change: hundreds here
+    quiet = not logging.getLogger().isEnabledFor(logging.DEBUG)
+    if quiet:
+        changes.setLevel(logging.WARNING)
+    try:
+        async with open_inventory(settings) as inventory:
+            created = await seed(inventory)
+    finally:
+        if quiet:
+            changes.setLevel(logging.NOTSET)
     print(f"seeded {created} SKUs" if created else "catalogue already present; seed skipped")
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -191,11 +209,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ["DATABASE_URL"] = database_url(settings)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inventory-metrics-")
-    uvicorn.run(
-        "server:create_app",
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    options: dict[str, Any] = dict(
         factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host,
+        port=port,
         workers=args.workers,
         reload=args.reload,
         log_config=None,
@@ -214,6 +233,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # the client is the rightmost X-Forwarded-For hop outside FORWARDED_ALLOW_IPS
         proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    if args.workers == 1 and not args.reload:
+        server = BannerServer(uvicorn.Config("server:create_app", **options), settings)
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
+        # the handler it found: exit through Python then, so that atexit handlers run (the
+        # embedded PostgreSQL stops with the server, as it does on Ctrl-C)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            server.run()  # prints the banner once it listens
+        except KeyboardInterrupt:  # Ctrl-C, raised again after the graceful shutdown
+            pass
+        return 0 if server.started else 3  # 3: uvicorn's STARTUP_FAILURE
+    # workers (or the reloader's child) start behind a socket uvicorn binds first
+    print(banner(settings, host, port, workers=args.workers), file=sys.stderr, flush=True)
+    uvicorn.run("server:create_app", **options)
     return 0
 
 

@@ -69,6 +69,9 @@ def graphql_view(settings: Settings) -> InventoryGraphQL:
                              settings.cost_levels_per_sku),
         )),
         keep_alive=True,
+        # a page on another origin (a shop's product page) may open a WebSocket when its origin
+        # is in CORS_ORIGINS, as its HTTP requests may; others are refused at the handshake
+        allowed_origins=settings.cors_origins,
         keep_alive_interval=settings.ws_ping_interval or 15,  # legacy graphql-ws "ka" messages
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         subscription_protocols=(

@@ -24,6 +24,7 @@ MAX_EVENTS = 1000
 class SkuPage:
     skus: list[Sku]
     has_next_page: bool
+    has_previous_page: bool = False
 
 
 def _bad_input(message: str) -> GraphQLError:
@@ -72,15 +73,19 @@ async def skus(
     for value, name in ((search, "search"), (location, "location")):
         if value is not None:
             text_argument(value, name)
+    cursor = decode_cursor(after) if after else None
+    pool = info.context.inventory.pool
+    status_code = status.value if status else None
     page = await views.sku_page(
-        info.context.inventory.pool,
-        after=decode_cursor(after) if after else None,
-        limit=limit + 1,
-        search=search,
-        status=status.value if status else None,
+        pool, after=cursor, limit=limit + 1, search=search, status=status_code,
         location=location,
     )
-    return SkuPage(page[:limit], has_next_page=len(page) > limit)
+    # Relay: with `after`, something precedes the first edge if the filter keeps a SKU at or
+    # before the cursor (the cursor's own SKU, unless it was deleted or filtered out since)
+    previous = cursor is not None and await views.any_sku_up_to(
+        pool, cursor, search=search, status=status_code, location=location
+    )
+    return SkuPage(page[:limit], has_next_page=len(page) > limit, has_previous_page=previous)
 
 
 async def skus_by_code(info: Info, codes: list[str]) -> list[Sku]:

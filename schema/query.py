@@ -45,6 +45,8 @@ async def _skus(
              for s in page.skus]
     return SkuConnection(edges=edges, page_info=PageInfo(
         has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
     ))
 
 

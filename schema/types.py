@@ -228,6 +228,10 @@ class Reservation:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = strawberry.field(description=(
+        "(v2) Relay: true when `after` was given and something precedes the first edge."))
+    start_cursor: str | None = strawberry.field(description=(
+        "(v2) Cursor of the first edge, null when there are no edges."))
 
 
 @strawberry.type

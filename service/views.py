@@ -27,6 +27,17 @@ async def sku_page(
         )
 
 
+async def any_sku_up_to(
+    pool: asyncpg.Pool, code: str, *, search: str | None = None, status: str | None = None,
+    location: str | None = None,
+) -> bool:
+    """Whether `sku_page`'s filter keeps a SKU at or before `code` (hasPreviousPage)."""
+    async with pool.acquire() as conn:
+        return await catalog.any_sku_up_to(
+            conn, code, search=search, status=status, location=location
+        )
+
+
 async def events_after(pool: asyncpg.Pool, sku: str, after: int, limit: int) -> list[StockEvent]:
     async with pool.acquire() as conn:
         return await ledger.events_after(conn, sku, after, limit)

@@ -27,8 +27,11 @@ WHERE sku_id = ANY($1::bigint[])
 GROUP BY sku_id
 """
 
-_AFTER_AND_SEARCH = """($1::text IS NULL OR s.code > $1)
-      AND ($2::text IS NULL OR s.code ILIKE $2 ESCAPE '\\' OR s.name ILIKE $2 ESCAPE '\\')"""
+_SEARCH = """($2::text IS NULL OR s.code ILIKE $2 ESCAPE '\\' OR s.name ILIKE $2 ESCAPE '\\')"""
+_AFTER_AND_SEARCH = f"($1::text IS NULL OR s.code > $1) AND {_SEARCH}"
+# PageInfo.hasPreviousPage: whether the filter keeps a SKU at or before the cursor (the page's
+# statement with the cursor's bound turned round, LIMIT 1)
+_UP_TO_AND_SEARCH = f"s.code <= $1 AND {_SEARCH}"
 
 # A page: every SKU after the cursor is summed before the status filter and the order. Plain
 # SKUs and bundles in two branches, each cut to the page before they meet: a plain SKU plans
@@ -36,11 +39,14 @@ _AFTER_AND_SEARCH = """($1::text IS NULL OR s.code > $1)
 # over every SKU passed jit_above_cost). Each bundle's derived levels are summed from its own
 # components (LATERAL).
 _STATUS = "($4::text IS NULL OR $4 = stock_status(available, low_stock_threshold))"
-SKUS_PAGE = f"""
+
+
+def _page(where: str) -> str:
+    return f"""
 (SELECT * FROM (
     SELECT {SKU_COLUMNS}
     FROM skus s LEFT JOIN stock_levels l ON l.sku_id = s.id
-    WHERE NOT s.is_bundle AND {_AFTER_AND_SEARCH}
+    WHERE NOT s.is_bundle AND {where}
       AND ($3::text IS NULL OR EXISTS (
             SELECT 1 FROM stock_levels x JOIN locations xl ON xl.id = x.location_id
             WHERE x.sku_id = s.id AND xl.code = $3))
@@ -52,7 +58,7 @@ UNION ALL
     FROM skus s LEFT JOIN LATERAL (
         SELECT sum(on_hand) AS on_hand, sum(available) AS available
         FROM bundle_levels WHERE sku_id = s.id) b ON true
-    WHERE s.is_bundle AND {_AFTER_AND_SEARCH}
+    WHERE s.is_bundle AND {where}
       AND ($3::text IS NULL OR EXISTS (
             SELECT 1 FROM bundle_levels x JOIN locations xl ON xl.id = x.location_id
             WHERE x.sku_id = s.id AND xl.code = $3))
@@ -60,6 +66,10 @@ UNION ALL
 ORDER BY code
 LIMIT $5
 """
+
+
+SKUS_PAGE = _page(_AFTER_AND_SEARCH)
+SKUS_UP_TO = _page(_UP_TO_AND_SEARCH)
 
 
 async def skus_by_code(conn: asyncpg.Connection, codes: Sequence[str]) -> dict[str, Sku]:
@@ -90,6 +100,16 @@ async def skus_page(
     pattern = _like_pattern(search) if search else None
     records = await conn.fetch(SKUS_PAGE, after, pattern, location, status, limit)
     return [rows.sku(r) for r in records]
+
+
+async def any_sku_up_to(
+    conn: asyncpg.Connection, code: str, *, search: str | None = None,
+    status: str | None = None, location: str | None = None,
+) -> bool:
+    """Whether the filter keeps a SKU sorting at or before `code`: the page after `code` has
+    a previous page."""
+    pattern = _like_pattern(search) if search else None
+    return bool(await conn.fetch(SKUS_UP_TO, code, pattern, location, status, 1))
 
 
 async def count_skus(conn: asyncpg.Connection) -> int:

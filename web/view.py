@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
@@ -43,8 +44,15 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 @functools.cache
 def graphiql_html() -> str:
-    # Strawberry's own IDE page, with its CDN assets served from /static/graphiql/.
-    return (STATIC_DIR / "graphiql" / "graphiql.html").read_text(encoding="utf-8")
+    """Strawberry's own IDE page, with its CDN assets served from /static/graphiql/ and this
+    API's example document and variables in place of GraphiQL's welcome text."""
+    folder = STATIC_DIR / "graphiql"
+    page = (folder / "graphiql.html").read_text(encoding="utf-8")
+    for name, file in (("__EXAMPLE_QUERY__", "example.graphql"),
+                       ("__EXAMPLE_VARIABLES__", "example.json")):
+        text = (folder / file).read_text(encoding="utf-8")
+        page = page.replace(name, json.dumps(text).replace("</", "<\\/"))
+    return page
 
 
 class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
