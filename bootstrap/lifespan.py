@@ -1,5 +1,6 @@
-"""The app's lifespan: opens the services (pool, feed, unit of work, gatekeeper), runs the
-background tasks (expiry, key re-check) and gc pacing, closes it all; app.py uses it."""
+"""The app's lifespan: opens the services (pool, read replica, feed, unit of work, gatekeeper),
+runs the background tasks (expiry, key re-check, the replica's lag) and gc pacing, closes it
+all; app.py uses it."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from bootstrap.partners import open_partners
-from bootstrap.resources import open_feed, open_pool
+from bootstrap.resources import open_feed, open_pool, open_reads
 from ops.gc_pacing import paced_collections
 from service.access import Gatekeeper
 from service.expiry import run_expiry
 from service.inventory import Inventory
+from service.replica_watch import watch_replica
 from settings import Settings
 from web.state import Services
 
@@ -33,6 +35,7 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
     background tasks running until the block exits."""
     async with (
         open_pool(settings) as pool,
+        open_reads(settings, pool) as reads,
         open_partners(settings) as sinks,
         open_feed(settings, pool, redis, sinks=sinks) as feed,
     ):
@@ -49,9 +52,12 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
             )),
             asyncio.create_task(gatekeeper.run(settings.key_recheck_interval)),
         ]
+        if reads is not None:
+            tasks.append(asyncio.create_task(watch_replica(
+                reads, settings.replica.check_interval, settings.replica.max_lag)))
         try:
             yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper, redis=redis,
-                           partners=settings.partners)
+                           partners=settings.partners, reads=reads)
         finally:
             for task in tasks:
                 task.cancel()

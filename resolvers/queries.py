@@ -73,7 +73,7 @@ async def skus(
         if value is not None:
             text_argument(value, name)
     page = await views.sku_page(
-        info.context.inventory.pool,
+        info.context.reads,
         after=decode_cursor(after) if after else None,
         limit=limit + 1,
         search=search,
@@ -96,13 +96,13 @@ async def location(info: Info, code: str) -> Location | None:
 
 
 async def locations(info: Info) -> list[Location]:
-    return await views.locations(info.context.inventory.pool)
+    return await views.locations(info.context.reads)
 
 
 async def reservation(info: Info, id: str) -> Reservation | None:
     if not is_reservation_id(id):
         return None
-    found = await views.reservation(info.context.inventory.pool, id)
+    found = await views.reservation(info.context.reads, id)
     return reservation_for(found, info.context.principal) if found is not None else None
 
 
@@ -111,4 +111,4 @@ async def stock_events(
 ) -> list[StockEvent]:
     limit = page_size(first, MAX_EVENTS)
     text_argument(sku, "sku")
-    return await views.events_after(info.context.inventory.pool, sku, after_sequence or 0, limit)
+    return await views.events_after(info.context.reads, sku, after_sequence or 0, limit)

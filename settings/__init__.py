@@ -11,6 +11,7 @@ from pathlib import Path
 from domain.access import Scope, parse_scopes
 from domain.rules import MAX_FIGURE, Limits
 from settings.partners import PartnerSettings
+from settings.replicas import ReplicaSettings
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -117,6 +118,8 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1,::1"
     # webhooks, the NATS JetStream stream, MQTT (settings/partners.py)
     partners: PartnerSettings = field(default_factory=PartnerSettings)
+    # DATABASE_READ_URL: a hot standby for reads that may be stale (settings/replicas.py)
+    replica: ReplicaSettings = field(default_factory=ReplicaSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -189,4 +192,5 @@ class Settings:
             sse_max_skus=_int(env, "SSE_MAX_SKUS", 200),
             forwarded_allow_ips=_forwarded(env),
             partners=PartnerSettings.from_env(env),
+            replica=ReplicaSettings.from_env(env),
         )
