@@ -1,6 +1,5 @@
-"""The app's lifespan: opens the services (pool, read replica, feed, unit of work, gatekeeper),
-runs the background tasks (expiry, key re-check, the replica's lag) and gc pacing, closes it
-all; app.py uses it."""
+"""The app's lifespan: opens the services (pools, feed, unit of work, gatekeeper), runs the
+background tasks (expiry, key re-check, replica lag) and gc pacing, closes it; app.py uses it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The shared resources, each opened and closed in one place: the database pool (with the unit
-of work over it), the read replica's pool, the one Redis client, the feed;
-bootstrap/lifespan.py and cli.py open them."""
+"""The shared resources, each opened and closed in one place: the database pools (primary, read
+replica), the one Redis client, the feed; bootstrap/lifespan.py and cli.py open them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""What every resolver gets as `info.context`: the shared services, the caller, the pool its
-reads go to and fresh loaders over it; web/view.py's get_context builds one per request (or per
-WebSocket operation)."""
+"""What every resolver gets as `info.context`: the services, the caller, the pool its reads use
+and fresh loaders over it; web/view.py's get_context builds one per request or socket."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The read replica's lag, measured every READ_REPLICA_CHECK_INTERVAL_MS by each instance
-(bootstrap/lifespan.py runs it): exported as inventory_read_replica_lag_seconds, and the
-replica taken out of use past READ_REPLICA_MAX_LAG_MS or while unreachable, back in once it
+"""The read replica's lag, measured every READ_REPLICA_CHECK_INTERVAL_MS on each instance
+(bootstrap/lifespan.py runs it), exported, and the replica routed by it.
+
+Past READ_REPLICA_MAX_LAG_MS or while unreachable, the replica is out of use; back in once it
 has caught up (domain/replica_lag.py says how the lag is worked out)."""
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""Reads that may be stale: the replica's pool while it is in use, the primary's otherwise
-(bootstrap/resources.py makes it, service/replica_watch.py routes it, resolvers/context.py
-hands it to a query's resolvers and loaders).
+"""Reads that may be stale: the replica's pool while it is in use, else the primary's (made by
+bootstrap/resources.py, routed by service/replica_watch.py, read by resolvers/context.py).
 
 It stands in for an asyncpg pool where reads take one (`acquire`, `fetch`, `fetchrow`,
 `fetchval`). A replica that cannot hand out a connection (it died, it is restarting) sends that
