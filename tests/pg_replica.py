@@ -78,6 +78,7 @@ class ReplicatedPostgres:
             )
 
             entry = ensure_user_exists(RUN_AS)
+            assert entry is not None
             ensure_prefix_permissions(self.root)
             ensure_folder_permissions(self.bin, 0o555)
             ensure_folder_permissions(self.bin.parent / "lib", 0o444)

@@ -4,6 +4,7 @@ statements touch one partition, the ledger stays append-only and gap-free (SCALI
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -105,3 +106,9 @@ async def test_the_service_runs_on_partitioned_tables(variant_url: str) -> None:
             await conn.execute("UPDATE stock_events SET reference = 'x' WHERE sku_id = 1")
     finally:
         await conn.close()
+
+
+async def test_the_suite_template_follows_test_partitioned(database_url: str) -> None:
+    """What TEST_PARTITIONED=1 runs the suite on (tests/conftest.py's template)."""
+    found = await _fetch(database_url, "SELECT count(*) AS n FROM pg_partitioned_table")
+    assert found[0]["n"] == (2 if os.environ.get("TEST_PARTITIONED") == "1" else 0)
