@@ -5,7 +5,11 @@ Each check samples the primary's WAL position P at time t, then the replica's re
 R. Everything committed on the primary before t lies at or below P, so once R >= P the replica
 has it: its staleness is at most now - t for the newest sample it has passed (0 when it passed
 the sample just taken, as an idle, caught-up replica does). Until it has passed any sample,
-the lag is only known to be at least the oldest sample's age, and the replica is not used."""
+the lag is only known to be at least the oldest sample's age, and the replica is not used.
+
+P is the primary's WAL *write* position (pg_current_wal_lsn). With synchronous_commit = off a
+commit returns before its record is written, so the bound is short by up to the WAL writer's
+delay (3 x wal_writer_delay at worst, 600 ms by default)."""
 
 from __future__ import annotations
 

@@ -150,11 +150,11 @@ READ_REPLICA_LAG = Gauge(
     "inventory_read_replica_lag_seconds",
     "How far the read replica (DATABASE_READ_URL) is behind the primary, as of its last check "
     "(at least this much while it has not caught up with any check; NaN: unreachable)",
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 READ_REPLICA_IN_USE = Gauge(
     "inventory_read_replica_in_use",
     "1 while reads that may be stale go to the read replica; 0 while they go to the primary "
     "(lag past READ_REPLICA_MAX_LAG_MS, the replica unreachable, or none configured)",
-    multiprocess_mode="min",
+    multiprocess_mode="livemin",
 )

@@ -4,7 +4,8 @@ bootstrap/resources.py, routed by service/replica_watch.py, read by resolvers/co
 It stands in for an asyncpg pool where reads take one (`acquire`, `fetch`, `fetchrow`,
 `fetchval`). A replica that cannot hand out a connection (it died, it is restarting) sends that
 read to the primary and goes out of use until the next check finds it healthy again, so a dead
-standby costs no failed read unless it dies in the middle of one."""
+standby costs no failed read unless it dies in the middle of one (that read fails with
+SERVICE_UNAVAILABLE, as on the primary, and the replica goes out of use)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from ops.metrics import READ_REPLICA_IN_USE
+from store.errors import connection_lost
 
 log = logging.getLogger("inventory")
 
@@ -45,11 +47,15 @@ class ReadPool:
         if self.in_use:
             try:
                 conn = await self.replica.acquire(timeout=ACQUIRE_TIMEOUT)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # nothing ran yet: refused, timed out, shutting down...
                 self.route(False, f"no connection: {type(exc).__name__}")
             else:
                 try:
                     yield conn
+                except Exception as exc:
+                    if connection_lost(exc):  # the read fails; the next ones need not
+                        self.route(False, f"connection lost: {type(exc).__name__}")
+                    raise
                 finally:
                     await self.replica.release(conn)
                 return

@@ -28,7 +28,6 @@ max_wal_senders = 5
 hot_standby = on
 hot_standby_feedback = on
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
 max_connections = 60
@@ -111,19 +110,35 @@ class ReplicatedPostgres:
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-w", "-t", "30",
                   "-l", str(data / "server.log"), *extra, action)
 
+    def _start(self, data: Path, port: int) -> int:
+        """Starts the server in `data` on `port`, or on another free port if something took
+        that one since it was picked (parallel test runs); returns the port it listens on."""
+        for _ in range(3):
+            try:
+                self._pg_ctl(data, "start")
+                return port
+            except RuntimeError:
+                log = (data / "server.log").read_text(errors="replace")
+                if "could not bind" not in log and "already in use" not in log:
+                    raise
+                port = _free_port()
+                with (data / "postgresql.auto.conf").open("a") as conf:
+                    conf.write(f"port = {port}\n")
+        raise RuntimeError(f"no free port for {data}")
+
     def start(self) -> None:
         self._run(str(self.bin / "initdb"), "-D", str(self.primary_dir), "-U", "postgres",
                   "--auth=trust", "--encoding=utf8", "--no-sync")
         self._conf(self.primary_dir, self.primary_port)
         with (self.primary_dir / "pg_hba.conf").open("a") as hba:
             hba.write("host replication all 127.0.0.1/32 trust\n")
-        self._pg_ctl(self.primary_dir, "start")
+        self.primary_port = self._start(self.primary_dir, self.primary_port)
         self._run(str(self.bin / "pg_basebackup"), "-R", "-X", "stream", "-c", "fast",
                   "-D", str(self.standby_dir), "-h", "127.0.0.1", "-p", str(self.primary_port),
                   "-U", "postgres", "--no-sync")
         with (self.standby_dir / "postgresql.auto.conf").open("a") as conf:
-            conf.write(f"port = {self.standby_port}\napplication_name = 'inventory-standby'\n")
-        self._pg_ctl(self.standby_dir, "start")
+            conf.write(f"port = {self.standby_port}\n")
+        self.standby_port = self._start(self.standby_dir, self.standby_port)
         self._await_streaming()
 
     def _await_streaming(self, timeout: float = 30) -> None:

@@ -1,5 +1,5 @@
-"""The operator's HTTP endpoints: /healthz, /readyz (PostgreSQL, migrations, Redis) and
-/metrics (METRICS_ALLOW, METRICS_TOKEN); bootstrap/app.py routes them over ops/' probes."""
+"""The operator's HTTP endpoints: /healthz, /readyz (PostgreSQL, migrations, Redis, the read
+replica) and /metrics (METRICS_ALLOW, METRICS_TOKEN); bootstrap/app.py routes them."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ async def readyz(request: Request) -> Response:
         return await health.redis_status(found.redis)
 
     ready, checks = await health.readiness({"database": database, "redis": redis})
+    if found.reads is not None:  # told, never a reason to refuse traffic: reads fall back
+        checks["readReplica"] = ("in use" if found.reads.in_use
+                                 else "out of use: reads on the primary")
     return JSONResponse({"status": "ready" if ready else "unavailable", **checks},
                         status_code=200 if ready else 503)
 

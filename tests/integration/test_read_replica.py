@@ -124,6 +124,12 @@ async def _in_use(client: GraphQLClient, wanted: float) -> None:
     await _until(check, f"inventory_read_replica_in_use {wanted}")
 
 
+async def _ready(client: GraphQLClient) -> tuple[int, str]:
+    """/readyz: its status and what it says of the replica (never a reason to refuse)."""
+    async with client.session.get(client.url.replace("/graphql", "/readyz")) as response:
+        return response.status, (await response.json())["readReplica"]
+
+
 async def _listed(client: GraphQLClient) -> set[str]:
     data = await client.data(LISTING)
     return {edge["node"]["code"] for edge in data["skus"]["edges"]}
@@ -199,12 +205,14 @@ async def test_a_dead_standby_costs_no_read(
     # checks far apart: the reads find the standby dead before the watch does
     _, client = await app(max_lag=0.3, check_interval=2)
     await _in_use(client, 1)
+    assert await _ready(client) == (200, "in use")
     await _until(lambda: _has(client, "OLD-1"), "OLD-1 replayed")
     await asyncio.to_thread(replicated.stop_standby)
     for n in range(20):  # no failed read: the first one takes the replica out of use
         await client.data(UPSERT, {"c": f"AFTER-{n}"})
         assert f"AFTER-{n}" in await _listed(client)
     await _in_use(client, 0)
+    assert await _ready(client) == (200, "out of use: reads on the primary")
 
     async def unreachable() -> bool:  # the watch's next check
         return math.isnan(await _metric(client, "inventory_read_replica_lag_seconds"))
