@@ -220,3 +220,14 @@ async def test_a_dead_standby_costs_no_read(
     await _until(unreachable, "lag NaN")
     assert await _metric(client, "inventory_read_replica_in_use") == 0
     assert {f"AFTER-{n}" for n in range(20)} <= await _listed(client)
+
+
+async def test_a_standby_down_at_start_delays_nothing(
+    replicated: ReplicatedPostgres, app: Callable[..., Any],
+) -> None:
+    await asyncio.to_thread(replicated.stop_standby)
+    _, client = await app(max_lag=0.3)  # starts, and its set-up mutation runs
+    await client.data(UPSERT, {"c": "NEW-3"})
+    assert {"OLD-1", "NEW-3"} <= await _listed(client)  # from the primary
+    assert await _metric(client, "inventory_read_replica_in_use") == 0
+    assert await _ready(client) == (200, "out of use: reads on the primary")
