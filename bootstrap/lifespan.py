@@ -1,5 +1,5 @@
-"""The app's lifespan: opens the services (pool, feed, unit of work, gatekeeper), runs the
-background tasks (expiry, key re-check, ingestion, ledger check), gc pacing; app.py uses it."""
+"""The app's lifespan: opens the services (pools, feed, unit of work, gatekeeper), runs the
+background tasks (expiry, key re-check, ingestion, ledger check, replica lag), gc pacing."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from starlette.applications import Starlette
 
 from bootstrap.ingest import open_ingest
 from bootstrap.partners import open_partners
-from bootstrap.resources import open_feed, open_pool
+from bootstrap.resources import open_feed, open_pool, open_reads
 from ops.gc_pacing import paced_collections
 from service.access import Gatekeeper
 from service.expiry import run_expiry
 from service.inventory import Inventory
 from service.ledger_watch import run_ledger_check
+from service.replica_watch import watch_replica
 from settings import Settings
 from web.state import Services
 
@@ -35,6 +36,7 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
     background tasks running until the block exits."""
     async with (
         open_pool(settings) as pool,
+        open_reads(settings, pool) as reads,
         open_partners(settings) as sinks,
         open_feed(settings, pool, redis, sinks=sinks) as feed,
     ):
@@ -54,10 +56,13 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
         if settings.ledger_check_interval > 0:
             tasks.append(asyncio.create_task(
                 run_ledger_check(pool, settings.ledger_check_interval)))
+        if reads is not None:
+            tasks.append(asyncio.create_task(watch_replica(
+                reads, settings.replica.check_interval, settings.replica.max_lag)))
         try:
             async with open_ingest(settings, inventory, gatekeeper):
                 yield Services(inventory=inventory, feed=feed, gatekeeper=gatekeeper,
-                               redis=redis, partners=settings.partners)
+                               redis=redis, partners=settings.partners, reads=reads)
         finally:
             for task in tasks:
                 task.cancel()

@@ -1,5 +1,5 @@
-"""The shared resources, each opened and closed in one place: the database pool (with the unit
-of work over it), the one Redis client, the feed; bootstrap/lifespan.py and cli.py open them."""
+"""The shared resources, each opened and closed in one place: the database pools (primary, read
+replica), the one Redis client, the feed; bootstrap/lifespan.py and cli.py open them."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
 from store.errors import connection_lost
+from store.read_pool import ReadPool
 
 log = logging.getLogger("inventory")
 T = TypeVar("T")
@@ -48,6 +49,31 @@ async def open_pool(
         if settings.migrate_on_start if migrate is None else migrate:
             await _retried("migrations", lambda: _migrate(pool))
         yield pool
+    finally:
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def open_reads(settings: Settings, primary: asyncpg.Pool) -> AsyncIterator[ReadPool | None]:
+    """Reads that may be stale over DATABASE_READ_URL's pool (None without one). A replica
+    that does not answer at start delays nothing: its pool connects on first use, and the
+    reads stay on the primary until service/replica_watch.py finds it caught up."""
+    config = settings.replica
+    if config.url is None:
+        yield None
+        return
+    try:
+        pool = await database.create_pool(
+            config.url, min_size=config.pool_min_size, max_size=config.pool_max_size)
+    except Exception as exc:
+        if not (connection_lost(exc) or isinstance(exc, OSError | TimeoutError)):
+            raise
+        log.warning("read replica: no connection at start (%s); reads go to the primary "
+                    "until it answers", type(exc).__name__)
+        pool = await database.create_pool(config.url, min_size=0,
+                                          max_size=config.pool_max_size)
+    try:
+        yield ReadPool(primary, pool)
     finally:
         await pool.close()
 

@@ -224,3 +224,17 @@ for _transport in ("graphql", "sse"):
     SLOW_CONSUMERS.labels(_transport)
 for _code in ("2xx", "3xx", "4xx", "5xx"):
     HTTP_RESPONSES.labels(_code)
+
+# Read replicas (issue 16): service/replica_watch.py's measurements, store/read_pool.py's route
+READ_REPLICA_LAG = Gauge(
+    "inventory_read_replica_lag_seconds",
+    "How far the read replica (DATABASE_READ_URL) is behind the primary, as of its last check "
+    "(at least this much while it has not caught up with any check; NaN: unreachable)",
+    multiprocess_mode="livemax",
+)
+READ_REPLICA_IN_USE = Gauge(
+    "inventory_read_replica_in_use",
+    "1 while reads that may be stale go to the read replica; 0 while they go to the primary "
+    "(lag past READ_REPLICA_MAX_LAG_MS, the replica unreachable, or none configured)",
+    multiprocess_mode="livemin",
+)

@@ -39,7 +39,7 @@ async def channel(info: Info, code: str) -> Channel | None:
 
 
 async def every_channel(info: Info) -> list[Channel]:
-    return await views.all_channels(info.context.inventory.pool)
+    return await views.all_channels(info.context.reads)
 
 
 async def known(info: Info, code: str) -> Channel:

@@ -1,8 +1,9 @@
-"""What every resolver gets as `info.context`: the shared services, the caller and fresh loaders;
-web/view.py's get_context builds one per request (or per WebSocket operation)."""
+"""What every resolver gets as `info.context`: the services, the caller, the pool its reads use
+and fresh loaders over it; web/view.py's get_context builds one per request or socket."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,11 +42,22 @@ class Context:
     # spends more of the caller's rate budget (a bulk call's lines past its first hundred);
     # False when over it. None: nothing counts (WebSocket operations, tests)
     charge: Callable[[int], Awaitable[bool]] | None = None
-    loaders: Loaders = field(init=False)
+    # reads that may be stale (store/read_pool.py over DATABASE_READ_URL), for HTTP requests
+    # only; None: every read on the primary
+    stale_reads: Any = None
+    # the pool this operation's reads and loaders use: the primary's until
+    # resolvers/routing.py's ReadRouting picks `stale_reads` for a query that may be stale
+    reads: Any = None
 
     def __post_init__(self) -> None:
-        # A WebSocket context lives as long as the socket: no cache, only batching.
-        self.loaders = Loaders(self.inventory.pool, cache=self.cache)
+        if self.reads is None:
+            self.reads = self.inventory.pool
+
+    @functools.cached_property
+    def loaders(self) -> Loaders:
+        """Made on first use, after ReadRouting chose `reads`. A WebSocket context lives as
+        long as the socket: no cache, only batching."""
+        return Loaders(self.reads, cache=self.cache)
 
     @property
     def idempotency_scope(self) -> str:

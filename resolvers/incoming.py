@@ -83,7 +83,7 @@ async def incoming_list(
         if value is not None:
             text_argument(value, name)
     return await incoming.incoming(
-        info.context.inventory.pool, sku=sku, location=location,
+        info.context.reads, sku=sku, location=location,
         status=status.value if status else None, limit=limit,
     )
 

@@ -74,16 +74,16 @@ async def skus(
         if value is not None:
             text_argument(value, name)
     cursor = decode_cursor(after) if after else None
-    pool = info.context.inventory.pool
+    reads = info.context.reads  # both statements see the same database (a replica may lag)
     status_code = status.value if status else None
     page = await views.sku_page(
-        pool, after=cursor, limit=limit + 1, search=search, status=status_code,
+        reads, after=cursor, limit=limit + 1, search=search, status=status_code,
         location=location,
     )
     # Relay: with `after`, something precedes the first edge if the filter keeps a SKU at or
     # before the cursor (the cursor's own SKU, unless it was deleted or filtered out since)
     previous = cursor is not None and await views.any_sku_up_to(
-        pool, cursor, search=search, status=status_code, location=location
+        reads, cursor, search=search, status=status_code, location=location
     )
     return SkuPage(page[:limit], has_next_page=len(page) > limit, has_previous_page=previous)
 
@@ -101,13 +101,13 @@ async def location(info: Info, code: str) -> Location | None:
 
 
 async def locations(info: Info) -> list[Location]:
-    return await views.locations(info.context.inventory.pool)
+    return await views.locations(info.context.reads)
 
 
 async def reservation(info: Info, id: str) -> Reservation | None:
     if not is_reservation_id(id):
         return None
-    found = await views.reservation(info.context.inventory.pool, id)
+    found = await views.reservation(info.context.reads, id)
     return reservation_for(found, info.context.principal) if found is not None else None
 
 
@@ -116,4 +116,4 @@ async def stock_events(
 ) -> list[StockEvent]:
     limit = page_size(first, MAX_EVENTS)
     text_argument(sku, "sku")
-    return await views.events_after(info.context.inventory.pool, sku, after_sequence or 0, limit)
+    return await views.events_after(info.context.reads, sku, after_sequence or 0, limit)

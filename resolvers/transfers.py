@@ -83,7 +83,7 @@ async def cancel_transfer(info: Info, *, transfer_id: str) -> Outcome:
 async def transfer(info: Info, transfer_id: str) -> Transfer | None:
     if not is_reservation_id(transfer_id):
         return None
-    return await transfers.transfer(info.context.inventory.pool, transfer_id)
+    return await transfers.transfer(info.context.reads, transfer_id)
 
 
 async def transfer_list(
@@ -93,6 +93,6 @@ async def transfer_list(
     if location is not None:
         text_argument(location, "location")
     return await transfers.transfer_page(
-        info.context.inventory.pool, status=status.value if status else None,
+        info.context.reads, status=status.value if status else None,
         location=location, limit=limit,
     )

@@ -45,7 +45,7 @@ def _id(value: str, field: str) -> int | WebhookOutcome:
 
 
 async def webhook_endpoints(info: Info) -> list[WebhookEndpoint]:
-    return await webhooks.endpoints(info.context.inventory.pool)
+    return await webhooks.endpoints(info.context.reads)
 
 
 async def webhook_endpoint(info: Info, id: str) -> WebhookEndpoint | None:
@@ -53,7 +53,7 @@ async def webhook_endpoint(info: Info, id: str) -> WebhookEndpoint | None:
         found = endpoint_id(id, ["id"])
     except StockError:
         return None  # a malformed id names no endpoint
-    return await webhooks.endpoint(info.context.inventory.pool, found)
+    return await webhooks.endpoint(info.context.reads, found)
 
 
 async def deliveries(
@@ -65,11 +65,11 @@ async def deliveries(
                            extensions={"code": "BAD_USER_INPUT"})
     if limit == 0:
         return []
-    return await webhooks.deliveries(info.context.inventory.pool, endpoint, status, limit)
+    return await webhooks.deliveries(info.context.reads, endpoint, status, limit)
 
 
 async def queue(info: Info, endpoint: int) -> EndpointQueue:
-    return await views.webhook_queue(info.context.inventory.pool, endpoint)
+    return await views.webhook_queue(info.context.reads, endpoint)
 
 
 async def create_endpoint(

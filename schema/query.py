@@ -3,6 +3,8 @@ values it returns (used by schema.root)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from domain.ownership import shown_to
@@ -25,8 +27,17 @@ from schema.types import (
 )
 from schema.webhooks import WebhookEndpoint
 
+CONSISTENT = strawberry.argument(
+    description="(v2) true: read from the primary database, seeing every committed change "
+    "(for read-your-writes right after a mutation). false (default): the read may be served by "
+    "a read replica, at most READ_REPLICA_MAX_LAG_MS behind. Applies to the whole query."
+)
 
-async def _sku(info: Info, code: str) -> Sku | None:
+
+async def _sku(
+    info: Info, code: str, consistent: Annotated[bool | None, CONSISTENT] = False
+) -> Sku | None:
+    # `consistent` is read before execution by resolvers/routing.py, which picks the pool
     found = await queries.sku(info, code)
     return Sku.from_domain(found) if found else None
 
@@ -63,7 +74,9 @@ async def _locations(info: Info) -> list[Location]:
     return [Location.from_domain(loc) for loc in await queries.locations(info)]
 
 
-async def _reservation(info: Info, id: strawberry.ID) -> Reservation | None:
+async def _reservation(
+    info: Info, id: strawberry.ID, consistent: Annotated[bool | None, CONSISTENT] = False
+) -> Reservation | None:
     found = await queries.reservation(info, id)
     return Reservation.from_domain(found) if found else None
 

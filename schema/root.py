@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension, ValidationCache
 from ops.extension import OperationMetrics
 from ops.graphql_span import tracing_extensions
 from resolvers.permissions import CanRead
+from resolvers.routing import ReadRouting
 from schema import subscriptions as bound
 from schema.errors import InventorySchema, MaskUnexpectedErrors
 from schema.events import StockEvent
@@ -64,6 +65,7 @@ def build_schema(
             # (export-schema, some tests) Strawberry's validation cache stands in
             *(extensions or [lambda: CachedValidation(maxsize=256)]),
             MaskUnexpectedErrors,
+            ReadRouting,
             OperationMetrics,
             *tracing_extensions(),
         ],

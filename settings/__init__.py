@@ -12,6 +12,7 @@ from domain.access import Scope, parse_scopes
 from domain.rules import MAX_FIGURE, Limits
 from settings.ingest import IngestSettings
 from settings.partners import PartnerSettings, duration
+from settings.replicas import ReplicaSettings
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -123,6 +124,8 @@ class Settings:
     partners: PartnerSettings = field(default_factory=PartnerSettings)
     # ingestion from NATS JetStream (settings/ingest.py)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    # DATABASE_READ_URL: a hot standby for reads that may be stale (settings/replicas.py)
+    replica: ReplicaSettings = field(default_factory=ReplicaSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -198,4 +201,5 @@ class Settings:
                                            "LEDGER_CHECK_INTERVAL"),
             partners=PartnerSettings.from_env(env),
             ingest=IngestSettings.from_env(env),
+            replica=ReplicaSettings.from_env(env),
         )

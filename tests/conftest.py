@@ -19,6 +19,7 @@ import uvicorn
 from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations
+from tests.partitioned import migrations_for_tests
 from tests.redis_server import RedisServer
 from web.ws_protocol import LeanWebSocketProtocol
 
@@ -57,7 +58,8 @@ def template_url(pg_url: str) -> Iterator[str]:
         await _admin(pg_url, f"DROP DATABASE IF EXISTS {TEMPLATE}", f"CREATE DATABASE {TEMPLATE}")
         conn = await asyncpg.connect(_with_database(pg_url, TEMPLATE))
         try:
-            await migrations.migrate(conn)
+            # TEST_PARTITIONED=1: stock_levels and stock_events hash-partitioned (SCALING.md)
+            await migrations.migrate(conn, migrations_for_tests())
         finally:
             await conn.close()
 

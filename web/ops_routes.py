@@ -1,5 +1,5 @@
-"""The operator's HTTP endpoints: /healthz, /readyz (PostgreSQL, migrations, Redis) and
-/metrics (METRICS_ALLOW, METRICS_TOKEN); bootstrap/app.py routes them over ops/' probes."""
+"""The operator's HTTP endpoints: /healthz, /readyz (PostgreSQL, migrations, Redis, the read
+replica) and /metrics (METRICS_ALLOW, METRICS_TOKEN); bootstrap/app.py routes them."""
 
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ async def readiness(request: Request) -> tuple[bool, dict[str, str]]:
     ready, checks = await health.readiness({"database": database, "redis": redis})
     for name, answer in checks.items():
         metrics.READY.labels(name).set(1 if health.passes(answer) else 0)
+    if found.reads is not None:  # told, never a reason to refuse traffic: reads fall back
+        checks["readReplica"] = ("in use" if found.reads.in_use
+                                 else "out of use: reads on the primary")
     return ready, checks
 
 

@@ -12,6 +12,7 @@ from feed.hub import StockFeed
 from service.access import Gatekeeper
 from service.inventory import Inventory
 from settings.partners import PartnerSettings
+from store.read_pool import ReadPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class Services:
     gatekeeper: Gatekeeper
     redis: Redis | None  # the one shared client (feed, rate limit, /readyz); None in-process
     partners: PartnerSettings = field(default_factory=PartnerSettings)  # the webhook API's
+    reads: ReadPool | None = None  # reads that may be stale (DATABASE_READ_URL); None: primary
 
 
 def services(connection: HTTPConnection) -> Services:

@@ -93,6 +93,7 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
             inventory=found.inventory, feed=found.feed, gatekeeper=found.gatekeeper,
             request=request, response=response, cache=isinstance(request, Request),
             partners=found.partners, max_follows=self.max_subscriptions_per_connection or 100,
+            stale_reads=found.reads if isinstance(request, Request) else None,
         )
         if isinstance(request, Request):
             try:
