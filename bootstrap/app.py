@@ -3,6 +3,7 @@ client, middleware, routes, the lifespan and the fast path; server.py's create_a
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -27,6 +28,7 @@ from settings import Settings
 from web.fast_path import GraphQLFastPath
 from web.http_limits import BodyLimit, RequestTimeout
 from web.ops_routes import healthz, metrics_access, readyz
+from web.persisted import PersistedQueries, load_manifest
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
 from web.sse import sku_events
@@ -55,8 +57,21 @@ async def console_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "console" / "index.html", headers=CONSOLE_HEADERS)
 
 
-def graphql_view(settings: Settings) -> InventoryGraphQL:
-    return InventoryGraphQL(
+def persisted_queries(settings: Settings, redis: Redis | None) -> PersistedQueries:
+    """APQ over this instance's LRU and the shared Redis; the manifest read once, at start."""
+    caching = settings.caching
+    path = caching.persisted_queries_file
+    return PersistedQueries(
+        cache_size=caching.apq_cache_size, redis=redis, prefix=settings.feed_prefix,
+        ttl_seconds=caching.apq_ttl_seconds,
+        manifest=load_manifest(path) if path is not None else None,
+        only=caching.persisted_queries_only,
+        admin_bypass=caching.persisted_queries_admin_bypass,
+    )
+
+
+def graphql_view(settings: Settings, redis: Redis | None = None) -> InventoryGraphQL:
+    view = InventoryGraphQL(
         build_schema(limit_extensions(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens, introspection=settings.introspection,
@@ -73,6 +88,9 @@ def graphql_view(settings: Settings) -> InventoryGraphQL:
             MULTIPART_SUBSCRIPTION_PROTOCOL,
         ),
     )
+    view.persisted = persisted_queries(settings, redis)
+    view.read_cache_max_age = settings.caching.read_cache_max_age
+    return view
 
 
 def middleware(settings: Settings, limit: RateLimit) -> list[Middleware]:
@@ -114,7 +132,7 @@ def routes(graphql: InventoryGraphQL, settings: Settings) -> list[BaseRoute]:
 def build_app(settings: Settings) -> ASGIApp:
     """Connects nothing: the lifespan opens the resources, the Redis client on first use."""
     redis = shared_redis(settings)
-    graphql = graphql_view(settings)
+    graphql = graphql_view(settings, redis)
     limit = RateLimit(
         Counter(redis, settings.feed_prefix),
         per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,

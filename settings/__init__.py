@@ -10,6 +10,7 @@ from pathlib import Path
 
 from domain.access import Scope, parse_scopes
 from domain.rules import MAX_FIGURE, Limits
+from settings.caching import CacheSettings
 from settings.partners import PartnerSettings
 
 
@@ -117,6 +118,8 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1,::1"
     # webhooks, the NATS JetStream stream, MQTT (settings/partners.py)
     partners: PartnerSettings = field(default_factory=PartnerSettings)
+    # ETag/Cache-Control of reads, persisted documents (settings/caching.py)
+    caching: CacheSettings = field(default_factory=CacheSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -189,4 +192,5 @@ class Settings:
             sse_max_skus=_int(env, "SSE_MAX_SKUS", 200),
             forwarded_allow_ips=_forwarded(env),
             partners=PartnerSettings.from_env(env),
+            caching=CacheSettings.from_env(env),
         )
