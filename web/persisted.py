@@ -5,8 +5,8 @@ web/fast_path.py resolve each request's document here before anything parses it.
 
 APQ documents live in a per-instance LRU (APQ_CACHE_SIZE) and, with Redis, under
 `<prefix>:apq:<sha256>` for APQ_TTL_SECONDS, so instances behind a load balancer share them. A
-document is stored only after it ran without a request error: one over the limits, or that does
-not parse or validate, is never stored. Redis trouble is a miss (the client sends the text).
+document is stored only after it ran: one over the limits, or that does not parse or validate,
+is never stored. Redis trouble is a miss (the client sends the text).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from starlette.responses import Response
 from strawberry.types import ExecutionResult
 
 from domain.access import Principal, Scope
+from schema.errors import error_code
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 INVALID = "PERSISTED_QUERY_INVALID"
 REQUIRED = "PERSISTED_QUERY_REQUIRED"
+DOCUMENT_REFUSALS = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED",
+                               "QUERY_TOO_COMPLEX", "INTROSPECTION_DISABLED"})
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 APOLLO_MANIFEST = "apollo-persisted-query-manifest"
 
@@ -198,6 +201,6 @@ class PersistedQueries:
 
 
 def _request_error(result: ExecutionResult) -> bool:
-    """Errors and no execution: the document did not parse, validate or pass the limits."""
-    return bool(result.errors) and result.data is None and all(
-        e.path is None for e in result.errors or ())
+    """The document did not parse, validate or pass the limits (a variable that did not
+    coerce is the request's fault, not the document's)."""
+    return any(error_code(e) in DOCUMENT_REFUSALS for e in result.errors or ())

@@ -25,6 +25,7 @@ from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -83,6 +84,11 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         with_codes(response.get("errors") or [])  # type: ignore[arg-type]
         return response
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a persisted query's GET, which has `extensions` and no `query`."""
+        return ("extensions" not in request.query_params
+                and super().should_render_graphql_ide(request))
+
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
         sub_response.request = request  # type: ignore[attr-defined]  # for create_response
@@ -120,11 +126,10 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
             max_age=self.read_cache_max_age,
         )
         if caching.not_modified:
-            response = Response(status_code=304)
+            response = Response(status_code=304, headers={"vary": response.headers["vary"]})
         for name, value in caching.headers():
             response.headers[name.decode()] = value.decode()
         if caching.etag is not None:
-            response.headers.add_vary_header("Accept")
             response.headers.add_vary_header("Authorization")
         return response
 
