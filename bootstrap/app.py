@@ -23,6 +23,7 @@ from strawberry.subscriptions import (
 from bootstrap.lifespan import lifespan
 from bootstrap.resources import shared_redis
 from resolvers.limits import CostLimits, limit_extensions
+from resolvers.registered import registered_extensions
 from schema.root import build_schema
 from settings import Settings
 from web.fast_path import GraphQLFastPath
@@ -71,8 +72,9 @@ def persisted_queries(settings: Settings, redis: Redis | None) -> PersistedQueri
 
 
 def graphql_view(settings: Settings, redis: Redis | None = None) -> InventoryGraphQL:
+    persisted = persisted_queries(settings, redis)
     view = InventoryGraphQL(
-        build_schema(limit_extensions(
+        build_schema(registered_extensions(persisted.documents) + limit_extensions(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens, introspection=settings.introspection,
             costs=CostLimits(settings.max_query_cost, settings.max_query_cost_anonymous,
@@ -88,7 +90,7 @@ def graphql_view(settings: Settings, redis: Redis | None = None) -> InventoryGra
             MULTIPART_SUBSCRIPTION_PROTOCOL,
         ),
     )
-    view.persisted = persisted_queries(settings, redis)
+    view.persisted = persisted
     view.read_cache_max_age = settings.caching.read_cache_max_age
     return view
 

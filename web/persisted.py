@@ -27,7 +27,8 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 from strawberry.types import ExecutionResult
 
-from domain.access import Principal, Scope
+from domain.access import Principal
+from resolvers.registered import REQUIRED, REQUIRED_MESSAGE, RegisteredDocuments
 from schema.errors import error_code
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 INVALID = "PERSISTED_QUERY_INVALID"
-REQUIRED = "PERSISTED_QUERY_REQUIRED"
 DOCUMENT_REFUSALS = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED",
                                "QUERY_TOO_COMPLEX", "INTROSPECTION_DISABLED"})
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -100,24 +100,18 @@ class PersistedQueries:
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
         self.manifest = manifest or {}
-        self.registered_texts = frozenset(self.manifest.values())
-        self.only = only
-        self.admin_bypass = admin_bypass
+        self.documents = RegisteredDocuments(frozenset(self.manifest.values()), only,
+                                             admin_bypass)
         self._lru: OrderedDict[str, str] = OrderedDict()
-
-    def _locked(self, principal: Principal | None) -> bool:
-        exempt = self.admin_bypass and principal is not None and Scope.ADMIN in principal.scopes
-        return self.only and not exempt
 
     async def resolve(self, query: Any, extensions: Any,
                       principal: Principal | None) -> Resolved:
         """The document to run; PersistedQueryError before anything parses it."""
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
-        locked = self._locked(principal)
+        locked = self.documents.locked(principal)
         if persisted is None:
-            if locked and query not in self.registered_texts:
-                raise PersistedQueryError(
-                    REQUIRED, "This server runs registered documents only.", 403)
+            if self.documents.refuses(query, principal):
+                raise PersistedQueryError(REQUIRED, REQUIRED_MESSAGE, 403)
             return Resolved(query)
         sha = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
         if not isinstance(persisted, dict) or persisted.get("version") != 1:
@@ -140,7 +134,7 @@ class PersistedQueries:
     def _registered(self, sha: str, query: Any) -> Resolved:
         found = self.manifest.get(sha) or self.manifest.get(sha.lower())
         if found is None and query not in (None, ""):
-            raise PersistedQueryError(REQUIRED, "This server runs registered documents only.", 403)
+            raise PersistedQueryError(REQUIRED, REQUIRED_MESSAGE, 403)
         if found is None:
             raise PersistedQueryError(NOT_FOUND, "PersistedQueryNotFound", 200)
         if query not in (None, "", found):

@@ -1,9 +1,10 @@
 """Automatic persisted queries (Apollo's protocol) over POST and GET, shared through Redis, never
-storing a document over the limits; and the registered-documents mode with each refusal
-(web/persisted.py). tests/api/test_fast_path.py checks both paths answer these alike."""
+storing a document over the limits; and the registered-documents mode with each refusal, on
+HTTP (web/persisted.py) and WebSockets (resolvers/registered.py). tests/api/test_fast_path.py checks both paths answer these alike."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
@@ -12,6 +13,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+import websockets
+from websockets.typing import Subprotocol
 
 from settings import Settings
 from settings.caching import CacheSettings
@@ -160,6 +163,31 @@ async def test_registered_documents_only_and_each_refusal(
         async with session.get(url, params={"query": "{ __typename }"}) as r:
             assert r.status == 403 and r.headers["Cache-Control"] == "no-store"
             assert code(await r.json()) == "PERSISTED_QUERY_REQUIRED"
+
+
+async def test_registered_documents_only_over_websockets_too(
+    catalogue: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({sha(LOCATIONS): LOCATIONS}))
+    async with RunningServer(_locked(settings, manifest)) as running, \
+            websockets.connect(running.ws_url,
+                               subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        async with asyncio.timeout(10):
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            for number, query in enumerate(("{ __typename }",
+                                            'subscription { stockEvents(sku: "SKU-1") '
+                                            '{ sequence } }')):
+                await ws.send(json.dumps({"type": "subscribe", "id": str(number),
+                                          "payload": {"query": query}}))
+                reply = json.loads(await ws.recv())
+                assert reply["type"] == "error", reply
+                assert reply["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_REQUIRED"
+            await ws.send(json.dumps({"type": "subscribe", "id": "9",
+                                      "payload": {"query": LOCATIONS}}))
+            reply = json.loads(await ws.recv())
+            assert reply["type"] == "next" and len(reply["payload"]["data"]["locations"]) == 2
 
 
 async def test_admins_may_bypass_only_when_allowed(
