@@ -19,6 +19,7 @@ from settings import Settings
 from settings.caching import CacheSettings
 from store import keys
 from tests.api.conftest import set_stock
+from tests.api.test_mutations import EXTEND, RESERVE
 from tests.client import GraphQLClient
 from tests.conftest import ADMIN, RunningServer
 
@@ -88,6 +89,28 @@ async def test_an_unrelated_new_sku_changes_a_listing_but_not_a_sku_read(
         status, body, after = await _get(session, url, LISTING, etag=listing["ETag"])
         assert status == 200 and after["ETag"] != listing["ETag"]
         assert "SKU-9" in body.decode()
+
+
+async def test_a_change_without_a_ledger_entry_changes_the_tag_too(
+    catalogue: GraphQLClient, either: RunningServer
+) -> None:
+    """extendReservation moves a hold's expiresAt and writes no ledger entry: the tag hashes
+    what the answer shows, so it changes all the same."""
+    held = await catalogue.data(RESERVE, {"i": {"sku": "SKU-1", "quantity": 1, "ttlSeconds": 60}})
+    rid = held["reserve"]["reservation"]["id"]
+    query, variables = "query($id: ID!) { reservation(id: $id) { id expiresAt } }", {"id": rid}
+    async with aiohttp.ClientSession() as session:
+        _, _, seen = await _get(session, either.graphql_url, query, variables, headers=ADMIN)
+        status, _, _ = await _get(session, either.graphql_url, query, variables,
+                                  etag=seen["ETag"], headers=ADMIN)
+        assert status == 304
+        extended = await catalogue.data(EXTEND, {"i": {"reservationId": rid, "ttlSeconds": 600}})
+        assert extended["extendReservation"]["userErrors"] == []
+        status, body, after = await _get(session, either.graphql_url, query, variables,
+                                         etag=seen["ETag"], headers=ADMIN)
+        assert status == 200 and after["ETag"] != seen["ETag"]
+        assert json.loads(body)["data"]["reservation"]["expiresAt"] == (
+            extended["extendReservation"]["reservation"]["expiresAt"])
 
 
 async def test_another_key_never_gets_a_304_for_the_first_keys_tag(
