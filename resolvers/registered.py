@@ -1,7 +1,8 @@
-"""The registered-documents mode (PERSISTED_QUERIES_ONLY): which texts may run and who is exempt.
-web/persisted.py applies it to HTTP requests before parsing; `registered_extensions` (handed to
-schema.root's build_schema by bootstrap/app.py) applies it to every operation, so a WebSocket or
-SSE subscription cannot run what HTTP would refuse."""
+"""The registered-documents mode (PERSISTED_QUERIES_ONLY): which texts may run and who is exempt;
+web/persisted.py and schema.root's build_schema (through bootstrap/app.py) apply it.
+
+web/persisted.py refuses HTTP requests before parsing; `registered_extensions` refuses every
+operation, so a WebSocket or SSE subscription cannot run what HTTP would refuse."""
 
 from __future__ import annotations
 

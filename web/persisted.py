@@ -1,7 +1,9 @@
-"""Persisted documents: Apollo's automatic persisted queries (`extensions.persistedQuery`, a
-sha256 hash standing for a document sent once) and the registered-documents mode
-(PERSISTED_QUERIES_ONLY: a manifest's documents run, nothing else). web/view.py and
-web/fast_path.py resolve each request's document here before anything parses it.
+"""Persisted documents, resolved before anything parses a request's document: web/view.py and
+web/fast_path.py call `PersistedQueries.run`.
+
+Apollo's automatic persisted queries (`extensions.persistedQuery`, a sha256 hash standing for a
+document sent once) and the registered-documents mode (PERSISTED_QUERIES_ONLY: a manifest's
+documents run, nothing else; the rule is resolvers/registered.py's).
 
 APQ documents live in a per-instance LRU (APQ_CACHE_SIZE) and, with Redis, under
 `<prefix>:apq:<sha256>` for APQ_TTL_SECONDS, so instances behind a load balancer share them. A
