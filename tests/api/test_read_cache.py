@@ -149,6 +149,8 @@ async def test_posts_mutations_and_errors_are_no_store(
             status, body, headers = await _get(session, url, query, etag="*")
             assert status in (200, 400) and json.loads(body)["errors"], query
             assert headers["Cache-Control"] == "no-store" and "ETag" not in headers, query
+        status, _, headers = await _get(session, url, "mutation { __typename }")
+        assert status == 405 and headers["Cache-Control"] == "no-store"
 
 
 async def test_read_cache_max_age_is_what_caches_are_told(
