@@ -34,7 +34,7 @@ class CacheSettings:
     read_cache_max_age: int = 0
     # automatic persisted queries: documents kept per instance, and in Redis (with REDIS_URL)
     apq_cache_size: int = 1000
-    apq_ttl_seconds: int = 86400
+    apq_ttl_seconds: int = 3600
     # registered-documents mode: only PERSISTED_QUERIES_FILE's documents run
     persisted_queries_only: bool = False
     persisted_queries_file: Path | None = None
@@ -49,7 +49,7 @@ class CacheSettings:
         return cls(
             read_cache_max_age=_int(env, "READ_CACHE_MAX_AGE", 0, 0),
             apq_cache_size=_int(env, "APQ_CACHE_SIZE", 1000, 0),
-            apq_ttl_seconds=_int(env, "APQ_TTL_SECONDS", 86400, 1),
+            apq_ttl_seconds=_int(env, "APQ_TTL_SECONDS", 3600, 1),
             persisted_queries_only=only,
             persisted_queries_file=Path(raw_file) if raw_file else None,
             persisted_queries_admin_bypass=_flag(env, "PERSISTED_QUERIES_ADMIN_BYPASS"),

@@ -8,7 +8,7 @@ documents run, nothing else; the rule is resolvers/registered.py's).
 APQ documents live in a per-instance LRU (APQ_CACHE_SIZE) and, with Redis, under
 `<prefix>:apq:<sha256>` for APQ_TTL_SECONDS, so instances behind a load balancer share them. A
 document is stored only after it ran: one over the limits, or that does not parse or validate,
-is never stored. Redis trouble is a miss (the client sends the text).
+is never stored, nor one over 16 KiB. Redis trouble is a miss (the client sends the text).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 INVALID = "PERSISTED_QUERY_INVALID"
 DOCUMENT_REFUSALS = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED",
                                "QUERY_TOO_COMPLEX", "INTROSPECTION_DISABLED"})
+# a longer document runs, and is sent again each time: who sends many distinct long ones
+# cannot fill the LRU's or Redis's memory at the rate limit's pace
+MAX_DOCUMENT_CHARS = 16 * 1024
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 APOLLO_MANIFEST = "apollo-persisted-query-manifest"
 
@@ -94,7 +97,7 @@ class Resolved:
 
 class PersistedQueries:
     def __init__(self, *, cache_size: int = 1000, redis: Redis | None = None,
-                 prefix: str = "inventory", ttl_seconds: int = 86400,
+                 prefix: str = "inventory", ttl_seconds: int = 3600,
                  manifest: dict[str, str] | None = None, only: bool = False,
                  admin_bypass: bool = False) -> None:
         self.cache_size = cache_size
@@ -172,6 +175,8 @@ class PersistedQueries:
             self._lru.popitem(last=False)
 
     async def register(self, sha: str, text: str) -> None:
+        if len(text) > MAX_DOCUMENT_CHARS:
+            return
         known = sha in self._lru
         self._remember(sha, text)
         if self.redis is None or known:

@@ -80,6 +80,12 @@ async def test_apq_over_post_registers_runs_and_refuses(
         assert code(body) == "QUERY_TOO_COMPLEX"
         status, body = await post(session, url, {"extensions": apq(TOKENS)})
         assert code(body) == "PERSISTED_QUERY_NOT_FOUND"
+        # over 16 KiB: runs, is not stored
+        long = "{ __typename }\n" + "#" * (16 * 1024)
+        status, body = await post(session, url, {"query": long, "extensions": apq(long)})
+        assert body["data"] == {"__typename": "Query"}
+        status, body = await post(session, url, {"extensions": apq(long)})
+        assert code(body) == "PERSISTED_QUERY_NOT_FOUND"
 
 
 async def test_apq_over_get_with_304_and_no_ide_page(
