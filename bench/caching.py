@@ -19,7 +19,7 @@ from bench.pg import sku_code
 from bench.reads import SKU
 
 PAYLOADS = 500  # distinct SKUs asked for, each with its own ETag
-ROUNDS = 3
+ROUNDS = 5
 CEILING = "asyncpg"
 
 
