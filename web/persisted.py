@@ -177,10 +177,9 @@ class PersistedQueries:
     async def register(self, sha: str, text: str) -> None:
         if len(text) > MAX_DOCUMENT_CHARS:
             return
-        known = sha in self._lru
         self._remember(sha, text)
-        if self.redis is None or known:
-            return
+        if self.redis is None:  # written even if this process knew it: a client sends the
+            return              # text after another instance did not (or its key expired)
         try:
             await self.redis.set(f"{self.prefix}:apq:{sha}", text, ex=self.ttl_seconds)
         except (RedisError, OSError) as error:

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 import websockets
+from redis.asyncio import Redis
 from websockets.typing import Subprotocol
 
 from settings import Settings
@@ -120,6 +121,20 @@ async def test_apq_registrations_are_shared_through_redis_and_the_lru_is_bounded
         assert "data" in body
         status, body = await post(session, two.graphql_url, {"extensions": apq(LOCATIONS)})
         assert status == 200 and len(body["data"]["locations"]) == 2
+        # the Redis key expires; `one` still knows the document, a client sends it there
+        # again (after `three` said not found), and Redis has it again for everyone
+        redis = Redis.from_url(redis_url)
+        try:
+            assert await redis.delete(f"{settings.feed_prefix}:apq:{sha(LOCATIONS)}") == 1
+            async with RunningServer(shared) as three:
+                _, body = await post(session, three.graphql_url, {"extensions": apq(LOCATIONS)})
+                assert code(body) == "PERSISTED_QUERY_NOT_FOUND"
+                await post(session, one.graphql_url,
+                           {"query": LOCATIONS, "extensions": apq(LOCATIONS)})
+                _, body = await post(session, three.graphql_url, {"extensions": apq(LOCATIONS)})
+                assert len(body["data"]["locations"]) == 2
+        finally:
+            await redis.aclose()
 
         for text in (LOCATIONS, "{ __typename }"):  # the second pushes the first out
             await post(session, alone.graphql_url, {"query": text, "extensions": apq(text)})
