@@ -30,6 +30,7 @@ from starlette.responses import Response
 from strawberry.types import ExecutionResult
 
 from domain.access import Principal
+from ops.metrics import PERSISTED
 from resolvers.registered import REQUIRED, REQUIRED_MESSAGE, RegisteredDocuments
 from schema.errors import error_code
 
@@ -131,6 +132,7 @@ class PersistedQueries:
             found = self.manifest.get(sha) or await self._lookup(sha)
             if found is None:
                 raise PersistedQueryError(NOT_FOUND, "PersistedQueryNotFound", 200)
+            PERSISTED.labels("hit").inc()
             return Resolved(found)
         if isinstance(query, str) and sha256(query) != sha:
             raise PersistedQueryError(HASH_MISMATCH, "provided sha does not match query", 400)
@@ -144,6 +146,7 @@ class PersistedQueries:
             raise PersistedQueryError(NOT_FOUND, "PersistedQueryNotFound", 200)
         if query not in (None, "", found):
             raise PersistedQueryError(HASH_MISMATCH, "provided sha does not match query", 400)
+        PERSISTED.labels("hit").inc()
         return Resolved(found)
 
     async def _lookup(self, sha: str) -> str | None:
@@ -177,6 +180,7 @@ class PersistedQueries:
     async def register(self, sha: str, text: str) -> None:
         if len(text) > MAX_DOCUMENT_CHARS:
             return
+        PERSISTED.labels("stored").inc()
         self._remember(sha, text)
         if self.redis is None:  # written even if this process knew it: a client sends the
             return              # text after another instance did not (or its key expired)
@@ -192,6 +196,7 @@ class PersistedQueries:
         try:
             resolved = await self.resolve(query, extensions, principal)
         except PersistedQueryError as error:
+            PERSISTED.labels(error.code).inc()
             sub_response.status_code = error.status
             return error.result()
         result = await execute(resolved.query)

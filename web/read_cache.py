@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass
 
 from domain.access import Principal
+from ops.metrics import HTTP_CACHE
 
 NO_STORE = "no-store"
 
@@ -66,8 +67,12 @@ def matches(if_none_match: str | None, tag: str) -> bool:
 
 def decide(*, method: str, status: int, errors: bool, principal: Principal | None,
            media_type: str, body: bytes, if_none_match: str | None, max_age: int) -> Caching:
+    """How to answer, counted in inventory_http_cache_answers."""
     if method != "GET" or status != 200 or errors:
+        HTTP_CACHE.labels("no_store").inc()
         return Caching(NO_STORE)
     tag = etag(principal, media_type, body)
     control = f"{'public' if principal is None else 'private'}, max-age={max_age}"
-    return Caching(control, tag, matches(if_none_match, tag))
+    found = Caching(control, tag, matches(if_none_match, tag))
+    HTTP_CACHE.labels("not_modified" if found.not_modified else "tagged").inc()
+    return found

@@ -165,6 +165,30 @@ async def test_read_cache_max_age_is_what_caches_are_told(
     assert keyed["Cache-Control"] == "private, max-age=30"
 
 
+async def _metric(session: aiohttp.ClientSession, server: RunningServer, line: str) -> float:
+    async with session.get(f"{server.url}/metrics") as r:
+        text = await r.text()
+    found = [row for row in text.splitlines() if row.startswith(line + " ")]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+async def test_metrics_count_304s_tags_and_persisted_hits(
+    catalogue: GraphQLClient, server: RunningServer
+) -> None:
+    not_modified = 'inventory_http_cache_answers_total{outcome="not_modified"}'
+    tagged = 'inventory_http_cache_answers_total{outcome="tagged"}'
+    missed = 'inventory_persisted_queries_total{outcome="PERSISTED_QUERY_NOT_FOUND"}'
+    async with aiohttp.ClientSession() as session:
+        before = [await _metric(session, server, m) for m in (not_modified, tagged, missed)]
+        _, _, seen = await _get(session, server.graphql_url, LISTING)
+        await _get(session, server.graphql_url, LISTING, etag=seen["ETag"])
+        persisted = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+        async with session.post(server.graphql_url, json={"extensions": persisted}) as r:
+            assert r.status == 200
+        after = [await _metric(session, server, m) for m in (not_modified, tagged, missed)]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+
+
 def test_settings_read_the_environment() -> None:
     found = CacheSettings.from_env({"READ_CACHE_MAX_AGE": "5", "APQ_CACHE_SIZE": "7"})
     assert (found.read_cache_max_age, found.apq_cache_size) == (5, 7)
