@@ -59,8 +59,12 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     rate_limit: RateLimit | None = None  # bootstrap/app.py's: counts each WebSocket operation
-    persisted = PersistedQueries()  # bootstrap/app.py's: APQ and registered documents
+    persisted: PersistedQueries  # bootstrap/app.py's: APQ and registered documents
     read_cache_max_age = 0  # READ_CACHE_MAX_AGE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.persisted = PersistedQueries()  # per view: an LRU of its own
 
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
