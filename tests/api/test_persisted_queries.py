@@ -231,6 +231,19 @@ async def test_admins_may_bypass_only_when_allowed(
         assert len(body["data"]["locations"]) == 2  # an Apollo manifest's own ids
 
 
+async def test_a_manifest_without_the_lock_is_known_to_apq_from_the_start(
+    catalogue: GraphQLClient, settings: Settings, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({sha(LOCATIONS): LOCATIONS}))
+    known = dataclasses.replace(settings, caching=CacheSettings(persisted_queries_file=manifest))
+    async with RunningServer(known) as running, aiohttp.ClientSession() as session:
+        _, body = await post(session, running.graphql_url, {"extensions": apq(LOCATIONS)})
+        assert len(body["data"]["locations"]) == 2
+        _, body = await post(session, running.graphql_url, {"query": "{ __typename }"})
+        assert body["data"] == {"__typename": "Query"}  # anything else still runs
+
+
 def test_a_manifest_that_does_not_match_its_hashes_is_refused_at_start(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({sha(LOCATIONS): SKU}))
