@@ -32,6 +32,7 @@ from web.ops_routes import healthz, metrics_access, readyz
 from web.persisted import PersistedQueries, load_manifest
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
+from web.revalidation import Revalidation
 from web.sse import sku_events
 from web.sse_skus import sku_list_events
 from web.view import STATIC_DIR, InventoryGraphQL
@@ -91,6 +92,7 @@ def graphql_view(settings: Settings, redis: Redis | None = None) -> InventoryGra
         ),
     )
     view.persisted = persisted
+    view.revalidation = Revalidation(max_tokens=settings.max_tokens)
     view.read_cache_max_age = settings.caching.read_cache_max_age
     return view
 

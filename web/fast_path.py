@@ -49,6 +49,7 @@ from web.graphql_http import (
 from web.http_limits import BODY_READ, read_body, replaying
 from web.rate_limit import RateLimit
 from web.refusals import internal_error, too_late
+from web.revalidation import NotModified
 from web.view import PRINCIPAL, InventoryGraphQL
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,10 @@ class GraphQLFastPath:
                     principal=scope.get(PRINCIPAL), media_type=CONTENT_TYPES[media_type],
                     body=content, if_none_match=headers.get("if-none-match"),
                     max_age=self.view.read_cache_max_age)
+                self.view.revalidation.after(scope, caching)
+            except NotModified as early:
+                status, content, media_type, extra = 304, b"", JSON, []
+                caching = early.caching
             except _FullPath:
                 scope[BODY_READ] = True
                 await self.app(scope, replaying(body, receive), send)
@@ -223,6 +228,9 @@ class GraphQLFastPath:
             context = await view.get_context(request, sub_response)
 
             async def execute(document: Any) -> ExecutionResult:
+                await view.revalidation.before(
+                    scope, context, document, variables, name, negotiate(headers.get("accept")),
+                    headers.get("if-none-match"), view.read_cache_max_age)
                 try:
                     found = await view.schema.execute(
                         document, variable_values=variables, context_value=context,

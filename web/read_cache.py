@@ -65,6 +65,10 @@ def matches(if_none_match: str | None, tag: str) -> bool:
     return False
 
 
+def control(principal: Principal | None, max_age: int) -> str:
+    return f"{'public' if principal is None else 'private'}, max-age={max_age}"
+
+
 def decide(*, method: str, status: int, errors: bool, principal: Principal | None,
            media_type: str, body: bytes, if_none_match: str | None, max_age: int) -> Caching:
     """How to answer, counted in inventory_http_cache_answers."""
@@ -72,7 +76,6 @@ def decide(*, method: str, status: int, errors: bool, principal: Principal | Non
         HTTP_CACHE.labels("no_store").inc()
         return Caching(NO_STORE)
     tag = etag(principal, media_type, body)
-    control = f"{'public' if principal is None else 'private'}, max-age={max_age}"
-    found = Caching(control, tag, matches(if_none_match, tag))
+    found = Caching(control(principal, max_age), tag, matches(if_none_match, tag))
     HTTP_CACHE.labels("not_modified" if found.not_modified else "tagged").inc()
     return found

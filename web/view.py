@@ -39,6 +39,7 @@ from web.graphql_http import GraphQLOverHTTP
 from web.persisted import PersistedQueries
 from web.rate_limit import RateLimit
 from web.refusals import Refusal
+from web.revalidation import NotModified, Revalidation
 from web.state import services
 from web.watched import WatchedStream, until
 from web.websocket import TransportWSHandler
@@ -60,15 +61,22 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
     graphql_ws_handler_class = LegacyWSHandler
     rate_limit: RateLimit | None = None  # bootstrap/app.py's: counts each WebSocket operation
     persisted: PersistedQueries  # bootstrap/app.py's: APQ and registered documents
+    revalidation: Revalidation  # bootstrap/app.py's: 304s before execution
     read_cache_max_age = 0  # READ_CACHE_MAX_AGE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.persisted = PersistedQueries()  # per view: an LRU of its own
+        self.revalidation = Revalidation()
 
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            await super().__call__(scope, receive, send)
+            try:
+                await super().__call__(scope, receive, send)
+            except NotModified as early:  # raised before anything was sent
+                headers = {"vary": "Accept, Authorization"}
+                headers.update((k.decode(), v.decode()) for k, v in early.caching.headers())
+                await Response(status_code=304, headers=headers)(scope, receive, send)
             return
         WEBSOCKETS.inc()
         held: list[tuple[Gatekeeper, Feed | None]] = []
@@ -104,6 +112,10 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         async def execute(query: Any) -> ExecutionResult:
+            await self.revalidation.before(
+                request.scope, context, query, request_data.variables,
+                request_data.operation_name, sub_response.media_type or "",
+                request.headers.get("if-none-match"), self.read_cache_max_age)
             return await super(InventoryGraphQL, self).execute_single(
                 request=request, request_adapter=request_adapter, sub_response=sub_response,
                 context=context, root_value=root_value,
@@ -129,6 +141,7 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
             body=bytes(response.body), if_none_match=request.headers.get("if-none-match"),
             max_age=self.read_cache_max_age,
         )
+        self.revalidation.after(request.scope, caching)
         if caching.not_modified:
             response = Response(status_code=304, headers={"vary": response.headers["vary"]})
         for name, value in caching.headers():
