@@ -11,7 +11,8 @@ moves the catalogue version in its transaction. So the token (store/catalogue_ve
 the version and the SKUs' sequences, one statement) names every state such a read can show,
 and both parts only grow.
 
-`before` reads the token before the query runs and leaves it on the request; `after` keeps
+`before` reads the token of a GET that names an ETag before its query runs and leaves it on
+the request (a GET without one costs nothing here); `after` keeps
 (caller, media type, document, variables, operation) -> (token, the ETag web/read_cache.py
 gave the answer). A later GET naming that ETag whose token is still the same answers 304
 without running: no write moved the token since before that execution began, so every row it
@@ -160,8 +161,9 @@ class Revalidation:
                      variables: Mapping[str, Any] | None, name: str | None, media_type: str,
                      if_none_match: str | None, max_age: int) -> None:
         """Raises NotModified, or leaves the token on the request for `after`."""
-        if scope["method"] != "GET" or not isinstance(text, str) or context.auth_error:
-            return
+        if (scope["method"] != "GET" or not if_none_match or not isinstance(text, str)
+                or context.auth_error):
+            return  # a GET without a tag to revalidate pays nothing here
         wanted = self._codes(text, name, variables or {})
         if not wanted or len(wanted) > MAX_CODES or any(map(text_fault, wanted)):
             return  # the query refuses these itself
