@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import psutil  # type: ignore[import-untyped]
 
-SCENARIOS = ("hot", "many", "reads", "fanout")
+SCENARIOS = ("hot", "many", "reads", "fanout", "caching")
 
 
 def _ints(raw: str) -> tuple[int, ...]:

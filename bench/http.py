@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import cast
+from urllib.parse import urlencode
 
 import orjson
 
@@ -19,6 +20,7 @@ class Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.closed = False
+        self.last_etag = ""  # the ETag header of the last response, if any
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -34,16 +36,24 @@ class Connection(asyncio.Protocol):
         if head_end < 0 or self.waiter is None:
             return
         head = bytes(self.buffer[:head_end]).lower()
+        status = int(head[9:12])
         start = head.find(b"content-length:")
-        if start < 0:
+        if status in (204, 304):  # no body, and no length to say so
+            length = 0
+        elif start < 0:
             self.waiter.set_exception(HttpError("response without content-length"))
             return
-        end = head.find(b"\r\n", start)
-        length = int(head[start + 15:end if end >= 0 else len(head)])
+        else:
+            end = head.find(b"\r\n", start)
+            length = int(head[start + 15:end if end >= 0 else len(head)])
         total = head_end + 4 + length
         if len(self.buffer) < total:
             return
-        status = int(head[9:12])
+        tag = head.find(b"\r\netag:")
+        if tag >= 0:
+            end = head.find(b"\r\n", tag + 2)
+            self.last_etag = bytes(self.buffer[tag + 7:end if end >= 0 else head_end]).strip(
+                ).decode()
         body = bytes(self.buffer[head_end + 4:total])
         del self.buffer[:total]
         waiter, self.waiter = self.waiter, None
@@ -82,6 +92,19 @@ class GraphQLClient:
     def encode(self, query: str, variables: dict[str, object]) -> bytes:
         body = orjson.dumps({"query": query, "variables": variables})
         return self.head + str(len(body)).encode() + b"\r\n\r\n" + body
+
+    def encode_get(self, params: dict[str, str], etag: str | None = None) -> bytes:
+        """A GET of /graphql with `params` in the URL, revalidating `etag` if given."""
+        head = self.head.split(b"\r\n", 1)[1].replace(b"Content-Type: application/json\r\n", b"")
+        head = head.rsplit(b"Content-Length: ", 1)[0]
+        query = urlencode(params).encode()
+        revalidate = f"If-None-Match: {etag}\r\n".encode() if etag else b""
+        return b"GET /graphql?" + query + b" HTTP/1.1\r\n" + head + revalidate + b"\r\n"
+
+    def encode_body(self, body: dict[str, object]) -> bytes:
+        """A POST of any JSON body (a persisted query's hash, say)."""
+        raw = orjson.dumps(body)
+        return self.head + str(len(raw)).encode() + b"\r\n\r\n" + raw
 
     async def post(self, payload: bytes) -> tuple[int, bytes]:
         if self.connection is None or self.connection.closed:

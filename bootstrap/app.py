@@ -5,6 +5,7 @@ When tracing is configured (ops/tracing.py), web/tracing.py's HTTP server span w
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -25,14 +26,17 @@ from bootstrap.lifespan import lifespan
 from bootstrap.resources import shared_redis
 from ops import tracing
 from resolvers.limits import CostLimits, limit_extensions
+from resolvers.registered import registered_extensions
 from schema.root import build_schema
 from settings import Settings
 from web.fast_path import GraphQLFastPath
 from web.http_limits import BodyLimit, RequestTimeout
 from web.http_metrics import ResponseCounter
 from web.ops_routes import healthz, metrics_access, readyz
+from web.persisted import PersistedQueries, load_manifest
 from web.rate_limit import Counter, RateLimit, RateLimitMiddleware
 from web.request_id import RequestIdMiddleware
+from web.revalidation import Revalidation
 from web.sse import sku_events
 from web.sse_skus import sku_list_events
 from web.tracing import TracedApp
@@ -60,9 +64,23 @@ async def console_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "console" / "index.html", headers=CONSOLE_HEADERS)
 
 
-def graphql_view(settings: Settings) -> InventoryGraphQL:
-    return InventoryGraphQL(
-        build_schema(limit_extensions(
+def persisted_queries(settings: Settings, redis: Redis | None) -> PersistedQueries:
+    """APQ over this instance's LRU and the shared Redis; the manifest read once, at start."""
+    caching = settings.caching
+    path = caching.persisted_queries_file
+    return PersistedQueries(
+        cache_size=caching.apq_cache_size, redis=redis, prefix=settings.feed_prefix,
+        ttl_seconds=caching.apq_ttl_seconds,
+        manifest=load_manifest(path) if path is not None else None,
+        only=caching.persisted_queries_only,
+        admin_bypass=caching.persisted_queries_admin_bypass,
+    )
+
+
+def graphql_view(settings: Settings, redis: Redis | None = None) -> InventoryGraphQL:
+    persisted = persisted_queries(settings, redis)
+    view = InventoryGraphQL(
+        build_schema(registered_extensions(persisted.documents) + limit_extensions(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens, introspection=settings.introspection,
             costs=CostLimits(settings.max_query_cost, settings.max_query_cost_anonymous,
@@ -81,6 +99,10 @@ def graphql_view(settings: Settings) -> InventoryGraphQL:
             MULTIPART_SUBSCRIPTION_PROTOCOL,
         ),
     )
+    view.persisted = persisted
+    view.revalidation = Revalidation(max_tokens=settings.max_tokens)
+    view.read_cache_max_age = settings.caching.read_cache_max_age
+    return view
 
 
 def middleware(settings: Settings, limit: RateLimit) -> list[Middleware]:
@@ -129,7 +151,7 @@ def build_app(settings: Settings) -> ASGIApp:
 
 def _build_app(settings: Settings) -> ASGIApp:
     redis = shared_redis(settings)
-    graphql = graphql_view(settings)
+    graphql = graphql_view(settings, redis)
     limit = RateLimit(
         Counter(redis, settings.feed_prefix),
         per_key=settings.rate_limit_per_key, anonymous=settings.rate_limit_anonymous,

@@ -32,6 +32,15 @@ RESERVATIONS = Counter(
     "Reservations by outcome (held, insufficient, expired, committed, released)", ["outcome"],
 )
 STOCK_EVENTS = Counter("inventory_stock_events", "Committed stock changes", ["kind"])
+HTTP_CACHE = Counter(
+    "inventory_http_cache_answers",
+    "GraphQL HTTP answers by caching (not_modified: a 304, tagged: a 200 with an ETag, "
+    "no_store)", ["outcome"],
+)
+PERSISTED = Counter(
+    "inventory_persisted_queries",
+    "Persisted documents by outcome (hit, stored, and each refusal's code)", ["outcome"],
+)
 WEBSOCKETS = Gauge(
     "inventory_websocket_connections", "Open GraphQL WebSocket connections",
     multiprocess_mode="livesum",

@@ -13,7 +13,17 @@ import asyncpg
 from domain.bundles import Component
 from domain.model import Channel, Location, Reservation, Sku, StockEvent, StockLevel
 from domain.webhooks import EndpointQueue
-from store import bundles, catalog, channels, ledger, migrations, reservations, webhook_deliveries
+from store import (
+    bundles,
+    catalog,
+    catalogue_version,
+    channels,
+    ledger,
+    migrations,
+    reservations,
+    webhook_deliveries,
+)
+from store.catalogue_version import Token
 
 
 async def sku_page(
@@ -51,6 +61,12 @@ async def reservation(pool: asyncpg.Pool, reservation_id: str) -> Reservation | 
 async def locations(pool: asyncpg.Pool) -> list[Location]:
     async with pool.acquire() as conn:
         return await catalog.all_locations(conn)
+
+
+async def catalogue_token(pool: asyncpg.Pool, codes: Sequence[str]) -> Token | None:
+    """What a read of these plain SKUs can only change with (None if one is a bundle)."""
+    async with pool.acquire() as conn:
+        return await catalogue_version.token(conn, codes)
 
 
 async def skus_by_code(pool: asyncpg.Pool, codes: Sequence[str]) -> dict[str, Sku]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from domain.access import Scope, parse_scopes
 from domain.rules import MAX_FIGURE, Limits
+from settings.caching import CacheSettings
 from settings.ingest import IngestSettings
 from settings.partners import PartnerSettings, duration
 from settings.replicas import ReplicaSettings
@@ -126,6 +127,8 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     # DATABASE_READ_URL: a hot standby for reads that may be stale (settings/replicas.py)
     replica: ReplicaSettings = field(default_factory=ReplicaSettings)
+    # ETag/Cache-Control of reads, persisted documents (settings/caching.py)
+    caching: CacheSettings = field(default_factory=CacheSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -202,4 +205,5 @@ class Settings:
             partners=PartnerSettings.from_env(env),
             ingest=IngestSettings.from_env(env),
             replica=ReplicaSettings.from_env(env),
+            caching=CacheSettings.from_env(env),
         )

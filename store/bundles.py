@@ -11,7 +11,7 @@ import asyncpg
 from domain.bundles import Component, bundle_level
 from domain.errors import InvalidInput, NotFound, Rejected, StockError
 from domain.model import StockLevel
-from store import rows
+from store import catalogue_version, rows
 
 UPSERT = """
 INSERT INTO skus (code, name, low_stock_threshold, is_bundle)
@@ -74,6 +74,7 @@ async def upsert(
         PLACE, bundle_id, [found[sku]["id"] for sku, _ in components],
         [quantity for _, quantity in components],
     )
+    await catalogue_version.bump(conn)
     return bundle_id
 
 

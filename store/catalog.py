@@ -1,5 +1,5 @@
-"""SKUs, locations and levels: the reads, and the catalogue upserts (called by service/;
-feed/hub.py reads a follower's snapshot with skus_by_code)."""
+"""SKUs, locations and levels: the reads, and the catalogue upserts, which move the catalogue
+version (called by service/; feed/hub.py reads a follower's snapshot with skus_by_code)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncpg
 
 from domain.errors import InvalidInput
 from domain.model import Location, LocationKind, Sku, StockLevel
-from store import rows
+from store import catalogue_version, rows
 from store.rows import BUNDLE_COLUMNS, LEVEL_COLUMNS, SKU_COLUMNS
 
 SKUS_BY_CODE = f"""
@@ -170,6 +170,7 @@ async def upsert_sku(
     )
     if done is None:
         raise InvalidInput(f"{code!r} is a bundle: change it with upsertBundle", ["code"])
+    await catalogue_version.bump(conn)
 
 
 async def upsert_location(
@@ -183,4 +184,5 @@ async def upsert_location(
         name,
         kind.value,
     )
+    await catalogue_version.bump(conn)
     return rows.location(r)

@@ -11,7 +11,7 @@ import asyncpg
 from domain.channels import sourcing
 from domain.errors import NotFound, Rejected, StockError
 from domain.model import Channel
-from store import lookups, rows
+from store import catalogue_version, lookups, rows
 
 SELECT = """
 SELECT c.id, c.code, c.name,
@@ -73,6 +73,7 @@ async def upsert(
     channel_id = await conn.fetchval(UPSERT, code, name)
     await conn.execute("DELETE FROM channel_locations WHERE channel_id = $1", channel_id)
     await conn.execute(PLACE, channel_id, [ids[location] for location in locations])
+    await catalogue_version.bump(conn)
     return (await by_ids(conn, [channel_id]))[channel_id]
 
 

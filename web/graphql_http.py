@@ -131,8 +131,9 @@ class GraphQLOverHTTP(GraphQL[ContextT, RootValueT]):
         try:
             await super().__call__(scope, receive, send)
         except _MethodNotAllowed as error:  # raised before anything was sent
-            response = PlainTextResponse(error.reason, status_code=405,
-                                         headers={"Allow": error.allow})
+            response = PlainTextResponse(  # 405 is cacheable by default (RFC 9110)
+                error.reason, status_code=405,
+                headers={"Allow": error.allow, "Cache-Control": "no-store"})
             await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> object:

@@ -3,23 +3,30 @@ the per-request context; bootstrap/app.py routes it, web/fast_path.py calls it.
 
 Every socket and every multipart or graphql-sse subscription holds a feed slot of its key (or
 its address, anonymous) from authentication until it ends, and is ended when its key is
-revoked; an unknown token on a socket spends the address's rate budget before its lookup."""
+revoked; an unknown token on a socket spends the address's rate budget before its lookup.
+
+Each HTTP request's document goes through web/persisted.py (APQ, registered documents) before
+Strawberry parses it, and each answer gets web/read_cache.py's ETag, 304 and Cache-Control."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Send
 from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -28,10 +35,12 @@ from ops.metrics import WEBSOCKETS
 from resolvers.context import Context
 from schema.errors import with_codes
 from service.access import AccessError, Feed, Gatekeeper
-from web import caller
+from web import caller, read_cache
 from web.graphql_http import GraphQLOverHTTP
+from web.persisted import PersistedQueries
 from web.rate_limit import RateLimit
 from web.refusals import Refusal
+from web.revalidation import NotModified, Revalidation
 from web.state import services
 from web.watched import WatchedStream, until
 from web.websocket import TransportWSHandler
@@ -59,10 +68,23 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     rate_limit: RateLimit | None = None  # bootstrap/app.py's: counts each WebSocket operation
+    persisted: PersistedQueries  # bootstrap/app.py's: APQ and registered documents
+    revalidation: Revalidation  # bootstrap/app.py's: 304s before execution
+    read_cache_max_age = 0  # READ_CACHE_MAX_AGE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.persisted = PersistedQueries()  # per view: an LRU of its own
+        self.revalidation = Revalidation()
 
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            await super().__call__(scope, receive, send)
+            try:
+                await super().__call__(scope, receive, send)
+            except NotModified as early:  # raised before anything was sent
+                headers = {"vary": "Accept, Authorization"}
+                headers.update((k.decode(), v.decode()) for k, v in early.caching.headers())
+                await Response(status_code=304, headers=headers)(scope, receive, send)
             return
         WEBSOCKETS.inc()
         held: list[tuple[Gatekeeper, Feed | None]] = []
@@ -80,6 +102,60 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         """Every error leaves with a stable `extensions.code`."""
         response = await super().process_result(request, result)  # type: ignore[arg-type]
         with_codes(response.get("errors") or [])  # type: ignore[arg-type]
+        return response
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a persisted query's GET, which has `extensions` and no `query`."""
+        return ("extensions" not in request.query_params
+                and super().should_render_graphql_ide(request))
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.request = request  # type: ignore[attr-defined]  # for create_response
+        return sub_response
+
+    async def execute_single(  # noqa: PLR0917
+        self, request: Request, request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response, context: Context, root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        async def execute(query: Any) -> ExecutionResult:
+            await self.revalidation.before(
+                request.scope, context, query, request_data.variables,
+                request_data.operation_name, sub_response.media_type or "",
+                request.headers.get("if-none-match"), self.read_cache_max_age)
+            return await super(InventoryGraphQL, self).execute_single(
+                request=request, request_adapter=request_adapter, sub_response=sub_response,
+                context=context, root_value=root_value,
+                request_data=dataclasses.replace(request_data, query=query),
+            )
+
+        return await self.persisted.run(request_data.query, request_data.extensions,
+                                        context.principal, sub_response, execute)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        request: Request | None = getattr(sub_response, "request", None)
+        if request is None:
+            return response
+        caching = read_cache.decide(
+            method=request.method, status=response.status_code,
+            errors=not isinstance(response_data, dict) or bool(response_data.get("errors")),
+            principal=request.scope.get(PRINCIPAL),
+            media_type=response.headers.get("content-type", ""),
+            body=bytes(response.body), if_none_match=request.headers.get("if-none-match"),
+            max_age=self.read_cache_max_age,
+        )
+        self.revalidation.after(request.scope, caching)
+        if caching.not_modified:
+            response = Response(status_code=304, headers={"vary": response.headers["vary"]})
+        for name, value in caching.headers():
+            response.headers[name.decode()] = value.decode()
+        if caching.etag is not None:
+            response.headers.add_vary_header("Authorization")
         return response
 
     async def render_graphql_ide(self, request: Request) -> Response:

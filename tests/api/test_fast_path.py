@@ -2,12 +2,14 @@
 Strawberry's HTTP view. A client must not be able to tell: every request here goes to a server
 with the fast path and to one without it (same database), and status, body and headers must be
 the same bytes. Requests the fast path hands on (CORS, batches, extensions, GET, broken JSON)
-must still be answered, once, by the full path."""
+must still be answered, once, by the full path. GET queries and persisted queries (APQ) are
+compared the same way, 304s included."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +31,14 @@ ALIASES = " ".join(f"a{i}: sku(code: \"SKU-1\") {{ code }}" for i in range(40))
 TOKENS = "{ " + " ".join(f"a{i}: __typename" for i in range(1100)) + " }"
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+LOCATIONS = "{ locations { code name kind } }"
+
+
+def _apq(document: str, version: int = 1) -> dict[str, Any]:
+    sha = hashlib.sha256(document.encode()).hexdigest()
+    return {"persistedQuery": {"version": version, "sha256Hash": sha}}
+
+
 # (name, body, extra headers): every case is a JSON POST the fast path takes
 CASES: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     ("query", {"query": SKU, "variables": {"code": "SKU-1"}}, {}),
@@ -54,6 +64,39 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     ("subscription over plain POST", {"query": "subscription { stockEvents(sku: \"SKU-1\") "
                                                "{ sequence } }"}, {}),
     ("empty query", {"query": ""}, {}),
+    ("extensions without a persisted query", {"query": "{ __typename }",
+                                              "extensions": {"tracing": False}}, {}),
+    ("APQ hash unknown", {"extensions": _apq(LOCATIONS)}, {}),
+    ("APQ hash unknown, graphql-response+json", {"extensions": _apq(LOCATIONS)},
+     {"Accept": GRAPHQL_RESPONSE}),
+    ("APQ hash and document", {"query": LOCATIONS, "extensions": _apq(LOCATIONS)}, {}),
+    ("APQ hash only, now known", {"extensions": _apq(LOCATIONS)}, {}),
+    ("APQ hash only, null query", {"query": None, "extensions": _apq(LOCATIONS)}, {}),
+    ("APQ hash mismatch", {"query": "{ __typename }", "extensions": _apq(LOCATIONS)}, {}),
+    ("APQ version 2", {"extensions": _apq(LOCATIONS, version=2)}, {}),
+    ("APQ hash not hex", {"extensions": {"persistedQuery": {"version": 1,
+                                                             "sha256Hash": "nope"}}}, {}),
+    ("APQ over the limits", {"query": TOKENS, "extensions": _apq(TOKENS)}, {}),
+    ("APQ over the limits was not stored", {"extensions": _apq(TOKENS)}, {}),
+    ("APQ mutation", {"query": RESERVE_UNKNOWN, "extensions": _apq(RESERVE_UNKNOWN)}, {}),
+]
+# (name, URL parameters, extra headers): GET, on the fast path or handed on
+GET_CASES: list[tuple[str, dict[str, str], dict[str, str]]] = [
+    ("query", {"query": SKU, "variables": json.dumps({"code": "SKU-1"})}, {}),
+    ("query without variables", {"query": LOCATIONS}, {}),
+    ("anonymous", {"query": LOCATIONS}, {"Authorization": ""}),
+    ("syntax error", {"query": "{ sku(code: "}, {"Accept": GRAPHQL_RESPONSE}),
+    ("validation error", {"query": "{ nope }"}, {}),
+    ("mutation over GET", {"query": RESERVE_UNKNOWN}, {}),
+    ("no query", {"operationName": "A"}, {}),
+    ("variables null", {"query": SKU, "variables": "null"}, {}),
+    ("variables not JSON", {"query": SKU, "variables": "{"}, {}),
+    ("APQ hash unknown", {"extensions": json.dumps(_apq(SKU))}, {}),
+    ("APQ hash and document", {"query": SKU, "extensions": json.dumps(_apq(SKU)),
+                               "variables": json.dumps({"code": "SKU-1"})}, {}),
+    ("APQ hash only", {"extensions": json.dumps(_apq(SKU)),
+                       "variables": json.dumps({"code": "SKU-1"})}, {}),
+    ("APQ mutation", {"extensions": json.dumps(_apq(RESERVE_UNKNOWN))}, {}),
 ]
 IGNORED_HEADERS = {"date", "server"}
 
@@ -95,6 +138,38 @@ async def test_fast_and_full_paths_answer_byte_for_byte_alike(
     assert one["data"]["reserve"]["level"]["reserved"] == 1
     assert two["data"]["reserve"]["level"]["reserved"] == 2
     assert one["data"]["reserve"]["reservation"] == two["data"]["reserve"]["reservation"]
+
+
+async def _get(session: aiohttp.ClientSession, url: str, params: dict[str, str],
+               headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    sent = {**ADMIN, "X-Request-ID": "same-id", **headers}
+    sent = {k: v for k, v in sent.items() if v}
+    async with session.get(url, params=params, headers=sent) as response:
+        kept = {k.lower(): v for k, v in response.headers.items()
+                if k.lower() not in IGNORED_HEADERS}
+        return response.status, await response.read(), kept
+
+
+async def test_gets_and_their_304s_are_alike_on_both_paths(
+    catalogue: GraphQLClient, server: RunningServer, full_path: RunningServer
+) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        for name, params, headers in GET_CASES:
+            fast = await _get(session, server.graphql_url, params, headers)
+            full = await _get(session, full_path.graphql_url, params, headers)
+            assert fast == full, name
+        params = {"query": SKU, "variables": json.dumps({"code": "SKU-1"})}
+        status, _, seen = await _get(session, server.graphql_url, params, {})
+        assert status == 200 and seen["etag"]
+        # a 304 after running the query, then one before (web/revalidation.py), then a 200
+        for headers in ({"If-None-Match": seen["etag"]}, {"If-None-Match": seen["etag"]},
+                        {"If-None-Match": '"other"'}):
+            fast = await _get(session, server.graphql_url, params, headers)
+            full = await _get(session, full_path.graphql_url, params, headers)
+            assert fast == full, headers
+        assert fast[0] == 200
+        assert (await _get(session, server.graphql_url, params,
+                           {"If-None-Match": seen["etag"]}))[:2] == (304, b"")
 
 
 async def test_what_the_fast_path_hands_on_is_answered_once_by_the_full_path(

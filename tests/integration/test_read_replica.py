@@ -231,3 +231,33 @@ async def test_a_standby_down_at_start_delays_nothing(
     assert {"OLD-1", "NEW-3"} <= await _listed(client)  # from the primary
     assert await _metric(client, "inventory_read_replica_in_use") == 0
     assert await _ready(client) == (200, "out of use: reads on the primary")
+
+
+async def test_a_revalidated_get_is_never_answered_from_the_primarys_newer_token(
+    replicated: ReplicatedPostgres, app: Callable[..., Any],
+) -> None:
+    """web/revalidation.py's token comes from where the query reads: a 304 remembered while
+    the standby lagged is not repeated once it has replayed the change."""
+    _, client = await app(max_lag=60)
+    await _in_use(client, 1)
+    await _caught_up(replicated.primary_url, replicated.standby_url)
+    query = '{ sku(code: "OLD-1") { code levels { onHand } } }'
+
+    async def get(tag: str | None = None) -> tuple[int, str, Any]:
+        headers = {**ADMIN, **({"If-None-Match": tag} if tag else {})}
+        async with client.session.get(client.url, params={"query": query},
+                                      headers=headers) as response:
+            body = await response.json() if response.status == 200 else None
+            return response.status, response.headers.get("ETag", ""), body
+
+    status, tag, body = await get()
+    assert status == 200 and body["data"]["sku"]["levels"] == [], body
+    await _sql(replicated.standby_url, "select pg_wal_replay_pause()")
+    await client.data(ADJUST, {"c": "OLD-1", "d": 5})  # on the primary only
+    status, _, _ = await get(tag)
+    assert status == 304  # the standby still answers what the client holds
+    await _sql(replicated.standby_url, "select pg_wal_replay_resume()")
+    await _caught_up(replicated.primary_url, replicated.standby_url)
+    status, _, body = await get(tag)
+    assert status == 200, "a stale 304 after the standby replayed the change"
+    assert body["data"]["sku"]["levels"] == [{"onHand": 5}]
