@@ -1,6 +1,8 @@
 """One Redis Cluster master's listener for feed/shards.py: a connection of its own, SSUBSCRIBEd to
-the channels whose slots that master serves, watched by PING; on failure the backend rehomes
-its channels (a promoted replica, a moved slot) and they are subscribed again with RESYNC."""
+the channels whose slots that master serves, watched by PING.
+
+On failure the backend rehomes its channels (a promoted replica, a moved slot) and they are
+subscribed again with RESYNC."""
 
 from __future__ import annotations
 

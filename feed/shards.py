@@ -1,7 +1,9 @@
 """A broadcaster backend over a Redis Cluster's sharded pub/sub (SPUBLISH, SSUBSCRIBE; Redis 7):
-feed/broadcast.py wraps it when bootstrap/ shares a cluster client. One listener per master
-that serves a subscribed channel's slot; after a failover, a moved slot or a lost connection the
-channel is subscribed again on its owner and gets RESYNC, as feed/backends.py's does."""
+feed/broadcast.py wraps it when bootstrap/ shares a cluster client.
+
+One listener per master that serves a subscribed channel's slot; after a failover, a moved slot
+or a lost connection the channel is subscribed again on its owner and gets RESYNC, as
+feed/backends.py's does."""
 
 from __future__ import annotations
 

