@@ -1,4 +1,4 @@
-"""REDIS_URL as a single Redis or a Redis Cluster (settings/redis.py through Settings.from_env)."""
+"""REDIS_URL as a single Redis or a Redis Cluster (settings/redis.py), and the NATS cluster settings."""
 
 from __future__ import annotations
 
@@ -36,5 +36,25 @@ def test_cluster_address_reads_seed_nodes_tls_and_credentials() -> None:
 ])
 def test_a_bad_cluster_url_is_refused_with_the_reason(env: dict[str, str], says: str) -> None:
     with pytest.raises(ValueError, match="REDIS_") as refused:
+        Settings.from_env(env)
+    assert says in str(refused.value)
+
+
+def test_the_event_stream_may_list_a_clusters_nodes_and_its_replicas() -> None:
+    partners = Settings.from_env({"EVENT_STREAM_URL": "nats://a:4222, nats://b:4222,tls://c:4222",
+                                  "EVENT_STREAM_REPLICAS": "3"}).partners
+    assert partners.event_stream_replicas == 3
+    assert Settings.from_env({}).partners.event_stream_replicas == 1
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"EVENT_STREAM_URL": "nats://a:4222,http://b:4222"}, "comma-separated"),
+    ({"EVENT_STREAM_REPLICAS": "0"}, "must be positive"),
+    ({"EVENT_STREAM_REPLICAS": "7"}, "1 to 5"),
+])
+def test_a_bad_event_stream_setting_is_refused_with_the_reason(
+    env: dict[str, str], says: str
+) -> None:
+    with pytest.raises(ValueError, match="EVENT_STREAM_") as refused:
         Settings.from_env(env)
     assert says in str(refused.value)
