@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--only hot,many,reads,fanout] [--profile]`; see BENCHMARKS.md."""
+"""`python -m bench [--quick] [--only hot,many,reads,fanout,cluster] [--profile]`; see
+BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import resource
 import sys
 import time
 
-from bench import fanout, reads, report, reserve
+from bench import cluster, fanout, reads, report, reserve
 from bench.config import Config, parse
 from bench.harness import Harness
 
@@ -46,6 +47,8 @@ async def main(config: Config) -> int:
                     await reads.run(h)
                 elif scenario == "fanout":
                     await fanout.run(h)
+                elif scenario == "cluster":
+                    await cluster.run(h)
             except Exception as exc:  # report what ran; a failed scenario fails the command
                 failures.append(f"{scenario}: {exc!r}")
                 h.log(f"{scenario} FAILED: {exc!r}")
