@@ -81,6 +81,21 @@ async def burst_statuses(url: str) -> list[int]:
     pytest.fail("could not fit the burst in one second")
 
 
+async def readiness(url: str) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/readyz") as r:
+        return r.status, await r.json()
+
+
+async def ready_again(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """/readyz once it answers 200 again (bounded): the slot map has dropped a dead master."""
+    async with asyncio.timeout(timeout):
+        while True:
+            status, body = await readiness(url)
+            if status == 200:
+                return body
+            await asyncio.sleep(0.2)
+
+
 async def test_events_cross_instances_through_sharded_pubsub(
     instances: list[RunningServer], cluster: RedisCluster, settings: Settings
 ) -> None:
@@ -112,6 +127,8 @@ async def test_events_cross_instances_through_sharded_pubsub(
             for feed in feeds:
                 await feed.__aexit__()
             await probe.aclose()
+    status, body = await readiness(a.url)
+    assert status == 200 and body["redis"] == "ok", body
     # one budget of 10 for both instances, counted on the cluster
     statuses = await burst_statuses(a.graphql_url)
     assert statuses.count(200) == 10 and statuses.count(429) == 20, statuses
@@ -166,7 +183,8 @@ async def test_a_master_killed_mid_stream_loses_and_doubles_nothing(
                 await feed.__aexit__()
     print(f"failover: {victim} -> {promoted} in {failover:.1f} s; {changes} changes")
     assert changes > 50
-    # the rate limit still counts once the slot map moved on
+    # readiness and the rate limit work again once the slot map moved on
+    assert (await ready_again(a.url))["redis"] == "ok"
     statuses = await burst_statuses(b.graphql_url)
     assert statuses.count(200) == 10 and statuses.count(429) == 20, statuses
 
