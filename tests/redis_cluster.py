@@ -141,6 +141,31 @@ class RedisCluster:
                 return port
         raise LookupError(f"no master serves slot {slot}")
 
+    def node_id(self, port: int) -> str:
+        return _cli(port, "CLUSTER", "MYID").strip()
+
+    def move_slot(self, slot: int, to: int) -> None:
+        """Moves an empty `slot` to master `to` as resharding does (IMPORTING, MIGRATING, then
+        NODE on every master), and waits until every live node agrees."""
+        source = self.owner(slot)
+        src_id, dst_id = self.node_id(source), self.node_id(to)
+        _cli(to, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", src_id)
+        _cli(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", dst_id)
+        for port in (to, source, *(p for p in self.masters() if p not in (to, source))):
+            _cli(port, "CLUSTER", "SETSLOT", str(slot), "NODE", dst_id)
+        deadline = time.monotonic() + 10
+        while any(self.owner_seen_by(p, slot) != to for p in self.ports
+                  if p in self._processes):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"slot {slot} did not move to {to}")
+            time.sleep(0.05)
+
+    def owner_seen_by(self, via: int, slot: int) -> int | None:
+        for port, ranges in self.masters(via).items():
+            if any(lo <= slot <= hi for lo, hi in ranges):
+                return port
+        return None
+
     def kill(self, port: int) -> None:
         """SIGKILL one node: nothing flushed, no goodbye to clients."""
         process = self._processes.pop(port)
