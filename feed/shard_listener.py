@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from broadcaster import Event
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 if TYPE_CHECKING:
     from feed.shards import ShardedRedisBackend
 
 log = logging.getLogger(__name__)
+# a node or the whole cluster out of reach (RedisClusterException is no RedisError)
+UNREACHABLE = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 
 class ShardMoved(Exception):
@@ -32,13 +34,18 @@ class Shard:
         self.channels: set[str] = set()
         self.conn: AbstractConnection | None = None
         self.retired = False
+        self.connected = asyncio.Event()  # set while `conn` serves
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._leaving: dict[str, int] = {}  # SUNSUBSCRIBEs sent, not yet confirmed
         self.task = asyncio.create_task(self._run(), name=f"redis-shard:{node}")
 
     async def add(self, channel: str) -> None:
-        """Subscribes `channel` here now if connected (confirmed within the backend's timeout),
-        else once connected, with a RESYNC."""
+        """Subscribes `channel` here, confirmed within the backend's timeout (a new listener's
+        connection is awaited that long); else once connected, with a RESYNC."""
+        if self.conn is None and not self.retired:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.backend.timeout):
+                    await self.connected.wait()
         self.channels.add(channel)
         conn = self.conn
         if conn is None or not conn.is_connected:
@@ -50,7 +57,7 @@ class Shard:
             await conn.send_command("SSUBSCRIBE", channel, check_health=False)
             async with asyncio.timeout(self.backend.timeout):
                 await asyncio.shield(confirmed)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except UNREACHABLE as exc:
             log.warning("redis cluster feed: subscribing to %r on %s is late (%s); will RESYNC",
                         channel, self.node, exc)
             self.backend.resync.add(channel)
@@ -83,13 +90,14 @@ class Shard:
                 await self._serve(conn)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, TimeoutError, ShardMoved) as exc:
+            except (*UNREACHABLE, ShardMoved) as exc:
                 log.warning("redis cluster feed: %s: %s; rehoming its %d channel(s)",
                             self.node, exc, len(self.channels))
             except Exception:
                 log.exception("redis cluster feed: listener on %s failed", self.node)
             finally:
                 self.conn = None
+                self.connected.clear()
                 self._leaving.clear()
                 self._release_confirmations()
                 if conn is not None:
@@ -103,6 +111,7 @@ class Shard:
         # No await between publishing the connection and taking the snapshot: a concurrent
         # add() is either in the snapshot or sends its own SSUBSCRIBE on this connection.
         self.conn = conn
+        self.connected.set()
         channels = list(self.channels)
         self.backend.resync.update(channels)
         if channels:  # one SSUBSCRIBE per channel: several in one would need one slot

@@ -16,10 +16,10 @@ from typing import Any
 from broadcaster import BroadcastBackend, Event
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError
 
 from feed.backends import RESYNC, FeedUnavailable
-from feed.shard_listener import Shard, ShardMoved
+from feed.shard_listener import UNREACHABLE, Shard, ShardMoved
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class ShardedRedisBackend(BroadcastBackend):
         try:
             async with asyncio.timeout(self.timeout * 2):
                 await self.client.initialize()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except UNREACHABLE as exc:
             log.warning("redis cluster feed: not reachable yet (%s); subscribers will get "
                         "RESYNC once it is", exc)
 
@@ -79,7 +79,7 @@ class ShardedRedisBackend(BroadcastBackend):
         """The master serving `channel`'s slot, as the client's slot map says now."""
         try:
             node = self.client.get_node_from_key(channel)
-        except (RedisError, IndexError, KeyError, AttributeError):
+        except (RedisError, RedisClusterException, IndexError, KeyError, AttributeError):
             return None  # no slot map yet: the placer reads it
         return None if node is None else node.name
 
@@ -125,7 +125,7 @@ class ShardedRedisBackend(BroadcastBackend):
                     for channel, message in messages:
                         pipe.spublish(channel, message)
                     await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except UNREACHABLE as exc:
             raise FeedUnavailable(f"{exc!r}") from exc
 
     def deliver_to(self, receive: Callable[[Event], None]) -> None:
@@ -171,7 +171,7 @@ class ShardedRedisBackend(BroadcastBackend):
         try:
             async with asyncio.timeout(self.timeout * 2):
                 await self.client.nodes_manager.initialize()
-        except (RedisError, OSError, TimeoutError, ResponseError) as exc:
+        except UNREACHABLE as exc:
             log.warning("redis cluster feed: refreshing the slot map failed: %s", exc)
             return
         for channel in list(shard.channels):
@@ -205,7 +205,7 @@ class ShardedRedisBackend(BroadcastBackend):
                     self.resync.add(channel)
                     await self._shard(node).add(channel)
                 return
-            except (RedisError, OSError, TimeoutError, ShardMoved) as exc:
+            except (*UNREACHABLE, ShardMoved) as exc:
                 log.warning("redis cluster feed: still not reachable (%s)", exc)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from redis import asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.access import Principal
@@ -106,7 +106,7 @@ class Counter:
                 pipe.incrby(key, chunk)
                 pipe.expire(key, 2)
                 leased, _ = await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             log.warning("rate limiting skipped: Redis unavailable (%r)", exc)
             granted, exhausted = chunk, False  # fail open
         else:

@@ -230,3 +230,24 @@ async def head_sequences(client: GraphQLClient) -> dict[str, int]:
     data: dict[str, Any] = await client.data(
         "query($c: [String!]!) { skusByCode(codes: $c) { code sequence } }", {"c": SKUS})
     return {row["code"]: row["sequence"] for row in data["skusByCode"]}
+
+
+async def test_an_unreachable_cluster_leaves_mutations_and_the_rate_limit_working(
+    settings: Settings,
+) -> None:
+    """No node answers: mutations commit (their events wait in the ledger), the rate limit
+    fails open, /readyz says why it is not ready."""
+    nowhere = RedisCluster()  # ports chosen, never started
+    try:
+        down = dataclasses.replace(settings, redis_url=nowhere.url, redis_cluster=True)
+        async with RunningServer(down) as server, aiohttp.ClientSession() as session:
+            client = GraphQLClient(server.graphql_url, session, ADMIN)
+            await client.data(SETUP)
+            await set_stock(client, "SKU-1", "WH-A", 5)
+            async with session.post(server.graphql_url,
+                                    json={"query": "{ locations { code } }"}) as r:
+                assert r.status == 200
+            status, body = await readiness(server.url)
+        assert status == 503 and body["redis"].startswith("down"), body
+    finally:
+        nowhere.close()
