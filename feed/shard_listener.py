@@ -35,6 +35,7 @@ class Shard:
         self.conn: AbstractConnection | None = None
         self.retired = False
         self.connected = asyncio.Event()  # set while `conn` serves
+        self.refused = False  # the last connect failed: the node is down (publishes skip it)
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._leaving: dict[str, int] = {}  # SUNSUBSCRIBEs sent, not yet confirmed
         self.task = asyncio.create_task(self._run(), name=f"redis-shard:{node}")
@@ -85,7 +86,12 @@ class Shard:
             conn: AbstractConnection | None = None
             try:
                 conn = backend.connection(self.node)
-                await conn.connect()  # type: ignore[no-untyped-call]
+                try:
+                    await conn.connect()  # type: ignore[no-untyped-call]
+                except UNREACHABLE:
+                    self.refused = True
+                    raise
+                self.refused = False
                 backoff = backend.min_backoff
                 await self._serve(conn)
             except asyncio.CancelledError:

@@ -105,11 +105,14 @@ class ShardedRedisBackend(BroadcastBackend):
     async def publish_many(self, messages: Sequence[tuple[str, Any]]) -> None:
         """One pipeline per master, side by side: each master gets its SPUBLISHes in one
         round trip (one SKU's keep their order), and a master that is down (a failover under
-        way) holds up and loses only the events of the slots it serves."""
+        way) loses only the events of the slots it serves. One that this instance's listener
+        could not connect to is not tried (its subscribers RESYNC once it is back or replaced):
+        the batch does not wait out the timeout, so the other masters' SKUs keep flowing."""
         groups: dict[str | None, list[tuple[str, Any]]] = {}
         for channel, message in messages:
             groups.setdefault(self.owner(channel), []).append((channel, message))
-        results = await asyncio.gather(*(self._publish(group) for group in groups.values()),
+        results = await asyncio.gather(*(self._publish(node, group)
+                                         for node, group in groups.items()),
                                        return_exceptions=True)
         failed = [(len(group), error) for group, error in zip(groups.values(), results,
                                                                strict=True) if error]
@@ -118,7 +121,10 @@ class ShardedRedisBackend(BroadcastBackend):
             raise FeedUnavailable(f"cannot publish {lost} of {len(messages)} events: "
                                   f"{failed[0][1]!r}") from failed[0][1]
 
-    async def _publish(self, messages: Sequence[tuple[str, Any]]) -> None:
+    async def _publish(self, node: str | None, messages: Sequence[tuple[str, Any]]) -> None:
+        shard = self._shards.get(node or "")
+        if shard is not None and shard.refused:
+            raise FeedUnavailable(f"{node} refused this instance's listener")
         try:
             async with asyncio.timeout(self.timeout):
                 async with self.client.pipeline(transaction=False) as pipe:
