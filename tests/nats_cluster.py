@@ -22,6 +22,7 @@ class NatsNode(BrokerProcess):
         self.server_name = server_name
         self.cluster_port = cluster_port
         self.routes = routes
+        self.monitor_port = free_port()
 
     def command(self) -> list[str]:
         config = Path(self._dir.name) / "nats.conf"
@@ -29,6 +30,7 @@ class NatsNode(BrokerProcess):
         config.write_text(
             f"server_name: {self.server_name}\n"
             f"listen: 127.0.0.1:{self.port}\n"
+            f"http: 127.0.0.1:{self.monitor_port}\n"
             f"jetstream {{ store_dir: \"{self._dir.name}/js\" }}\n"
             f"cluster {{ name: inventory-test, listen: 127.0.0.1:{self.cluster_port}, "
             f"routes: [{routes}] }}\n")
@@ -54,6 +56,21 @@ class NatsCluster:
 
     def node(self, server_name: str) -> NatsNode:
         return next(n for n in self.nodes if n.server_name == server_name)
+
+    def client_node(self, name: str) -> NatsNode | None:
+        """The live node a client named `name` is connected to (the monitoring port's /connz)."""
+        import json
+        import urllib.request
+
+        for node in self.nodes:
+            if not node.running:
+                continue
+            url = f"http://127.0.0.1:{node.monitor_port}/connz?limit=1000"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                connections = json.load(response).get("connections") or []
+            if any(c.get("name") == name for c in connections):
+                return node
+        return None
 
     def live_url(self) -> str:
         return next(n.url for n in self.nodes if n.running)

@@ -1,5 +1,5 @@
-"""The relay's event stream on a 3-node NATS cluster with R3 JetStream: the node leading the stream
-SIGKILLed mid-stream, and the stream still holds every event once, per SKU in order."""
+"""The relay's event stream on a 3-node NATS cluster with R3 JetStream: a node SIGKILLed
+mid-stream (the stream's leader, or the relay's own), and the stream holds every event once."""
 
 from __future__ import annotations
 
@@ -55,9 +55,12 @@ async def holds(cluster: NatsCluster, want: int) -> bool:
         return False
 
 
-async def test_the_stream_leader_killed_mid_stream_loses_and_repeats_nothing(
-    settings: Settings, cluster: NatsCluster
+@pytest.mark.parametrize("victim", ["the stream leader", "the relay's node"])
+async def test_a_node_killed_mid_stream_loses_and_repeats_nothing(
+    settings: Settings, cluster: NatsCluster, victim: str
 ) -> None:
+    """The stream's leader (an election follows) or the node the relay is connected to (the
+    relay connects to another one)."""
     await cluster.await_jetstream()
     async with open_services(cluster_settings(settings, cluster.url), None) as services:
         await started(services, "nats")
@@ -65,8 +68,11 @@ async def test_the_stream_leader_killed_mid_stream_loses_and_repeats_nothing(
         work = asyncio.create_task(burst(services.inventory, rounds=40, pause=0.01))
         await until(lambda: holds(cluster, 20), timeout=30)
         leader, replicas = await stream_leader(cluster.live_url())
+        relays_node = cluster.client_node("inventory-relay")
+        assert relays_node is not None
+        killed_node = cluster.node(leader) if victim == "the stream leader" else relays_node
         assert not work.done()  # mid-stream
-        cluster.node(leader).kill()
+        killed_node.kill()
         killed = time.monotonic()
         await work  # changes go on while the stream elects a new leader
         stock, moved = expected(await entries(services.inventory.pool))
@@ -77,8 +83,9 @@ async def test_the_stream_leader_killed_mid_stream_loses_and_repeats_nothing(
         got_stock, got_moved, ids = await held(cluster.live_url())
         new_leader, _ = await stream_leader(cluster.live_url())
         await assert_consistent(services.inventory.pool)
-    print(f"stream leader {leader} killed; {new_leader} leads; all {want} events in "
+    print(f"{victim} {killed_node.server_name} killed (leader {leader}, relay on "
+          f"{relays_node.server_name}); {new_leader} leads; all {want} events in "
           f"{caught_up:.1f} s")
-    assert replicas == 3 and new_leader != leader
+    assert replicas == 3 and new_leader != killed_node.server_name
     assert got_stock == stock and got_moved == moved
     assert len(ids) == len(set(ids)) == want
