@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from broadcaster import Event
@@ -62,6 +63,24 @@ class Shard:
             log.warning("redis cluster feed: subscribing to %r on %s is late (%s); will RESYNC",
                         channel, self.node, exc)
             self.backend.resync.add(channel)
+
+    async def take(self, channels: Collection[str]) -> None:
+        """Channels moved here (a failover, a moved slot, a late start), each to get a RESYNC:
+        subscribed now in one write if connected, else by the snapshot once connected."""
+        channels = [c for c in channels if c in self.backend.channels]  # still wanted
+        if not channels:
+            return
+        self.channels.update(channels)
+        self.backend.resync.update(channels)
+        conn = self.conn
+        if conn is None or not conn.is_connected:
+            return
+        try:
+            await conn.send_packed_command(conn.pack_commands(
+                [("SSUBSCRIBE", channel) for channel in channels]), check_health=False)
+        except UNREACHABLE as exc:  # the listener's reconnection subscribes them
+            log.warning("redis cluster feed: subscribing %d channel(s) on %s failed: %s",
+                        len(channels), self.node, exc)
 
     async def remove(self, channel: str) -> None:
         self.channels.discard(channel)

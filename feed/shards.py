@@ -180,13 +180,16 @@ class ShardedRedisBackend(BroadcastBackend):
         except UNREACHABLE as exc:
             log.warning("redis cluster feed: refreshing the slot map failed: %s", exc)
             return
+        moved: dict[str, list[str]] = {}
         for channel in list(shard.channels):
             node = self.owner(channel)
             if node is not None and node != shard.node:
                 shard.channels.discard(channel)
-                self.resync.add(channel)
-                log.info("redis cluster feed: %r moved from %s to %s", channel, shard.node, node)
-                await self._shard(node).add(channel)
+                moved.setdefault(node, []).append(channel)
+        for node, channels in moved.items():
+            log.info("redis cluster feed: %d channel(s) moved from %s to %s", len(channels),
+                     shard.node, node)
+            await self._shard(node).take(channels)
         if not shard.channels and self._shards.get(shard.node) is shard:
             del self._shards[shard.node]
             shard.retired = True  # its task ends: nothing left to listen to there
@@ -204,12 +207,14 @@ class ShardedRedisBackend(BroadcastBackend):
                 async with asyncio.timeout(self.timeout * 2):
                     await self.client.initialize()
                 served = set().union(*(s.channels for s in self._shards.values()))
+                placed: dict[str, list[str]] = {}
                 for channel in self.channels - served:
                     node = self.owner(channel)
                     if node is None:
                         raise ShardMoved(f"no master serves {channel!r} yet")
-                    self.resync.add(channel)
-                    await self._shard(node).add(channel)
+                    placed.setdefault(node, []).append(channel)
+                for node, channels in placed.items():
+                    await self._shard(node).take(channels)
                 return
             except (*UNREACHABLE, ShardMoved) as exc:
                 log.warning("redis cluster feed: still not reachable (%s)", exc)
