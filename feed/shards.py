@@ -55,6 +55,7 @@ class ShardedRedisBackend(BroadcastBackend):
         self.resync: set[str] = set()  # get RESYNC once (re)subscribed
         self._shards: dict[str, Shard] = {}
         self._placer: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         try:
@@ -65,10 +66,11 @@ class ShardedRedisBackend(BroadcastBackend):
                         "RESYNC once it is", exc)
 
     async def disconnect(self) -> None:
-        if self._placer is not None:
-            self._placer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._placer
+        for task in (self._placer, self._refresher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         shards, self._shards = list(self._shards.values()), {}
         for shard in shards:
             await shard.stop()
@@ -132,7 +134,20 @@ class ShardedRedisBackend(BroadcastBackend):
                         pipe.spublish(channel, message)
                     await pipe.execute()
         except UNREACHABLE as exc:
+            self._refresh_slots()
             raise FeedUnavailable(f"{exc!r}") from exc
+
+    def _refresh_slots(self) -> None:
+        """A publish failed: the slot map is read again in the background (at most one at a
+        time), so that after a failover the next batch goes to the promoted replica even on an
+        instance that listens to nothing there (redis-py refreshes it only on some errors)."""
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._refresh(), name="redis-cluster-slots")
+
+    async def _refresh(self) -> None:
+        with contextlib.suppress(*UNREACHABLE):
+            async with asyncio.timeout(self.timeout * 2):
+                await self.client.nodes_manager.initialize()
 
     def deliver_to(self, receive: Callable[[Event], None]) -> None:
         """As ReliableRedisBackend.deliver_to: events go to `receive` as they are read."""

@@ -10,6 +10,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -169,6 +170,13 @@ class RedisCluster:
             if any(lo <= slot <= hi for lo, hi in ranges):
                 return port
         return None
+
+    def pause(self, port: int) -> None:
+        """SIGSTOP one node: its connections stay open and silent (a hung master)."""
+        self._processes[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self._processes[port].send_signal(signal.SIGCONT)
 
     def kill(self, port: int) -> None:
         """SIGKILL one node: nothing flushed, no goodbye to clients."""

@@ -237,6 +237,35 @@ async def head_sequences(client: GraphQLClient) -> dict[str, int]:
     return {row["code"]: row["sequence"] for row in data["skusByCode"]}
 
 
+async def test_a_hung_master_is_noticed_by_ping_and_left_for_its_replica(
+    instances: list[RunningServer], cluster: RedisCluster, settings: Settings
+) -> None:
+    """SIGSTOP: the master's sockets stay open and say nothing, so only the listener's own PING
+    notices (redis-py's PubSub would wait forever); the replica takes over and the subscriber
+    gets every event, in order, once."""
+    a, b = instances
+    slot = key_slot(channel(settings, "SKU-1").encode())
+    async with aiohttp.ClientSession() as session:
+        client = await catalogue(session, b.graphql_url)
+        async with Feed(a.ws_url, EVENTS, {"sku": "SKU-1"}, PROTOCOLS[1]) as feed:
+            first = (await feed.next())["stockEvents"]["sequence"]
+            victim = cluster.owner(slot)
+            cluster.pause(victim)
+            try:
+                for _ in range(3):  # mutations go on meanwhile
+                    await restock(client, 1)
+                await asyncio.to_thread(cluster.await_failover, victim, slot, 20.0)
+                for _ in range(2):
+                    await restock(client, 1)
+                got = [(await feed.next(timeout=15))["stockEvents"]["sequence"]
+                       for _ in range(5)]
+                await asyncio.sleep(0.3)
+                assert feed.items.empty()
+            finally:
+                cluster.resume(victim)
+    assert got == list(range(first + 1, first + 6))
+
+
 async def test_an_unreachable_cluster_leaves_mutations_and_the_rate_limit_working(
     settings: Settings,
 ) -> None:
