@@ -3,7 +3,10 @@ feed/broadcast.py wraps it when bootstrap/ shares a cluster client.
 
 One listener per master that serves a subscribed channel's slot; after a failover, a moved slot
 or a lost connection the channel is subscribed again on its owner and gets RESYNC, as
-feed/backends.py's does."""
+feed/backends.py's does. Not redis-py's ClusterPubSub: it polls every node's pubsub in one
+round robin with a timeout each (one hung node delays all), watches no connection's health
+(redis-py #3979) and moves channels only on slot-map events (a dead node answers with a refused
+connection, not MOVED: redis-py #4076)."""
 
 from __future__ import annotations
 
