@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only hot,many,reads,fanout,caching] [--profile]`;
+"""`python -m bench [--quick] [--only hot,many,reads,fanout,caching,cluster] [--profile]`;
 see BENCHMARKS.md."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-from bench import caching, fanout, reads, report, reserve
+from bench import caching, cluster, fanout, reads, report, reserve
 from bench.config import Config, parse
 from bench.harness import Harness
 
@@ -49,6 +49,8 @@ async def main(config: Config) -> int:
                     await fanout.run(h)
                 elif scenario == "caching":
                     await caching.run(h)
+                elif scenario == "cluster":
+                    await cluster.run(h)
             except Exception as exc:  # report what ran; a failed scenario fails the command
                 failures.append(f"{scenario}: {exc!r}")
                 h.log(f"{scenario} FAILED: {exc!r}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import psutil  # type: ignore[import-untyped]
 
 SCENARIOS = ("hot", "many", "reads", "fanout", "caching")
+EXTRA = ("cluster",)  # run only when asked with --only (bench/cluster.py)
 
 
 def _ints(raw: str) -> tuple[int, ...]:
@@ -65,7 +66,7 @@ def parse(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -
     parser.add_argument("--quick", action="store_true",
                         help="5 s per measurement and smaller growth steps")
     parser.add_argument("--only", default=",".join(SCENARIOS),
-                        help=f"comma-separated subset of {','.join(SCENARIOS)}")
+                        help=f"comma-separated subset of {','.join(SCENARIOS + EXTRA)}")
     parser.add_argument("--seconds", type=float, default=None,
                         help="seconds per measurement "
                         "(default BENCH_SECONDS or 20; 5 with --quick)")
@@ -76,7 +77,7 @@ def parse(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -
                         help="leave the bench_* databases for inspection")
     args = parser.parse_args(argv)
     only = tuple(s for s in args.only.split(",") if s)
-    unknown = set(only) - set(SCENARIOS)
+    unknown = set(only) - set(SCENARIOS + EXTRA)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     seconds = args.seconds or float(env.get("BENCH_SECONDS") or (5 if args.quick else 20))

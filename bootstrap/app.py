@@ -6,6 +6,7 @@ When tracing is configured (ops/tracing.py), web/tracing.py's HTTP server span w
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -64,7 +65,9 @@ async def console_page(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "console" / "index.html", headers=CONSOLE_HEADERS)
 
 
-def persisted_queries(settings: Settings, redis: Redis | None) -> PersistedQueries:
+def persisted_queries(
+    settings: Settings, redis: Redis | RedisCluster | None
+) -> PersistedQueries:
     """APQ over this instance's LRU and the shared Redis; the manifest read once, at start."""
     caching = settings.caching
     path = caching.persisted_queries_file
@@ -77,7 +80,9 @@ def persisted_queries(settings: Settings, redis: Redis | None) -> PersistedQueri
     )
 
 
-def graphql_view(settings: Settings, redis: Redis | None = None) -> InventoryGraphQL:
+def graphql_view(
+    settings: Settings, redis: Redis | RedisCluster | None = None
+) -> InventoryGraphQL:
     persisted = persisted_queries(settings, redis)
     view = InventoryGraphQL(
         build_schema(registered_extensions(persisted.documents) + limit_extensions(

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 
 from bootstrap.ingest import open_ingest
@@ -31,7 +32,9 @@ Lifespan = Callable[[Starlette], AbstractAsyncContextManager[dict[str, Any]]]
 
 
 @contextlib.asynccontextmanager
-async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, redis: Redis | RedisCluster | None,
+) -> AsyncIterator[Services]:
     """The services over a fresh pool and `redis` (which the caller closes), with their
     background tasks running until the block exits."""
     async with (
@@ -69,7 +72,7 @@ async def open_services(settings: Settings, redis: Redis | None) -> AsyncIterato
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def lifespan(settings: Settings, redis: Redis | None) -> Lifespan:
+def lifespan(settings: Settings, redis: Redis | RedisCluster | None) -> Lifespan:
     """Hands the services on as the lifespan state {"services": Services}; closes `redis`
     (shared with the rate limiter) after the feed has stopped."""
 

@@ -83,8 +83,10 @@ def open_relay(settings: Settings, pool: asyncpg.Pool) -> Relay | None:
         handlers.append(JetStreamHandler(StreamSettings(
             url=p.event_stream_url, name=p.event_stream_name,
             prefix=p.event_stream_subject_prefix, max_age=p.event_stream_max_age,
-            duplicate_window=p.event_stream_duplicate_window, source=p.event_source)))
-        where.append(f"NATS {shown(p.event_stream_url)} stream {p.event_stream_name} "
+            duplicate_window=p.event_stream_duplicate_window, source=p.event_source,
+            replicas=p.event_stream_replicas)))
+        nodes = ",".join(shown(url.strip()) for url in p.event_stream_url.split(","))
+        where.append(f"NATS {nodes} stream {p.event_stream_name} R{p.event_stream_replicas} "
                      f"({p.event_stream_subject_prefix}.>)")
     if p.mqtt_url:
         handlers.append(MqttHandler(BrokerSettings(

@@ -11,13 +11,16 @@ from typing import TypeVar
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from feed.backends import redis_client
 from feed.broadcast import broadcast_over
 from feed.hub import StockFeed
 from feed.outbox import Sink
+from feed.shards import cluster_client
 from service.inventory import Inventory
 from settings import Settings
+from settings.redis import cluster_address, is_cluster
 from store import database, migrations
 from store.errors import connection_lost
 from store.read_pool import ReadPool
@@ -106,15 +109,22 @@ async def open_inventory(settings: Settings) -> AsyncIterator[Inventory]:
         yield Inventory(pool=pool, limits=settings.limits)
 
 
-def shared_redis(settings: Settings) -> Redis | None:
+def shared_redis(settings: Settings) -> Redis | RedisCluster | None:
     """The one Redis client of a process (feed, rate limit, /readyz), or None without
-    REDIS_URL. It connects on first use; whoever builds it closes it."""
-    return redis_client(settings.redis_url) if settings.redis_url else None
+    REDIS_URL: a cluster client for `redis+cluster://` or REDIS_CLUSTER=true. It connects
+    on first use; whoever builds it closes it."""
+    if not settings.redis_url:
+        return None
+    if settings.redis_cluster or is_cluster(settings.redis_url, False):
+        address = cluster_address(settings.redis_url)
+        return cluster_client(address.nodes, tls=address.tls, username=address.username,
+                              password=address.password)
+    return redis_client(settings.redis_url)
 
 
 @contextlib.asynccontextmanager
 async def open_feed(
-    settings: Settings, pool: asyncpg.Pool, redis: Redis | None, *,
+    settings: Settings, pool: asyncpg.Pool, redis: Redis | RedisCluster | None, *,
     sinks: Sequence[Sink] = (),
 ) -> AsyncIterator[StockFeed]:
     """The feed over `redis` (left open: its owner closes it) or in-process without one,
@@ -124,7 +134,7 @@ async def open_feed(
     feed = StockFeed(
         broadcast, pool, queue_size=settings.feed_queue_size,
         sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
-        sinks=sinks,
+        sinks=sinks, hash_tags=isinstance(redis, RedisCluster),
     )
     await feed.start()
     try:

@@ -13,9 +13,12 @@ from urllib.parse import urlparse
 
 from broadcaster import BroadcastBackend, Event
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from compat.broadcaster import MemoryBackend
 from feed.backends import ReliableRedisBackend
+from feed.shards import ShardedRedisBackend, cluster_client
+from settings.redis import CLUSTER_SCHEMES, cluster_address
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +194,14 @@ class BoundedBroadcast:
                 self._locks[channel] = (lock, users - 1)
 
 
-def broadcast_over(redis: Redis | None, *, queue_size: int = 1000) -> BoundedBroadcast:
-    """Over a shared Redis client (which the caller closes), or in-process without one."""
+def broadcast_over(redis: Redis | RedisCluster | None, *,
+                   queue_size: int = 1000) -> BoundedBroadcast:
+    """Over a shared Redis client (which the caller closes), or in-process without one; a
+    cluster client's is sharded pub/sub (feed/shards.py)."""
     if redis is None:
         return BoundedBroadcast(MemoryBackend("memory://"), queue_size=queue_size)
+    if isinstance(redis, RedisCluster):
+        return BoundedBroadcast(ShardedRedisBackend(redis), queue_size=queue_size)
     return BoundedBroadcast(ReliableRedisBackend(redis), queue_size=queue_size)
 
 
@@ -205,4 +212,10 @@ def make_broadcast(url: str | None, *, queue_size: int = 1000) -> BoundedBroadca
         return BoundedBroadcast(MemoryBackend(url or "memory://"), queue_size=queue_size)
     if scheme in ("redis", "rediss"):
         return BoundedBroadcast(ReliableRedisBackend.from_url(url), queue_size=queue_size)
+    if scheme in CLUSTER_SCHEMES:
+        address = cluster_address(url)
+        client = cluster_client(address.nodes, tls=address.tls, username=address.username,
+                                password=address.password)
+        return BoundedBroadcast(ShardedRedisBackend(client, owns_client=True),
+                                queue_size=queue_size)
     raise ValueError(f"unsupported broadcast URL scheme: {scheme!r}")

@@ -28,9 +28,11 @@ class StockFeed:
     def __init__(
         self, broadcast: Any, pool: asyncpg.Pool, *, queue_size: int = 1000,
         sweep_interval: float = 1.0, prefix: str = "inventory", sinks: Sequence[Sink] = (),
+        hash_tags: bool = False,
     ) -> None:
         self.broadcast = broadcast
         self.prefix = prefix
+        self.hash_tags = hash_tags  # on a Redis Cluster: the SKU decides the channel's slot
         self.pool = pool
         self.queue_size = queue_size
         self.sweep_interval = sweep_interval
@@ -62,6 +64,8 @@ class StockFeed:
         return self.renders.get(key, build)
 
     def topic(self, sku: str) -> str:
+        if self.hash_tags:
+            return f"{self.prefix}:stock:{{{sku}}}"
         return f"{self.prefix}:stock:{sku}"
 
     async def publish(self, events: Sequence[StockEvent]) -> None:

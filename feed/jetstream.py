@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +39,7 @@ class StreamSettings:
     max_age: float = 7 * 86400.0
     duplicate_window: float = 600.0
     source: str = "inventory"
+    replicas: int = 1  # the stream's copies in a NATS cluster (`url` lists its nodes)
     ack_timeout: float = 5.0  # per message; a SKU stops at the first one not acked
     connect_timeout: float = 2.0
     retry: float = 1.0  # between connection attempts while NATS is down
@@ -175,9 +177,20 @@ class JetStreamHandler:
 
     async def _connect(self) -> NATS:
         # No reconnects by nats-py: a lost connection closes the client, its requests fail at
-        # once, and the next round connects again (the cursor keeps the place).
+        # once, and the next round connects again (the cursor keeps the place). With several
+        # nodes (a cluster) each is tried in a random order until one answers.
+        urls = [url.strip() for url in self.settings.url.split(",") if url.strip()]
+        random.shuffle(urls)
+        for url in urls[:-1]:
+            try:
+                return await self._connect_to(url)
+            except Exception as exc:
+                log.debug("NATS %s: %r; trying the next node", url, exc)
+        return await self._connect_to(urls[-1])
+
+    async def _connect_to(self, url: str) -> NATS:
         return await nats.connect(
-            self.settings.url, name="inventory-relay", allow_reconnect=False,
+            url, name="inventory-relay", allow_reconnect=False,
             max_reconnect_attempts=1, reconnect_time_wait=0.1,  # the first connect: two tries
             connect_timeout=int(max(1, self.settings.connect_timeout)),
             error_cb=self._on_error, disconnected_cb=self._on_disconnected)
@@ -192,16 +205,18 @@ class JetStreamHandler:
         except NotFoundError:
             await js.add_stream(StreamConfig(
                 name=s.name, subjects=[subject], max_age=s.max_age,
-                duplicate_window=s.duplicate_window))
-            log.info("NATS stream %s created (subjects %s, max age %gs, duplicate window %gs)",
-                     s.name, subject, s.max_age, s.duplicate_window)
+                duplicate_window=s.duplicate_window, num_replicas=s.replicas))
+            log.info("NATS stream %s created (subjects %s, max age %gs, duplicate window %gs, "
+                     "R%d)", s.name, subject, s.max_age, s.duplicate_window, s.replicas)
             return
         config = info.config
         subjects = list(config.subjects or [])
         wanted = replace(config, subjects=subjects if subject in subjects else [*subjects, subject],
-                         max_age=s.max_age, duplicate_window=s.duplicate_window)
+                         max_age=s.max_age, duplicate_window=s.duplicate_window,
+                         num_replicas=s.replicas)
         if (wanted.subjects, _close(config.max_age, s.max_age),
-                _close(config.duplicate_window, s.duplicate_window)) == (subjects, True, True):
+                _close(config.duplicate_window, s.duplicate_window),
+                config.num_replicas or 1) == (subjects, True, True, s.replicas):
             return
         try:
             await js.update_stream(wanted)

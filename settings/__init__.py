@@ -13,6 +13,7 @@ from domain.rules import MAX_FIGURE, Limits
 from settings.caching import CacheSettings
 from settings.ingest import IngestSettings
 from settings.partners import PartnerSettings, duration
+from settings.redis import cluster_address, is_cluster
 from settings.replicas import ReplicaSettings
 
 
@@ -61,6 +62,8 @@ def _forwarded(env: Mapping[str, str]) -> str:
 class Settings:
     database_url: str | None = None
     redis_url: str | None = None
+    # REDIS_URL names a Redis Cluster (settings/redis.py): sharded pub/sub, hash-tagged keys
+    redis_cluster: bool = False
     data_dir: Path = Path(".data")
     pool_min_size: int = 1
     pool_max_size: int = 8
@@ -150,9 +153,14 @@ class Settings:
             raise ValueError("need 0 < DEFAULT_TTL_SECONDS <= MAX_TTL_SECONDS")
         if _int(env, "SSE_MAX_SKUS", 200) <= 0:
             raise ValueError("need SSE_MAX_SKUS > 0")
+        redis_url = env.get("REDIS_URL") or None
+        redis_cluster = is_cluster(redis_url, _flag(env, "REDIS_CLUSTER", False))
+        if redis_cluster and redis_url:
+            cluster_address(redis_url)  # refused now, with the reason, rather than at first use
         return cls(
             database_url=env.get("DATABASE_URL") or None,
-            redis_url=env.get("REDIS_URL") or None,
+            redis_url=redis_url,
+            redis_cluster=redis_cluster,
             data_dir=Path(env.get("DATA_DIR") or ".data"),
             pool_min_size=_int(env, "DB_POOL_MIN_SIZE", 1),
             pool_max_size=_int(env, "DB_POOL_MAX_SIZE", 8),

@@ -65,6 +65,9 @@ class PartnerSettings:
     event_stream_subject_prefix: str = "inventory"
     event_stream_max_age: float = 7 * 86400.0
     event_stream_duplicate_window: float = 600.0
+    # copies of the stream in a NATS cluster (JetStream R1..R5); EVENT_STREAM_URL may list
+    # every node, comma-separated
+    event_stream_replicas: int = 1
     # MQTT
     mqtt_url: str | None = None
     mqtt_topic_prefix: str = "inventory"
@@ -87,8 +90,13 @@ class PartnerSettings:
             for part in (env.get("WEBHOOK_RETRY_SCHEDULE") or DEFAULT_SCHEDULE).split(",")
             if part.strip())
         stream_url = env.get("EVENT_STREAM_URL") or None
-        if stream_url and not stream_url.startswith(("nats://", "tls://")):
-            raise ValueError(f"EVENT_STREAM_URL must be nats://host:port, got {stream_url!r}")
+        if stream_url and not all(u.strip().startswith(("nats://", "tls://"))
+                                  for u in stream_url.split(",")):
+            raise ValueError("EVENT_STREAM_URL must be nats://host:port (or several, "
+                             f"comma-separated), got {stream_url!r}")
+        replicas = _positive(env, "EVENT_STREAM_REPLICAS", 1)
+        if replicas > 5:
+            raise ValueError(f"EVENT_STREAM_REPLICAS must be 1 to 5 (JetStream), got {replicas}")
         mqtt_url = env.get("MQTT_URL") or None
         if mqtt_url and not mqtt_url.startswith(("mqtt://", "mqtts://")):
             raise ValueError(f"MQTT_URL must be mqtt://host:port, got {mqtt_url!r}")
@@ -109,6 +117,7 @@ class PartnerSettings:
             event_stream_subject_prefix=env.get("EVENT_STREAM_SUBJECT_PREFIX") or "inventory",
             event_stream_max_age=_duration(env, "EVENT_STREAM_MAX_AGE", "7d"),
             event_stream_duplicate_window=_duration(env, "EVENT_STREAM_DUPLICATE_WINDOW", "10m"),
+            event_stream_replicas=replicas,
             mqtt_url=mqtt_url,
             mqtt_topic_prefix=env.get("MQTT_TOPIC_PREFIX") or "inventory",
             mqtt_events=_flag(env, "MQTT_EVENTS"),

@@ -25,7 +25,8 @@ from typing import Any
 
 from graphql import GraphQLError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.responses import Response
 from strawberry.types import ExecutionResult
 
@@ -97,7 +98,7 @@ class Resolved:
 
 
 class PersistedQueries:
-    def __init__(self, *, cache_size: int = 1000, redis: Redis | None = None,
+    def __init__(self, *, cache_size: int = 1000, redis: Redis | RedisCluster | None = None,
                  prefix: str = "inventory", ttl_seconds: int = 3600,
                  manifest: dict[str, str] | None = None, only: bool = False,
                  admin_bypass: bool = False) -> None:
@@ -158,7 +159,7 @@ class PersistedQueries:
             return None
         try:
             raw = await self.redis.get(f"{self.prefix}:apq:{sha}")
-        except (RedisError, OSError) as error:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             log.warning("persisted query lookup failed: %s", type(error).__name__)
             return None
         if raw is None:
@@ -186,7 +187,7 @@ class PersistedQueries:
             return              # text after another instance did not (or its key expired)
         try:
             await self.redis.set(f"{self.prefix}:apq:{sha}", text, ex=self.ttl_seconds)
-        except (RedisError, OSError) as error:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             log.warning("persisted query store failed: %s", type(error).__name__)
 
     async def run(self, query: Any, extensions: Any, principal: Principal | None,

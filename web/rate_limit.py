@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.access import Principal
@@ -45,10 +46,13 @@ class Counter:
     """Fixed one-second windows. Each lease asks `redis` within `timeout` seconds; the client
     is the caller's to close unless the counter `owns_client` (see from_url)."""
 
-    def __init__(self, redis: aioredis.Redis | None, prefix: str, *, timeout: float = 0.25,
-                 owns_client: bool = False) -> None:
+    def __init__(self, redis: aioredis.Redis | RedisCluster | None, prefix: str, *,
+                 timeout: float = 0.25, owns_client: bool = False) -> None:
         self.prefix = prefix
         self.redis = redis
+        # on a Redis Cluster the caller is the key's hash tag: all of one caller's windows on
+        # one slot, so a script over them (or a MULTI) never spans shards
+        self._tagged = isinstance(redis, RedisCluster)
         self.timeout = timeout
         self._owns_client = owns_client
         self.local: dict[str, int] = {}
@@ -92,7 +96,8 @@ class Counter:
 
     async def _lease(self, identity: str, window: int, limit: int) -> None:
         chunk = max(1, limit // CHUNKS_PER_WINDOW)
-        key = f"{self.prefix}:rate:{identity}:{window}"
+        key = (f"{self.prefix}:rate:{{{identity}}}:{window}" if self._tagged
+               else f"{self.prefix}:rate:{identity}:{window}")
         assert self.redis is not None
         try:
             async with (
@@ -101,7 +106,7 @@ class Counter:
                 pipe.incrby(key, chunk)
                 pipe.expire(key, 2)
                 leased, _ = await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             log.warning("rate limiting skipped: Redis unavailable (%r)", exc)
             granted, exhausted = chunk, False  # fail open
         else:

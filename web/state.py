@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from starlette.requests import HTTPConnection
 
 from feed.hub import StockFeed
@@ -20,7 +21,8 @@ class Services:
     inventory: Inventory  # the unit of work (with its group-commit batcher), publishing to `feed`
     feed: StockFeed
     gatekeeper: Gatekeeper
-    redis: Redis | None  # the one shared client (feed, rate limit, /readyz); None in-process
+    # the one shared client (feed, rate limit, /readyz); None in-process
+    redis: Redis | RedisCluster | None
     partners: PartnerSettings = field(default_factory=PartnerSettings)  # the webhook API's
     reads: ReadPool | None = None  # reads that may be stale (DATABASE_READ_URL); None: primary
 
