@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -98,8 +99,15 @@ async def test_banner_names_the_urls_and_the_database_without_its_password(
                       "health": 200}
 
 
-async def test_embedded_postgres_chatter_goes_to_a_file(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+async def test_embedded_postgres_chatter_goes_to_a_file() -> None:
+    # not under pytest's tmp_path: as root the embedded PostgreSQL runs as a system user, and
+    # another pytest session on the machine may chmod /tmp/pytest-of-root back to 0700 while
+    # it starts (tests/conftest.py's embedded server uses tempfile for the same reason)
+    with tempfile.TemporaryDirectory(prefix="inventory-banner-") as tmp:
+        await _chatter_goes_to_a_file(Path(tmp) / "data")
+
+
+async def _chatter_goes_to_a_file(data: Path) -> None:
     async with serving({"DATA_DIR": str(data), "DATABASE_URL": ""}) as served:
         banner, lines = served.banner, served.lines
         text = "\n".join(banner)

@@ -91,8 +91,9 @@ async def test_an_instance_that_loses_the_lead_stops_exporting_the_sinks_lag(
         await until(lambda: _now(all(None not in lag(s) for s in ("nats", "mqtt"))))
         async with pool.acquire() as conn:
             await conn.fetchval("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                "application_name = 'inventory-relay' AND pid IN (SELECT pid "
-                                "FROM pg_locks WHERE locktype = 'advisory' AND granted)")
+                                "application_name = 'inventory-relay' AND datname = "
+                                "current_database() AND pid IN (SELECT pid FROM pg_locks "
+                                "WHERE locktype = 'advisory' AND granted)")
         await until(lambda: leases.try_lock(rival), every=0.01)
         await until(lambda: _now(not relay.leading), timeout=5)
         await asyncio.sleep(0.3)  # a sweep would have run meanwhile

@@ -19,6 +19,7 @@ from bootstrap.lifespan import open_services
 from feed.relay import Relay, RelaySink
 from settings import Settings
 from settings.partners import PartnerSettings
+from store import leases
 from tests.conftest import RunningServer
 from tests.ledger_checks import assert_consistent
 from tests.nats_server import NatsServer, nats_server_binary, stream_messages
@@ -187,9 +188,13 @@ async def test_a_leader_whose_lock_connection_dies_stops_and_another_takes_over(
         await until(lambda: all_published(nats_server.url, 20), every=0.02)
         async with pool.acquire() as conn:
             killed = await conn.fetchval(
+                # this database's relay lock only: other tests' servers on the same
+                # PostgreSQL hold theirs (and other advisory locks) meanwhile
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = 'inventory-relay' AND pid IN "
-                "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)")
+                "WHERE application_name = 'inventory-relay' AND datname = current_database() "
+                "AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND ((classid::bigint << 32) | objid::bigint) = $1)", leases.RELAY_LOCK)
         assert killed == 1
         await until(lambda: _some(not leader.leading), timeout=3, every=0.01)
         await until(lambda: _some(other.leading), timeout=5, every=0.01)
