@@ -1,5 +1,5 @@
-"""`python -m bench [--quick] [--only hot,many,reads,fanout,caching,cluster] [--profile]`;
-see BENCHMARKS.md."""
+"""`python -m bench [--quick] [--only hot,many,reads,fanout,caching,cluster,instances]
+[--profile]`; see BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-from bench import caching, cluster, fanout, reads, report, reserve
+from bench import caching, cluster, fanout, instances, reads, report, reserve
 from bench.config import Config, parse
 from bench.harness import Harness
 
@@ -51,6 +51,8 @@ async def main(config: Config) -> int:
                     await caching.run(h)
                 elif scenario == "cluster":
                     await cluster.run(h)
+                elif scenario == "instances":
+                    await instances.run(h)
             except Exception as exc:  # report what ran; a failed scenario fails the command
                 failures.append(f"{scenario}: {exc!r}")
                 h.log(f"{scenario} FAILED: {exc!r}")
