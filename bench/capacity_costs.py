@@ -162,7 +162,7 @@ class RedisTap:
 
 async def _settle(server: Server) -> int:
     gc.collect()
-    await asyncio.sleep(2.0)
+    await asyncio.sleep(1.5)
     return server.rss()
 
 

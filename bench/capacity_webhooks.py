@@ -24,14 +24,14 @@ SENDERS = 10
 
 
 async def _stable_count(conn: asyncpg.Connection, at_least: int, timeout: float = 60.0) -> int:
-    """The number of queued deliveries once it has stopped growing for a second."""
+    """The number of queued deliveries once it has stopped growing for half a second."""
     last, since = -1, time.monotonic()
     async with asyncio.timeout(timeout):
         while True:
             now = int(await conn.fetchval("SELECT count(*) FROM webhook_deliveries"))
             if now != last:
                 last, since = now, time.monotonic()
-            elif now >= at_least and time.monotonic() - since >= 1.0:
+            elif now >= at_least and time.monotonic() - since >= 0.5:
                 return now
             await asyncio.sleep(0.1)
 
