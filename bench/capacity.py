@@ -44,22 +44,33 @@ def _requests(found: dict[str, list[dict[str, float]]], figures: Figures) -> Non
 
 
 def _fanout(found: dict[str, object], figures: Figures) -> None:
-    without, with_ = found["without"], found["with"]
-    assert isinstance(without, list) and isinstance(with_, list)
-    per_event = [1000 * (w["server_s"] - b["server_s"]) / max(1, w["delivered"])
-                 for b, w in zip(without, with_, strict=True)]
-    pg_event = [1000 * (w["postgres_s"] - b["postgres_s"]) / max(1, w["delivered"])
-                for b, w in zip(without, with_, strict=True)]
-    subs, rate = found["subscribers"], found["rate"]
-    figures[f"server CPU per delivered event ({subs} subscribers over {found['skus']} SKUs, "
-            f"{rate:g} reserves/s)"] = ("ms", per_event)
-    figures["PostgreSQL CPU per delivered event (same)"] = ("ms", pg_event)
-    figures["delivered events/s in those windows"] = ("/s", _take(with_, "delivered_per_s"))
+    without, one, many = found["without"], found["with_one"], found["with"]
+    assert isinstance(without, list) and isinstance(one, list) and isinstance(many, list)
+    # What a window with subscribers spent beyond its reserves (at the median cost of a
+    # reserve without subscribers: the busy machine does not let every window commit the
+    # same number), per event delivered in it.
+    alone = {key: statistics.median(_take(without, key)) for key in ("server_ms", "postgres_ms")}
+
+    def per_event(samples: list[dict[str, float]], key: str) -> list[float]:
+        return [w["count"] * (w[key] - alone[key]) / max(1, w["delivered"]) for w in samples]
+
+    subs, skus, rate = found["subscribers"], found["skus"], found["rate"]
+    assert isinstance(subs, int) and isinstance(skus, int)
+    for label, samples in ((f"1 subscriber per SKU ({skus})", one),
+                           (f"{subs // skus} per SKU ({subs} over {skus} SKUs)", many)):
+        figures[f"server CPU per delivered event, {label}"] = (
+            "ms", per_event(samples, "server_ms"))
+        figures[f"PostgreSQL CPU per delivered event, {label}"] = (
+            "ms", per_event(samples, "postgres_ms"))
+        figures[f"delivered events/s in those windows ({label})"] = (
+            "/s", _take(samples, "delivered_per_s"))
     figures[f"server CPU per reserve at {rate:g}/s, no subscribers"] = (
         "ms", _take(without, "server_ms"))
+    figures[f"server RSS per idle subscriber, the first of its SKU ({skus})"] = (
+        "KB", [float(found["rss_kb_first_per_sku"])])  # type: ignore[arg-type]
     steps = found["rss_kb_per_subscriber"]
     assert isinstance(steps, list)
-    figures["server RSS per idle subscriber (each third connected)"] = ("KB", steps)
+    figures["server RSS per idle subscriber, more on the same SKUs (each step)"] = ("KB", steps)
     counts, sizes = found["redis_messages"], found["redis_bytes"]
     assert isinstance(counts, dict) and isinstance(sizes, dict)
     for channel, n in counts.items():

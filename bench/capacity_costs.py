@@ -89,9 +89,9 @@ async def requests(h: Harness, template: str, skus: int, repeats: int,
              classify_reserve, "held"),
             ("sku(code) read (20 clients)", None, 20, one, classify_read, "ok"),
             ("skusByCode(50) read (10 clients)", None, 10, many, classify_read, "ok"))
+        idle_cores = await idle(h, server)
+        found["idle"].append({"server_cores": idle_cores})
         for _ in range(repeats):
-            idle_cores = await idle(h, server)
-            found["idle"].append({"server_cores": idle_cores})
             for name, token, clients, payloads, classify, ok in shapes:
                 h.log(f"capacity: {name}")
                 found[name].append(await closed(h, server, token, clients, payloads,
@@ -166,11 +166,22 @@ async def _settle(server: Server) -> int:
     return server.rss()
 
 
+async def _connect(h: Harness, server: Server, hub: Hub, subs: list[Subscriber],
+                   wanted: list[str], rss: int) -> tuple[int, float]:
+    """Subscribers to `wanted`; the server's RSS after, and its growth per subscriber (KB)."""
+    h.log(f"capacity: connecting {len(wanted)} subscribers (to {len(subs) + len(wanted)})")
+    subs += await subscribe_many(server.port, wanted, hub, h.config.ws_deflate)
+    if hub.failed:
+        raise RuntimeError(f"{hub.failed} subscribers failed: {hub.errors}")
+    now = await _settle(server)
+    return now, (now - rss) / len(wanted) / 1024
+
+
 async def fanout(h: Harness, template: str, skus: int, subscribers: int, rate: float,
                  repeats: int) -> dict[str, object]:
-    """`repeats` windows of reserves at `rate` without subscribers, then `subscribers`
-    anonymous ones (like product pages) connected in `repeats` steps (RSS measured after
-    each), then `repeats` windows at the same rate with them."""
+    """Windows of reserves at `rate` over `skus` SKUs: without subscribers; with one
+    anonymous subscriber (like a product page) per SKU; then with `subscribers` in all (the
+    rest connected in `repeats` steps, RSS measured after each). Each kind `repeats` times."""
     url = await h.dbs.fresh("cap_fanout", template)
     codes = [sku_code(n) for n in range(1, skus + 1)]
     hub = Hub()
@@ -182,29 +193,29 @@ async def fanout(h: Harness, template: str, skus: int, subscribers: int, rate: f
             await clients[0].post(clients[0].encode(RESERVE_ONLY, {"sku": code}))
         idle_cores = await idle(h, server)
         found["idle_server_cores"] = idle_cores
-        h.log(f"capacity: {rate:g} reserves/s, no subscribers")
-        found["without"] = [await _commits(h, server, clients, codes, rate, hub, idle_cores)
-                            for _ in range(repeats)]
+
+        async def windows(label: str) -> list[Sample]:
+            h.log(f"capacity: {rate:g} reserves/s, {label}")
+            return [await _commits(h, server, clients, codes, rate, hub, idle_cores)
+                    for _ in range(repeats)]
+
+        found["without"] = await windows("no subscribers")
         rss = await _settle(server)
+        rss, found["rss_kb_first_per_sku"] = await _connect(h, server, hub, subs, codes, rss)
+        hub.recording = True
+        found["with_one"] = await windows("one subscriber per SKU")
         steps: list[float] = []
+        rest = subscribers - skus
         for step in range(repeats):
-            size = subscribers * (step + 1) // repeats
-            wanted = [codes[i % skus] for i in range(len(subs), size)]
-            h.log(f"capacity: connecting {len(wanted)} subscribers (to {size})")
-            subs += await subscribe_many(server.port, wanted, hub, h.config.ws_deflate)
-            if hub.failed:
-                raise RuntimeError(f"{hub.failed} subscribers failed: {hub.errors}")
-            now = await _settle(server)
-            steps.append((now - rss) / len(wanted) / 1024)
-            rss = now
+            wanted = [codes[i % skus] for i in range(len(subs), skus + rest * (step + 1)
+                                                     // repeats)]
+            rss, per_kb = await _connect(h, server, hub, subs, wanted, rss)
+            steps.append(per_kb)
         found["rss_kb_per_subscriber"] = steps
         found["rss_mb_with_all"] = rss / 2**20
         tap = RedisTap(h.config.redis_url, f"bench-{h.config.run_id}-capfan")
         await tap.start()
-        hub.recording = True
-        h.log(f"capacity: {rate:g} reserves/s, {subscribers} subscribers")
-        with_ = [await _commits(h, server, clients, codes, rate, hub, idle_cores)
-                 for _ in range(repeats)]
+        with_ = await windows(f"{subscribers} subscribers")
         found["with"] = with_
         hub.recording = False
         await asyncio.sleep(0.5)
