@@ -24,7 +24,7 @@ from bench.config import Config
 from bench.harness import RESULTS, Harness
 
 SKUS = 1_000
-FANOUT_SKUS = 150  # 10 subscribers per SKU at the default size, as 5,000 over 500
+FANOUT_SKUS = 100  # 10 subscribers per SKU at the default size, as 5,000 over 500
 Figures = dict[str, tuple[str, list[float]]]  # name -> (unit, one value per repeat)
 
 
@@ -168,12 +168,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0, help="per window (default 2)")
     parser.add_argument("--repeats", type=int, default=3, help="of every figure (default 3)")
-    parser.add_argument("--subscribers", type=int, default=1_500,
-                        help=f"idle subscribers over {FANOUT_SKUS} SKUs (default 1,500)")
+    parser.add_argument("--subscribers", type=int, default=1_000,
+                        help=f"idle subscribers over {FANOUT_SKUS} SKUs (default 1,000)")
     parser.add_argument("--rate", type=float, default=100.0,
                         help="reserves/s in the fan-out windows (default 100)")
-    parser.add_argument("--hook-changes", type=int, default=200,
-                        help="stock changes per webhook round (default 200)")
+    parser.add_argument("--hook-changes", type=int, default=150,
+                        help="stock changes per webhook round (default 150)")
     parser.add_argument("--event-bytes", type=int, default=700,
                         help="PUBLISH payload size for the Redis ceiling (default 700)")
     return parser.parse_args(argv)

@@ -61,7 +61,7 @@ async def closed(h: Harness, server: Server, token: str | None, clients: int,
     rng = random.Random(7)
     measured = h.measured(server)
     tally = await graphql_closed_loop(
-        server.port, token, clients, 0.5, h.config.seconds,
+        server.port, token, clients, 0.3, h.config.seconds,
         lambda _: payloads[rng.randrange(len(payloads))], classify,  # type: ignore[arg-type]
         on_start=measured.start, on_stop=measured.end)
     cpu = await measured.stop()
