@@ -101,6 +101,25 @@ def _ceilings(single: list[dict[str, float]], many: list[dict[str, float]],
     figures["Redis CPU per PUBLISH (shared Redis)"] = ("us", _take(redis, "redis_us"))
 
 
+def calibrate(rounds: int = 100_000) -> float:
+    """CPU ms of a fixed piece of Python work (an event-sized dict through orjson, `rounds`
+    times) in this process: CPU per operation on a shared 2-vCPU machine grows when other
+    processes share its cores, so runs compare by this figure too."""
+    import resource
+
+    import orjson
+
+    event = {"sku": "B00001", "sequence": 12345, "kind": "RESERVED", "available": 899_999,
+             "status": "IN_STOCK", "reservationId": "3f2b9c1e-8d4a-4c1b-9e2f-5a6b7c8d9e0f",
+             "occurredAt": "2026-12-07T23:00:00.000000+00:00", "level": {"available": 1}}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    before = usage.ru_utime + usage.ru_stime
+    for _ in range(rounds):
+        orjson.loads(orjson.dumps(event))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return 1000 * (usage.ru_utime + usage.ru_stime - before)
+
+
 def table(figures: Figures) -> str:
     lines = ["| figure | median | min - max (n) | unit |", "|---|---:|---:|---|"]
     for name, (unit, values) in figures.items():
@@ -122,6 +141,8 @@ async def main(args: argparse.Namespace) -> int:
     try:
         # below the 1,000,000 a level may hold, so that the webhook rounds can restock by 1
         template = await h.dbs.template("cap", SKUS, 900_000)
+        figures["calibration: CPU for 100,000 orjson round trips of an event, bench process"] = (
+            "ms", [calibrate() for _ in range(args.repeats)])
         h.log("capacity: PostgreSQL and Redis ceilings")
         url = await h.dbs.fresh("cap_pg", template)  # the holds spread over 900,000 each
         single = [await capacity_ceilings.single_commits(h, url, SKUS)
@@ -147,6 +168,8 @@ async def main(args: argparse.Namespace) -> int:
         figures["PostgreSQL CPU per webhook delivery"] = ("ms", _take(hooks, "postgres_ms"))
         figures["webhook deliveries/s, one endpoint"] = ("/s", _take(hooks, "per_s"))
         _ceilings(single, many, hot, redis, figures)
+        figures["calibration, again at the end"] = (
+            "ms", [calibrate() for _ in range(args.repeats)])
     finally:
         await h.dbs.drop_all()
     other = [s["other_cores"] for samples in found.values() for s in samples
