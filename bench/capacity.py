@@ -66,6 +66,10 @@ def _fanout(found: dict[str, object], figures: Figures) -> None:
             "/s", _take(samples, "delivered_per_s"))
     figures[f"server CPU per reserve at {rate:g}/s, no subscribers"] = (
         "ms", _take(without, "server_ms"))
+    figures[f"PostgreSQL CPU per reserve at {rate:g}/s, no subscribers"] = (
+        "ms", _take(without, "postgres_ms"))
+    figures[f"send->answer p50 of those reserves at {rate:g}/s (1 worker, shared machine)"] = (
+        "ms", _take(without, "p50_ms"))
     figures[f"server RSS per idle subscriber, the first of its SKU ({skus})"] = (
         "KB", [float(found["rss_kb_first_per_sku"])])  # type: ignore[arg-type]
     steps = found["rss_kb_per_subscriber"]
