@@ -33,6 +33,12 @@ RESERVE = """mutation Reserve($sku: String!) {
 SENDERS = 20
 
 
+def from_send(sent_at: dict[str, float], arrivals: list[tuple[str, float]]) -> list[float]:
+    """Seconds from each reservation's send to each receipt of its event; receipts of
+    reservations this run did not send (or whose answer never came) are left out."""
+    return [t - sent_at[rid] for rid, t in arrivals if rid in sent_at]
+
+
 async def _settle(server: Server, seconds: float = 2.0) -> int:
     await asyncio.sleep(seconds)
     return server.rss()
@@ -90,7 +96,7 @@ async def _changes(h: Harness, server: Server, hub: Hub,
     for client in client_pool:
         client.close()
     expected = sum(n * watchers[sku] for sku, n in committed.items())
-    send_to_client = [t - sent_at[rid] for rid, t in hub.arrivals if rid in sent_at]
+    send_to_client = from_send(sent_at, hub.arrivals)
     return {
         "committed_per_s": round(tally.outcomes["ok"] / tally.seconds, 1),
         "mutation_errors": tally.outcomes["error"] + sum(
