@@ -13,14 +13,16 @@ import time
 import asyncpg
 
 from bench.capacity_costs import Sample, per_op
-from bench.fanout import ADJUST
 from bench.harness import Harness
 from bench.http import GraphQLClient
-from bench.pg import connection, sku_code
+from bench.pg import LOCATION, connection, sku_code
 from bench.serverproc import free_port
 from bench.webhooks import wait_for_port
 
 SENDERS = 10
+ADJUST = f"""mutation Adjust($sku: String!, $ref: String!) {{
+  adjustStock(input: {{sku: $sku, location: "{LOCATION}", delta: 1, reason: RESTOCK,
+                       reference: $ref}}) {{ userErrors {{ code }} }} }}"""
 
 
 async def _stable_count(conn: asyncpg.Connection, at_least: int, timeout: float = 60.0) -> int:

@@ -20,14 +20,10 @@ from bench.harness import Harness, Row, cpu_share, rate_row
 from bench.http import GraphQLClient
 from bench.load import fixed_rate
 from bench.measure import latency_ms
-from bench.pg import LOCATION, sku_code
+from bench.pg import sku_code
 from bench.serverproc import Server
 from bench.ws import Hub, Subscriber, subscribe_many
 
-ADJUST = f"""mutation Adjust($sku: String!, $ref: String!) {{
-  adjustStock(input: {{sku: $sku, location: "{LOCATION}", delta: 1, reason: RESTOCK,
-                       reference: $ref}}) {{
-    level {{ onHand version }} userErrors {{ code }} }} }}"""
 RESERVE = """mutation Reserve($sku: String!) {
   reserve(input: {sku: $sku, quantity: 1}) { reservation { id } userErrors { code } } }"""
 SENDERS = 20
@@ -126,7 +122,6 @@ async def _one_server(h: Harness, template: str, variant: str, sizes: tuple[int,
     async with h.server(url, f"fanout{variant}", extra_args) as server:
         warm = GraphQLClient(server.port, c.admin_key)
         for n in range(20):
-            await warm.post(warm.encode(ADJUST, {"sku": skus[n], "ref": "warm-up"}))
             await warm.post(warm.encode(RESERVE, {"sku": skus[n]}))
         warm.close()
         rss0 = await _settle(server)
