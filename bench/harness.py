@@ -8,6 +8,7 @@ import contextlib
 import math
 import re
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,7 @@ class Harness:
         self.redis_port = str(urlsplit(config.redis_url).port or 6379)
 
     def log(self, message: str) -> None:
-        print(f"[bench] {message}", file=sys.stderr, flush=True)
+        print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
@@ -76,6 +77,8 @@ class Harness:
             "RATE_LIMIT_PER_KEY": "0",  # 0 = off: the figures are the server's, not a budget's
             "RATE_LIMIT_ANONYMOUS": "0",
             "MAX_CONNECTIONS_PER_KEY": "1000000",
+            # every bench subscriber comes from 127.0.0.1
+            "MAX_ANONYMOUS_FEEDS_PER_ADDRESS": "1000000",
             "PYTHONUNBUFFERED": "1",
             # INFO, as production runs: a JSON line per operation and per stock change
             # (into the server's log file; BENCH_LOG_LEVEL=WARNING leaves them out)

@@ -19,8 +19,8 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 SUBSCRIPTION = """subscription Watch($sku: String!) {
-  stockEvents(sku: $sku) { sequence kind available status reference occurredAt
-                           level { available } } }"""
+  stockEvents(sku: $sku) { sequence kind available status reference reservationId
+                           occurredAt level { available } } }"""
 INIT = orjson.dumps({"type": "connection_init"}).decode()
 PONG = orjson.dumps({"type": "pong"}).decode()
 
@@ -35,7 +35,8 @@ class Hub:
     recording: bool = False
     delivered: int = 0
     commit_to_client: list[float] = field(default_factory=list)
-    send_to_client: list[float] = field(default_factory=list)
+    # (reservation id, receipt time): matched afterwards with the reserving client's send time
+    arrivals: list[tuple[str, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def error(self, message: str) -> None:
@@ -44,8 +45,10 @@ class Hub:
 
 
 class Subscriber(asyncio.Protocol):
-    def __init__(self, uri: str, sku: str, hub: Hub, deflate: bool) -> None:
+    def __init__(self, uri: str, sku: str, hub: Hub, deflate: bool,
+                 token: str | None = None) -> None:
         self.hub = hub
+        self.token = token
         self.sku = sku
         self.ws = ClientProtocol(
             parse_uri(uri), subprotocols=[Subprotocol("graphql-transport-ws")],
@@ -56,7 +59,10 @@ class Subscriber(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        self.ws.send_request(self.ws.connect())
+        request = self.ws.connect()
+        if self.token:  # events show reservationId only to admins and the hold's own key
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        self.ws.send_request(request)
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -91,9 +97,9 @@ class Subscriber(asyncio.Protocol):
                 self.hub.delivered += 1
                 occurred = datetime.fromisoformat(event["occurredAt"]).timestamp()
                 self.hub.commit_to_client.append(now - occurred)
-                reference = event.get("reference") or ""
-                if reference.startswith("t="):
-                    self.hub.send_to_client.append(now - float(reference[2:]))
+                reservation = event.get("reservationId")
+                if reservation:
+                    self.hub.arrivals.append((reservation, now))
         elif kind == "connection_ack":
             self.ws.send_text(orjson.dumps({"id": "1", "type": "subscribe", "payload": {
                 "query": SUBSCRIPTION, "variables": {"sku": self.sku}}}))
@@ -128,7 +134,7 @@ class Subscriber(asyncio.Protocol):
 
 async def subscribe_many(
     port: int, skus: list[str], hub: Hub, deflate: bool, in_flight: int = 64,
-    timeout: float = 30.0,
+    timeout: float = 30.0, token: str | None = None,
 ) -> list[Subscriber]:
     """One socket and one subscription per entry of `skus`; returns when each has its
     SNAPSHOT (or failed). At most `in_flight` handshakes at once, like a reconnect wave."""
@@ -141,7 +147,7 @@ async def subscribe_many(
         async with gate:
             try:
                 _, sub = await loop.create_connection(
-                    lambda: Subscriber(uri, sku, hub, deflate), "127.0.0.1", port)
+                    lambda: Subscriber(uri, sku, hub, deflate, token), "127.0.0.1", port)
             except OSError as exc:
                 hub.failed += 1
                 hub.error(f"connect: {exc!r}")
