@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from feed.backends import redis_client
 from feed.broadcast import broadcast_over
 from feed.hub import StockFeed
+from feed.read_model import ReadModel
 from feed.outbox import Sink
 from service.inventory import Inventory
 from settings import Settings
@@ -100,6 +101,8 @@ async def open_feed(
         sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
         sinks=sinks,
     )
+    if settings.read_model:
+        feed.read_model = ReadModel(feed, size=settings.read_model_size)
     await feed.start()
     try:
         yield feed

@@ -55,6 +55,10 @@ SINK_EVENTS = Counter(
     "Committed events per outbox sink (backbone and any other), by outcome: ok, failed, "
     "dropped (the outbox was full)", ["sink", "outcome"],
 )
+READ_MODEL_READS = Counter(
+    "inventory_read_model_reads", "SKU reads by whether the read model answered", ["outcome"]
+)
+READ_MODEL_ENTRIES = Gauge("inventory_read_model_skus", "SKUs the read model keeps")
 DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
 SINK_LAG_EVENTS = Gauge(
     "inventory_sink_lag_events",

@@ -45,7 +45,7 @@ class Context:
 
     def __post_init__(self) -> None:
         # A WebSocket context lives as long as the socket: no cache, only batching.
-        self.loaders = Loaders(self.inventory.pool, cache=self.cache)
+        self.loaders = Loaders(self.inventory.pool, cache=self.cache, model=self.feed.read_model)
 
     @property
     def idempotency_scope(self) -> str:
