@@ -66,7 +66,7 @@ def graphql_view(settings: Settings) -> InventoryGraphQL:
             max_tokens=settings.max_tokens, introspection=settings.introspection,
             costs=CostLimits(settings.max_query_cost, settings.max_query_cost_anonymous,
                              settings.cost_levels_per_sku),
-        )),
+        ), compiled_reads=settings.compiled_reads),
         keep_alive=True,
         keep_alive_interval=settings.ws_ping_interval or 15,  # legacy graphql-ws "ka" messages
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,

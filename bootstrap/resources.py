@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 from feed.backends import redis_client
 from feed.broadcast import broadcast_over
 from feed.hub import StockFeed
-from feed.read_model import ReadModel
 from feed.outbox import Sink
+from feed.read_model import ReadModel
 from service.inventory import Inventory
 from settings import Settings
 from store import database, migrations

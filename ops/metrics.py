@@ -59,6 +59,10 @@ READ_MODEL_READS = Counter(
     "inventory_read_model_reads", "SKU reads by whether the read model answered", ["outcome"]
 )
 READ_MODEL_ENTRIES = Gauge("inventory_read_model_skus", "SKUs the read model keeps")
+COMPILED_READS = Counter(
+    "inventory_compiled_reads", "Query operations a compiled plan answered, or handed back "
+    "to the normal path (fallback)", ["outcome"]
+)
 DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
 SINK_LAG_EVENTS = Gauge(
     "inventory_sink_lag_events",
