@@ -101,7 +101,7 @@ async def open_feed(
         sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
         sinks=sinks,
     )
-    if settings.read_model:
+    if settings.read_model and settings.read_model_size > 0:
         feed.read_model = ReadModel(feed, size=settings.read_model_size)
     await feed.start()
     try:

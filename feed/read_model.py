@@ -1,6 +1,7 @@
-"""This instance's read model: the figures of the SKUs it reads (the row and levels the `sku`
-read loads, and the locations), kept current from the feed; StockFeed runs it, and
-resolvers/loaders.py and schema/compiled.py read it before PostgreSQL.
+"""This instance's copy of the SKUs it reads (row, levels, locations), kept current from the
+feed: StockFeed runs it; resolvers/loaders.py and schema/compiled.py read it before SQL.
+
+What it holds is what the `sku` read loads.
 
 An entry is served only while it is known current: its SKU's stream on this instance is LIVE,
 the backbone connection it was filled under is the current one and confirmed its

@@ -1,7 +1,8 @@
 """Per-request DataLoaders over service.views: one SQL statement per batch, whatever the number
-of SKUs (made by resolvers.context, used by resolvers and schema.types). With the instance's
-read model (feed/read_model.py) the SKUs, their levels and locations it answers need no SQL;
-the SKUs it missed are handed to it to keep."""
+of SKUs (made by resolvers.context, used by resolvers and schema.types).
+
+With the instance's read model (feed/read_model.py) the SKUs, their levels and locations it
+answers need no SQL; the SKUs it missed are handed to it to keep."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from compat.graphql_core import fresh_memo
 from compat.strawberry import StrawberryGraphQLCoreExecutionContext
 from ops.metrics import COMPILED_READS
 from resolvers.handoff import SHARED_RESULTS, Handoff
-from schema import compiled
+from schema import compiled, compiled_plan
 
 
 def _shape(executor: Any) -> tuple[Any, ...]:
@@ -73,7 +73,7 @@ class PerEventMemoExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 
 class CompiledReads(PerEventMemoExecutionContext):
-    plans: compiled.Plans | None = None
+    plans: compiled_plan.Plans | None = None
 
     def execute_collected_root_fields(
         self, root_type: GraphQLObjectType, root_value: Any, grouped_field_set: Any,
@@ -87,13 +87,13 @@ class CompiledReads(PerEventMemoExecutionContext):
             return normal()
         plans = CompiledReads.plans
         if plans is None:
-            plans = CompiledReads.plans = compiled.Plans()
+            plans = CompiledReads.plans = compiled_plan.Plans()
         plan = plans.get(self, root_type, grouped_field_set)
         if plan is None:
             return normal()
         return self._run(plan, normal)
 
-    async def _run(self, plan: list[compiled.RootField], normal: Any) -> Any:
+    async def _run(self, plan: list[compiled_plan.RootField], normal: Any) -> Any:
         try:
             data = await compiled.execute(plan, self)
         except compiled.Fallback:
