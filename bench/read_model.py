@@ -40,24 +40,30 @@ def hit_ratio(before: dict[str, float], after: dict[str, float]) -> float:
 
 
 async def warm(h: Harness, server: Server, skus: int, deadline: float = 60.0) -> float:
-    """Reads every SKU until the read model answers nearly all of them (every worker has its
-    own); returns the last round's hit ratio."""
-    client = GraphQLClient(server.port, h.config.admin_key)
-    chunks = [client.encode(WARM, {"c": [sku_code(n) for n in range(i, min(i + CHUNK, skus + 1))]})
+    """Reads every SKU until the read model answers nearly all of them. Each worker has its
+    own, and a connection stays with one worker: 16 connections, so every worker gets some;
+    returns the last round's hit ratio."""
+    clients = [GraphQLClient(server.port, h.config.admin_key) for _ in range(16)]
+    chunks = [clients[0].encode(WARM, {"c": [sku_code(n) for n in range(i, min(i + CHUNK,
+                                                                                 skus + 1))]})
               for i in range(1, skus + 1, CHUNK)]
+
+    async def each(client: GraphQLClient) -> None:
+        for chunk in chunks:
+            await client.post(chunk)
+
     ratio, started = 0.0, time.monotonic()
     try:
         while time.monotonic() - started < deadline:
             before = await read_counts(server.port)
-            for _ in range(h.config.workers * 2):
-                for chunk in chunks:
-                    await client.post(chunk)
+            await asyncio.gather(*(each(client) for client in clients))
             ratio = hit_ratio(before, await read_counts(server.port))
             if ratio >= 0.99:
                 break
             await asyncio.sleep(1.0)
     finally:
-        client.close()
+        for client in clients:
+            client.close()
     h.log(f"reads: read model warm, last round's hit ratio {ratio}")
     return ratio
 

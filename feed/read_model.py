@@ -30,7 +30,7 @@ import orjson
 from domain.model import Location, Sku, StockEvent, StockLevel
 from feed.backends import RESYNC
 from feed.stream import SkuStream, StreamState
-from ops.metrics import READ_MODEL_ENTRIES
+from ops.metrics import READ_MODEL_ENTRIES, READ_MODEL_LOSSES
 from store import catalog
 from store.errors import log_failure
 
@@ -64,7 +64,11 @@ class Keeper:
         self.generation += 1
         return self.generation
 
-    def lost(self) -> None:
+    def lost(self, cause: str) -> None:
+        """Events may have been missed (the stream's RESYNC or failure) or the catalogue
+        changed: dropped, and filled again."""
+        if self.sku is not None:
+            READ_MODEL_LOSSES.labels(cause).inc()
         self.forget()
         self.refill(self.code)
 
@@ -80,7 +84,7 @@ class Keeper:
         if sku is None or event.sequence <= sku.sequence:
             return
         if event.sequence != sku.sequence + 1:
-            self.lost()  # cannot happen with a contiguous stream; never serve across a gap
+            self.lost("gap")  # cannot happen with a contiguous stream; never serve across one
             return
         self.sku = dataclasses.replace(
             sku, on_hand=event.sku_on_hand, reserved=event.sku_reserved,
@@ -156,7 +160,7 @@ class ReadModel:
         for code in skus:
             keeper = self._kept.get(code)
             if keeper is not None:
-                keeper.lost()
+                keeper.lost("catalogue")
         if locations:
             self._locations, self._locations_epoch = {}, -1
 
@@ -184,6 +188,8 @@ class ReadModel:
                         self._catalog_epoch = broadcast.epoch
                     async for message in subscriber:
                         if message.message == RESYNC:
+                            log.info("read model: backbone resubscribed; refilling %d SKUs",
+                                     len(self._kept))
                             self._forget_all()
                             self._catalog_epoch = broadcast.epoch
                         else:

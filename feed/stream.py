@@ -42,7 +42,7 @@ class Kept(Protocol):
 
     def apply(self, event: StockEvent) -> None: ...
 
-    def lost(self) -> None: ...
+    def lost(self, cause: str) -> None: ...
 
 
 class SkuStream:
@@ -82,7 +82,7 @@ class SkuStream:
                     async for message in subscriber:
                         if message.message == RESYNC:
                             if self.kept is not None:
-                                self.kept.lost()
+                                self.kept.lost("resync")
                             await self.catch_up()
                         else:
                             await self._accept(codec.decode(message.message))
@@ -90,7 +90,7 @@ class SkuStream:
                 raise
             except Exception as exc:  # backbone down or our queue overflowed: the ledger has it
                 if self.kept is not None:
-                    self.kept.lost()
+                    self.kept.lost("stream")
                 if self.head_read:
                     self.state = StreamState.INTERRUPTED
                 log.warning("feed for %s interrupted (%r); retrying", self.sku, exc)

@@ -58,6 +58,9 @@ SINK_EVENTS = Counter(
 READ_MODEL_READS = Counter(
     "inventory_read_model_reads", "SKU reads by whether the read model answered", ["outcome"]
 )
+READ_MODEL_LOSSES = Counter(
+    "inventory_read_model_losses", "Read model entries dropped, by why", ["cause"]
+)
 READ_MODEL_ENTRIES = Gauge("inventory_read_model_skus", "SKUs the read model keeps")
 COMPILED_READS = Counter(
     "inventory_compiled_reads", "Query operations a compiled plan answered, or handed back "
