@@ -2,7 +2,8 @@
 request's loaders, without per-field execution (schema/execution.py's CompiledReads runs it).
 
 It answers only the plain case: a refused scope, a bad argument, a missing row, a value out of
-its type, anything unexpected raises `Fallback` and the whole operation runs the normal way
+its type, anything unexpected raises `Fallback` (and a failure, such as a lost database, is
+treated alike) and the whole operation runs the normal way
 (reads change nothing), so errors, their paths and partial data are the normal path's own.
 tests/api/test_compiled.py compares the two byte for byte over every read shape the suite sends.
 """

@@ -96,7 +96,7 @@ class CompiledReads(PerEventMemoExecutionContext):
     async def _run(self, plan: list[compiled_plan.RootField], normal: Any) -> Any:
         try:
             data = await compiled.execute(plan, self)
-        except compiled.Fallback:
+        except Exception:  # Fallback, or a failure (a lost database) the normal path reports
             COMPILED_READS.labels("fallback").inc()
         else:
             COMPILED_READS.labels("compiled").inc()
