@@ -39,7 +39,7 @@ def hit_ratio(before: dict[str, float], after: dict[str, float]) -> float:
     return round(hits / (hits + misses), 3) if hits + misses else 0.0
 
 
-async def warm(h: Harness, server: Server, skus: int, deadline: float = 60.0) -> float:
+async def warm(h: Harness, server: Server, skus: int, deadline: float = 120.0) -> float:
     """Reads every SKU until the read model answers nearly all of them. Each worker has its
     own, and a connection stays with one worker: 16 connections, so every worker gets some;
     returns the last round's hit ratio."""

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FILL_BATCH = 100
+FILL_ROUNDS = 4
 FILL_WAIT = 5.0
 
 
@@ -204,22 +205,33 @@ class ReadModel:
             await asyncio.sleep(0.5)
 
     async def _fill_wanted(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._wanted:
-                codes = list(self._wanted)[:FILL_BATCH]
-                for code in codes:
-                    del self._wanted[code]
-                self._filling.update(codes)
-                try:
-                    await self._fill(codes)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log_failure(log, exc, "read model: filling %d SKUs", len(codes))
-                finally:
-                    self._filling.difference_update(codes)
+        """Fills what readers missed, FILL_BATCH SKUs a round, FILL_ROUNDS rounds at once
+        (a round waits on Redis and PostgreSQL more than it works)."""
+        rounds: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._wanted and len(rounds) < FILL_ROUNDS:
+                    codes = list(self._wanted)[:FILL_BATCH]
+                    for code in codes:
+                        del self._wanted[code]
+                    self._filling.update(codes)
+                    task = asyncio.create_task(self._fill_round(codes))
+                    rounds.add(task)
+                    task.add_done_callback(rounds.discard)
+                    task.add_done_callback(lambda _: self._wake.set())
+        finally:
+            for task in rounds:
+                task.cancel()
+
+    async def _fill_round(self, codes: list[str]) -> None:
+        try:
+            await self._fill(codes)
+        except Exception as exc:
+            log_failure(log, exc, "read model: filling %d SKUs", len(codes))
+        finally:
+            self._filling.difference_update(codes)
 
     async def _fill(self, codes: list[str]) -> None:
         feed, broadcast = self.feed, self.feed.broadcast
