@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import orjson
 
-from domain.model import Location, Sku, StockEvent, StockLevel
+from domain.model import Location, Sku, StockLevel
 from feed.backends import RESYNC
-from feed.stream import SkuStream, StreamState
-from ops.metrics import READ_MODEL_ENTRIES, READ_MODEL_LOSSES
+from feed.kept_sku import Keeper
+from feed.stream import StreamState
+from ops.metrics import READ_MODEL_ENTRIES
 from store import catalog
 from store.errors import log_failure
 
@@ -41,62 +41,6 @@ log = logging.getLogger(__name__)
 FILL_BATCH = 100
 FILL_ROUNDS = 4
 FILL_WAIT = 5.0
-
-
-class Keeper:
-    """One kept SKU: its stream, and its figures once filled."""
-
-    __slots__ = ("buffer", "code", "epoch", "generation", "levels", "refill", "sku", "sku_id",
-                 "stream")
-
-    def __init__(self, code: str, refill: Callable[[str], None]) -> None:
-        self.code = code
-        self.refill = refill  # the model fills it again after a loss
-        self.stream: SkuStream | None = None
-        self.sku: Sku | None = None
-        self.sku_id = 0
-        self.levels: list[StockLevel] = []
-        self.epoch = -1  # the backbone epoch the figures were filled under
-        self.buffer: list[StockEvent] | None = None  # events delivered while filling
-        self.generation = 0  # moves on every loss: a fill started before one is void
-
-    def restart(self) -> int:
-        self.sku, self.buffer = None, []
-        self.generation += 1
-        return self.generation
-
-    def lost(self, cause: str) -> None:
-        """Events may have been missed (the stream's RESYNC or failure) or the catalogue
-        changed: dropped, and filled again."""
-        if self.sku is not None:
-            READ_MODEL_LOSSES.labels(cause).inc()
-        self.forget()
-        self.refill(self.code)
-
-    def forget(self) -> None:
-        self.sku, self.buffer = None, None
-        self.generation += 1
-
-    def apply(self, event: StockEvent) -> None:
-        if self.buffer is not None:
-            self.buffer.append(event)
-            return
-        sku = self.sku
-        if sku is None or event.sequence <= sku.sequence:
-            return
-        if event.sequence != sku.sequence + 1:
-            self.lost("gap")  # cannot happen with a contiguous stream; never serve across one
-            return
-        self.sku = dataclasses.replace(
-            sku, on_hand=event.sku_on_hand, reserved=event.sku_reserved,
-            available=event.available, sequence=event.sequence)
-        level = event.level
-        if level is None:
-            return
-        levels = [lv for lv in self.levels if lv.location_id != level.location_id]
-        levels.append(dataclasses.replace(level, sku=sku.code))
-        levels.sort(key=lambda lv: lv.location_id)
-        self.levels = levels
 
 
 class ReadModel:
@@ -111,6 +55,7 @@ class ReadModel:
         self._catalog_epoch = -1  # the epoch under which the catalog channel is subscribed
         self._catalog_generation = 0
         self._wanted: dict[str, None] = {}
+        self._locations_wanted = False
         self._filling: set[str] = set()
         self._wake = asyncio.Event()
 
@@ -164,6 +109,8 @@ class ReadModel:
                 keeper.lost("catalogue")
         if locations:
             self._locations, self._locations_epoch = {}, -1
+            self._locations_wanted = True
+            self._wake.set()
 
     def _forget_all(self) -> None:
         self.forget(list(self._kept), True)
@@ -212,6 +159,11 @@ class ReadModel:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                if self._locations_wanted:
+                    self._locations_wanted = False
+                    task = asyncio.create_task(self._fill_locations())
+                    rounds.add(task)
+                    task.add_done_callback(rounds.discard)
                 while self._wanted and len(rounds) < FILL_ROUNDS:
                     codes = list(self._wanted)[:FILL_BATCH]
                     for code in codes:
@@ -232,6 +184,21 @@ class ReadModel:
             log_failure(log, exc, "read model: filling %d SKUs", len(codes))
         finally:
             self._filling.difference_update(codes)
+
+    async def _fill_locations(self) -> None:
+        """The locations again after a notice named them (every SKU fill reads them too)."""
+        epoch, generation = self.feed.broadcast.epoch, self._catalog_generation
+        if self._catalog_epoch != epoch:
+            return  # the catalog channel's RESYNC asks again
+        try:
+            async with self.feed.pool.acquire() as conn:
+                locations = await catalog.all_locations(conn)
+        except Exception as exc:
+            log_failure(log, exc, "read model: reading the locations")
+            return
+        if self.feed.broadcast.epoch == epoch and self._catalog_generation == generation:
+            self._locations = {location.id: location for location in locations}
+            self._locations_epoch = epoch
 
     async def _fill(self, codes: list[str]) -> None:
         feed, broadcast = self.feed, self.feed.broadcast

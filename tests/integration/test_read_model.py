@@ -151,6 +151,9 @@ async def test_catalogue_changes_reach_the_read_model(pair: Pair) -> None:
     await until(lambda: model.location(1) is None or model.location(1).name == "Main warehouse")
     found = await pair.read(pair.b)
     assert found["sku"]["levels"][0]["location"]["name"] == "Main warehouse"
+    # the locations come back by themselves, no SKU fill needed
+    await until(lambda: (found := model.location(1)) is not None
+                and found.name == "Main warehouse")
     await pair.filled()
     await pair.same()
 

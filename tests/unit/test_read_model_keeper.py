@@ -1,4 +1,4 @@
-"""feed/read_model.py's Keeper: one kept SKU's figures moved by its events, in sequence only."""
+"""feed/kept_sku.py's Keeper: one kept SKU's figures moved by its events, in sequence only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 from domain.model import AvailabilityStatus, Sku, StockEvent, StockEventKind, StockLevel
-from feed.read_model import Keeper
+from feed.kept_sku import Keeper
 
 AT = datetime(2026, 12, 7, tzinfo=UTC)
 
