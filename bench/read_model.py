@@ -23,7 +23,8 @@ WARM = "query($c: [String!]!) { skusByCode(codes: $c) { code } }"
 
 
 async def read_counts(port: int) -> dict[str, float]:
-    """inventory_read_model_reads_total by outcome, summed over the workers."""
+    """inventory_read_model_reads_total by outcome and the losses by cause ("lost_<cause>"),
+    summed over the workers."""
     async with aiohttp.ClientSession() as session, session.get(
             f"http://127.0.0.1:{port}/metrics") as response:
         text = await response.text()
@@ -31,6 +32,9 @@ async def read_counts(port: int) -> dict[str, float]:
     for outcome, value in re.findall(
             r'^inventory_read_model_reads_total\{outcome="(\w+)"\} ([0-9.e+]+)$', text, re.M):
         found[outcome] += float(value)
+    for cause, value in re.findall(  # entries dropped: why a warm read model misses
+            r'^inventory_read_model_losses_total\{cause="(\w+)"\} ([0-9.e+]+)$', text, re.M):
+        found[f"lost_{cause}"] = found.get(f"lost_{cause}", 0.0) + float(value)
     return found
 
 

@@ -95,7 +95,10 @@ async def _server(h: Harness, url: str, name: str, query: str, codes: Callable[[
             lambda _: payloads[rng.randrange(len(payloads))], classify_read,
             on_start=measured.start, on_stop=measured.end)
         cpu = await measured.stop()
-        extra["hit_ratio"] = read_model.hit_ratio(before, await read_model.read_counts(server.port))
+        after = await read_model.read_counts(server.port)
+        extra["hit_ratio"] = read_model.hit_ratio(before, after)
+        extra["entries_lost"] = {k: after[k] - before.get(k, 0.0) for k in after
+                                 if k.startswith("lost_")}
         extra["rss_mb"] = round(server.rss() / 2**20, 1)
     return tally, cpu, extra
 
@@ -114,7 +117,8 @@ def _row(h: Harness, name: str, label: str, tally: Tally, floor: Tally,
     c = h.config
     h.details[f"reads_{name}_{label}"] = {**tally_summary(tally, cpu), **extra}
     lat, lat_floor = latency_ms(tally.latencies), latency_ms(floor.latencies)
-    hits = f"; read model hits {extra['hit_ratio']}" if "read model" in label else ""
+    hits = (f"; read model hits {extra['hit_ratio']}, lost {extra['entries_lost'] or 0}"
+            if "read model" in label else "")
     h.add(rate_row("reads", f"{name} queries/s, {c.read_clients} clients, {label}",
                    tally.rate("ok"), floor.rate("ok"),
                    f"same 3 SELECTs via asyncpg, pool {c.server_pool}", target, cpu,
