@@ -61,7 +61,9 @@ READ_MODEL_READS = Counter(
 READ_MODEL_LOSSES = Counter(
     "inventory_read_model_losses", "Read model entries dropped, by why", ["cause"]
 )
-READ_MODEL_ENTRIES = Gauge("inventory_read_model_skus", "SKUs the read model keeps")
+READ_MODEL_ENTRIES = Gauge(
+    "inventory_read_model_skus", "SKUs the read models keep", multiprocess_mode="livesum"
+)
 COMPILED_READS = Counter(
     "inventory_compiled_reads", "Query operations a compiled plan answered, or handed back "
     "to the normal path (fallback)", ["outcome"]
