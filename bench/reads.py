@@ -1,12 +1,15 @@
 """Reads: `sku(code)` and `skusByCode(50 codes)` per second against the same SQL through
-asyncpg, and the SQL each request costs, counted on the wire (bench/sqlcount.py)."""
+asyncpg, and the SQL each request costs, counted on the wire (bench/sqlcount.py).
+
+Each shape runs the normal way, compiled, and compiled from a warm read model (and `sku` once
+with every read a miss); bench/read_model.py adds the read model's staleness."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
 
-from bench import ceiling
+from bench import ceiling, read_model
 from bench.harness import Harness, Row, rate_row, tally_summary
 from bench.http import GraphQLClient
 from bench.load import Tally, graphql_closed_loop
@@ -33,7 +36,8 @@ async def count_statements(h: Harness, url: str) -> dict[str, object]:
     rng = random.Random(3)
     found: dict[str, object] = {}
     try:
-        quiet = {"EXPIRY_INTERVAL_MS": "3600000", "FEED_SWEEP_INTERVAL_MS": "3600000"}
+        quiet = {"EXPIRY_INTERVAL_MS": "3600000", "FEED_SWEEP_INTERVAL_MS": "3600000",
+                 "READ_MODEL": "off"}  # the SQL a read costs PostgreSQL's way
         async with h.server(relayed, "reads-count", env=quiet) as server:
             client = GraphQLClient(server.port, h.config.admin_key)
             one = [client.encode(SKU, {"code": sku_code(n)}) for n in range(1, 201)]
@@ -61,39 +65,65 @@ async def count_statements(h: Harness, url: str) -> dict[str, object]:
     return found
 
 
-async def _pair(h: Harness, url: str, name: str, query: str,
-                codes: Callable[[], list[str]], floor: Tally | None = None) -> Tally:
-    """One read shape through the server, then its SQL through asyncpg, same concurrency."""
+# (label, server settings): the normal path, compiled reads alone, and both (the default)
+VARIANTS = (
+    ("normal path", {"READ_MODEL": "off", "COMPILED_READS": "off"}),
+    ("compiled", {"READ_MODEL": "off"}),
+    ("read model + compiled", {}),
+)
+TARGETS = {"sku(code)": 1.0, f"skusByCode({BATCH})": 0.5}
+
+
+async def _server(h: Harness, url: str, name: str, query: str, codes: Callable[[], list[str]],
+                  env: dict[str, str], workers: int | None = None,
+                  warm: bool = False) -> tuple[Tally, dict[str, float], dict[str, object]]:
+    """One read shape through a server started with `env`, `read_clients` clients."""
     c = h.config
     rng = random.Random(13)
-    one_worker = floor is not None
-    name += ", 1 worker process" if one_worker else ""
-    h.log(f"reads: {name}, {c.read_clients} clients")
-    async with h.server(url, "reads", workers=1 if one_worker else None) as server:
+    extra: dict[str, object] = {}
+    async with h.server(url, "reads", env=env, workers=workers) as server:
+        if warm:
+            extra["warm_hit_ratio"] = await read_model.warm(h, server, c.many_skus)
         proto = GraphQLClient(server.port, None)  # product pages read without a key
         variables: Callable[[], dict[str, object]] = (
             (lambda: {"code": codes()[0]}) if query == SKU else (lambda: {"codes": codes()}))
         payloads = [proto.encode(query, variables()) for _ in range(2000)]
         measured = h.measured(server, f"reads-{name}")
+        before = await read_model.read_counts(server.port)
         tally = await graphql_closed_loop(
             server.port, None, c.read_clients, 1.0, c.read_seconds,
             lambda _: payloads[rng.randrange(len(payloads))], classify_read,
             on_start=measured.start, on_stop=measured.end)
         cpu = await measured.stop()
-    if floor is None:
-        measured = h.measured(None)
-        floor = await ceiling.read_loop(url, c.server_pool, c.read_clients, 1.0, c.read_seconds,
-                                        codes, on_start=measured.start, on_stop=measured.end)
-        h.details[f"reads_{name}_asyncpg"] = tally_summary(floor, await measured.stop())
-    h.details[f"reads_{name}"] = tally_summary(tally, cpu)
-    lat, lat_floor = latency_ms(tally.latencies), latency_ms(floor.latencies)
-    h.add(rate_row("reads", f"{name} queries/s, {c.read_clients} clients",
-                   tally.rate("ok"), floor.rate("ok"),
-                   f"same 3 SELECTs via asyncpg, pool {c.server_pool}", None, cpu,
-                   f"p99 {lat['p99_ms']} ms (asyncpg {lat_floor['p99_ms']} ms); "
-                   f"errors {tally.outcomes['error']}"
-                   + (f"; {c.workers} workers above" if one_worker else "")))
+        after = await read_model.read_counts(server.port)
+        extra["hit_ratio"] = read_model.hit_ratio(before, after)
+        extra["entries_lost"] = {k: after[k] - before.get(k, 0.0) for k in after
+                                 if k.startswith("lost_")}
+        extra["rss_mb"] = round(server.rss() / 2**20, 1)
+    return tally, cpu, extra
+
+
+async def _ceiling(h: Harness, url: str, name: str, codes: Callable[[], list[str]]) -> Tally:
+    c = h.config
+    measured = h.measured(None)
+    floor = await ceiling.read_loop(url, c.server_pool, c.read_clients, 1.0, c.read_seconds,
+                                    codes, on_start=measured.start, on_stop=measured.end)
+    h.details[f"reads_{name}_asyncpg"] = tally_summary(floor, await measured.stop())
     return floor
+
+
+def _row(h: Harness, name: str, label: str, tally: Tally, floor: Tally,
+         cpu: dict[str, float], extra: dict[str, object], target: float | None) -> None:
+    c = h.config
+    h.details[f"reads_{name}_{label}"] = {**tally_summary(tally, cpu), **extra}
+    lat, lat_floor = latency_ms(tally.latencies), latency_ms(floor.latencies)
+    hits = (f"; read model hits {extra['hit_ratio']}, lost {extra['entries_lost'] or 0}"
+            if "read model" in label else "")
+    h.add(rate_row("reads", f"{name} queries/s, {c.read_clients} clients, {label}",
+                   tally.rate("ok"), floor.rate("ok"),
+                   f"same 3 SELECTs via asyncpg, pool {c.server_pool}", target, cpu,
+                   f"p99 {lat['p99_ms']} ms (asyncpg {lat_floor['p99_ms']} ms); "
+                   f"errors {tally.outcomes['error']}{hits}; RSS {extra['rss_mb']} MB"))
 
 
 async def run(h: Harness) -> None:
@@ -101,12 +131,32 @@ async def run(h: Harness) -> None:
     template = await h.dbs.template("reads", c.many_skus, 100_000)
     url = await h.dbs.fresh("reads", template)
     rng = random.Random(9)
-    one = await _pair(h, url, "sku(code)", SKU, lambda: [sku_code(rng.randint(1, c.many_skus))])
-    await _pair(h, url, f"skusByCode({BATCH})", SKUS,
-                lambda: [sku_code(rng.randint(1, c.many_skus)) for _ in range(BATCH)])
-    if c.one_worker_variant and c.workers != 1:
-        await _pair(h, url, "sku(code)", SKU, lambda: [sku_code(rng.randint(1, c.many_skus))],
-                    floor=one)
+    shapes: list[tuple[str, str, Callable[[], list[str]]]] = [
+        ("sku(code)", SKU, lambda: [sku_code(rng.randint(1, c.many_skus))]),
+        (f"skusByCode({BATCH})", SKUS,
+         lambda: [sku_code(rng.randint(1, c.many_skus)) for _ in range(BATCH)]),
+    ]
+    for name, query, codes in shapes:
+        h.log(f"reads: {name}, {c.read_clients} clients, asyncpg ceiling")
+        floor = await _ceiling(h, url, name, codes)
+        for label, env in VARIANTS:
+            h.log(f"reads: {name}, {c.read_clients} clients, {label}")
+            warm = not env
+            tally, cpu, extra = await _server(h, url, name, query, codes, env, warm=warm)
+            _row(h, name, label, tally, floor, cpu, extra, TARGETS[name] if warm else None)
+        if name == "sku(code)":
+            # every read a miss: a read model far smaller than the SKUs read (fills, evictions)
+            label = "read model misses (READ_MODEL_SIZE=100)"
+            tally, cpu, extra = await _server(h, url, name, query, codes,
+                                              {"READ_MODEL_SIZE": "100"})
+            _row(h, name, label, tally, floor, cpu, extra, None)
+            if c.one_worker_variant and c.workers != 1:
+                tally, cpu, extra = await _server(h, url, name, query, codes, {}, workers=1,
+                                                  warm=True)
+                _row(h, name, "read model + compiled, 1 worker process", tally, floor, cpu,
+                     extra, None)
+    h.log("reads: read model staleness, two instances")
+    await read_model.staleness(h, url)
     h.log("reads: counting SQL statements per request on the wire")
     counts = await count_statements(h, url)
     h.details["sql_per_request"] = counts
@@ -117,5 +167,5 @@ async def run(h: Harness) -> None:
         h.add(Row("reads", f"SQL statements per {name}", per, "",
                   note=f"+{summary['begin_commit_per_request']} BEGIN/COMMIT, "
                        f"{summary['pool_resets_per_request']} pool resets, "
-                       f"{summary['round_trips_per_request']} round trips",
+                       f"{summary['round_trips_per_request']} round trips (READ_MODEL=off)",
                   target="<= 3" if target else "", met=(per <= 3) if target else None))

@@ -17,6 +17,7 @@ from feed.backends import redis_client
 from feed.broadcast import broadcast_over
 from feed.hub import StockFeed
 from feed.outbox import Sink
+from feed.read_model import ReadModel
 from feed.shards import cluster_client
 from service.inventory import Inventory
 from settings import Settings
@@ -136,6 +137,8 @@ async def open_feed(
         sweep_interval=settings.feed_sweep_interval, prefix=settings.feed_prefix,
         sinks=sinks, hash_tags=isinstance(redis, RedisCluster),
     )
+    if settings.read_model and settings.read_model_size > 0:
+        feed.read_model = ReadModel(feed, size=settings.read_model_size)
     await feed.start()
     try:
         yield feed

@@ -74,6 +74,18 @@ class ReliableRedisBackend(BroadcastBackend):
         self._conn: AbstractConnection | None = None
         self._connected = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        # moves on every connection and every loss of one: what was known current under one
+        # epoch (feed/read_model.py's entries) may have missed messages since
+        self.epoch = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self._connected.is_set()
+
+    def subscribed(self, channel: str) -> bool:
+        """Whether `channel`'s SUBSCRIBE is confirmed on the current connection."""
+        return (self.connected and channel in self._channels and channel not in self._resync
+                and channel not in self._confirmations)
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 1.0, **options: float) -> ReliableRedisBackend:
@@ -179,6 +191,7 @@ class ReliableRedisBackend(BroadcastBackend):
             finally:
                 self._conn = None
                 self._connected.clear()
+                self.epoch += 1
                 self._release_confirmations()
                 with contextlib.suppress(Exception):
                     await conn.disconnect(nowait=True)
@@ -189,6 +202,7 @@ class ReliableRedisBackend(BroadcastBackend):
         # No await between publishing the connection and taking the snapshot: a concurrent
         # subscribe() is either in the snapshot or sends its own SUBSCRIBE on this connection.
         self._conn = conn
+        self.epoch += 1
         self._resync = set(self._channels)
         if self._resync:
             await conn.send_command("SUBSCRIBE", *self._resync, check_health=False)

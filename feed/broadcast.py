@@ -132,6 +132,16 @@ class BoundedBroadcast:
         for subscriber in list(self._members.get(event.channel, ())):
             subscriber.offer(event)
 
+    @property
+    def epoch(self) -> int:
+        """The backend's connection epoch (feed/backends.py); the in-process one has one."""
+        return int(getattr(self._backend, "epoch", 0))
+
+    def subscribed(self, channel: str) -> bool:
+        """Whether messages on `channel` reach this process now (always, in process)."""
+        check = getattr(self._backend, "subscribed", None)
+        return channel in self._members if check is None else bool(check(channel))
+
     async def publish(self, channel: str, message: Any) -> None:
         await self._backend.publish(channel, message)
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
 
 from domain.model import StockEvent
 from feed.audience import Audience, Member, Render
+from feed.backends import FeedUnavailable
 from feed.follower import FeedOverflow, Follow, Watch
 from feed.outbox import BackboneSink, Outbox, Sink
 from feed.render_cache import RenderCache
-from feed.stream import SkuStream, sweep
+from feed.stream import Kept, SkuStream, sweep
 from store import catalog
 
+log = logging.getLogger(__name__)
 __all__ = ["FeedOverflow", "Follow", "StockFeed", "Watch"]
 T = TypeVar("T")
 
@@ -40,6 +44,8 @@ class StockFeed:
         self.outbox = Outbox(BackboneSink(broadcast, self.topic), sinks)
         self.renders = RenderCache()
         self._tasks: list[asyncio.Task[None]] = []
+        # feed/read_model.py's, when bootstrap/resources.py made one (READ_MODEL)
+        self.read_model: Any = None
 
     async def start(self) -> None:
         self._tasks = [
@@ -47,6 +53,8 @@ class StockFeed:
                                 name="feed-sweep"),
             asyncio.create_task(self.outbox.run(), name="feed-outbox"),
         ]
+        if self.read_model is not None:
+            self._tasks.append(asyncio.create_task(self.read_model.run(), name="read-model"))
 
     async def stop(self) -> None:
         await self.outbox.drained(2)
@@ -67,6 +75,21 @@ class StockFeed:
         if self.hash_tags:
             return f"{self.prefix}:stock:{{{sku}}}"
         return f"{self.prefix}:stock:{sku}"
+
+    @property
+    def catalog_topic(self) -> str:
+        return f"{self.prefix}:catalog"
+
+    async def catalogue_changed(self, skus: Sequence[str] = (), locations: bool = False) -> None:
+        """What events do not carry changed (a SKU's name, a location): every instance's read
+        model drops it (feed/read_model.py), this one's at once."""
+        if self.read_model is not None:
+            self.read_model.forget(skus, locations)
+        notice = orjson.dumps({"skus": list(skus), "locations": locations}).decode()
+        try:
+            await self.broadcast.publish(self.catalog_topic, notice)
+        except FeedUnavailable as exc:
+            log.warning("feed: catalogue notice not sent (%s)", exc)
 
     async def publish(self, events: Sequence[StockEvent]) -> None:
         """Queue committed events for the outbox without making the mutation wait for it."""
@@ -103,6 +126,18 @@ class StockFeed:
             for sku in skus:
                 await each.enter_async_context(self.watch(sku, into=watch))
             yield watch
+
+    def keep(self, sku: str, kept: Kept) -> SkuStream:
+        """`sku`'s stream, made if needed, handing every event to `kept` until `unkeep`."""
+        stream = self.streams.get(sku)
+        if stream is None:
+            stream = self.streams[sku] = SkuStream(sku, self.broadcast, self.topic(sku), self.pool)
+        stream.kept = kept
+        return stream
+
+    def unkeep(self, stream: SkuStream) -> None:
+        stream.kept = None
+        self._release(stream)
 
     def _release(self, stream: SkuStream) -> None:
         if stream.idle and self.streams.get(stream.sku) is stream:

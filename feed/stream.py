@@ -13,7 +13,7 @@ import contextvars
 import enum
 import logging
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -36,6 +36,15 @@ class StreamState(enum.Enum):
     INTERRUPTED = "interrupted"  # backbone lost; retrying, the sweep keeps it in step
 
 
+class Kept(Protocol):
+    """What feed/read_model.py keeps of the SKU: every event, in sequence, and a word when
+    some may have been missed."""
+
+    def apply(self, event: StockEvent) -> None: ...
+
+    def lost(self, cause: str) -> None: ...
+
+
 class SkuStream:
     def __init__(self, sku: str, broadcast: Any, topic: str, pool: asyncpg.Pool) -> None:
         self.sku = sku
@@ -44,6 +53,7 @@ class SkuStream:
         self.pool = pool
         self.watches: set[Watch] = set()
         self.audiences: dict[Hashable, Audience] = {}
+        self.kept: Kept | None = None
         self.last = 0
         self.state = StreamState.OPENING
         self.ready = asyncio.Event()  # set as the state leaves OPENING: what followers await
@@ -55,7 +65,7 @@ class SkuStream:
 
     @property
     def idle(self) -> bool:
-        return not self.watches and not self.audiences
+        return not self.watches and not self.audiences and self.kept is None
 
     @property
     def head_read(self) -> bool:
@@ -71,12 +81,16 @@ class SkuStream:
                     backoff = 0.05
                     async for message in subscriber:
                         if message.message == RESYNC:
+                            if self.kept is not None:
+                                self.kept.lost("resync")
                             await self.catch_up()
                         else:
                             await self._accept(codec.decode(message.message))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # backbone down or our queue overflowed: the ledger has it
+                if self.kept is not None:
+                    self.kept.lost("stream")
                 if self.head_read:
                     self.state = StreamState.INTERRUPTED
                 log.warning("feed for %s interrupted (%r); retrying", self.sku, exc)
@@ -119,6 +133,8 @@ class SkuStream:
 
     def _deliver(self, event: StockEvent) -> None:
         self.last = event.sequence
+        if self.kept is not None:
+            self.kept.apply(event)
         for watch in self.watches:
             watch.offer(event)
         for audience in self.audiences.values():

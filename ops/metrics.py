@@ -64,6 +64,19 @@ SINK_EVENTS = Counter(
     "Committed events per outbox sink (backbone and any other), by outcome: ok, failed, "
     "dropped (the outbox was full)", ["sink", "outcome"],
 )
+READ_MODEL_READS = Counter(
+    "inventory_read_model_reads", "SKU reads by whether the read model answered", ["outcome"]
+)
+READ_MODEL_LOSSES = Counter(
+    "inventory_read_model_losses", "Read model entries dropped, by why", ["cause"]
+)
+READ_MODEL_ENTRIES = Gauge(
+    "inventory_read_model_skus", "SKUs the read models keep", multiprocess_mode="livesum"
+)
+COMPILED_READS = Counter(
+    "inventory_compiled_reads", "Query operations a compiled plan answered, or handed back "
+    "to the normal path (fallback)", ["outcome"]
+)
 DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
 SINK_LAG_EVENTS = Gauge(
     "inventory_sink_lag_events",

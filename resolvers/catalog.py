@@ -31,9 +31,11 @@ async def upsert_sku(
 ) -> Outcome:
     if (refusal := refused(*_sku_rules(info, code, name, low_stock_threshold))) is not None:
         return refusal
-    return await cataloguing.upsert_sku(
+    outcome = await cataloguing.upsert_sku(
         info.context.inventory, code=code, name=name, low_stock_threshold=low_stock_threshold
     )
+    await _changed(info, outcome, skus=[code])
+    return outcome
 
 
 async def upsert_bundle(
@@ -46,10 +48,12 @@ async def upsert_bundle(
         lambda: check_components(components, ["components"], limits),
     )) is not None:
         return refusal
-    return await cataloguing.upsert_bundle(
+    outcome = await cataloguing.upsert_bundle(
         info.context.inventory, code=code, name=name, low_stock_threshold=low_stock_threshold,
         components=components,
     )
+    await _changed(info, outcome, skus=[code])
+    return outcome
 
 
 async def upsert_location(info: Info, *, code: str, name: str, kind: LocationKind) -> Outcome:
@@ -58,6 +62,16 @@ async def upsert_location(info: Info, *, code: str, name: str, kind: LocationKin
         lambda: check_text(name, ["name"], required=True),
     )) is not None:
         return refusal
-    return await cataloguing.upsert_location(
+    outcome = await cataloguing.upsert_location(
         info.context.inventory, code=code, name=name, kind=kind
     )
+    await _changed(info, outcome, locations=True)
+    return outcome
+
+
+async def _changed(
+    info: Info, outcome: Outcome, *, skus: list[str] | None = None, locations: bool = False
+) -> None:
+    """What events do not carry changed: the read models drop it (feed/read_model.py)."""
+    if outcome.error is None:
+        await info.context.feed.catalogue_changed(skus or [], locations)

@@ -48,6 +48,8 @@ class Context:
     # the pool this operation's reads and loaders use: the primary's until
     # resolvers/routing.py's ReadRouting picks `stale_reads` for a query that may be stale
     reads: Any = None
+    # set by ReadRouting for a query without `consistent`: the read model may answer it
+    may_be_stale: bool = False
 
     def __post_init__(self) -> None:
         if self.reads is None:
@@ -55,9 +57,12 @@ class Context:
 
     @functools.cached_property
     def loaders(self) -> Loaders:
-        """Made on first use, after ReadRouting chose `reads`. A WebSocket context lives as
-        long as the socket: no cache, only batching."""
-        return Loaders(self.reads, cache=self.cache)
+        """Made on first use, after ReadRouting chose `reads` and whether the read model may
+        answer (a query without `consistent`, over HTTP: never a mutation's payload, which
+        must see its own commit before this instance's feed has delivered it). A WebSocket
+        context lives as long as the socket: no cache, only batching, no read model."""
+        model = self.feed.read_model if self.cache and self.may_be_stale else None
+        return Loaders(self.reads, cache=self.cache, model=model)
 
     @property
     def idempotency_scope(self) -> str:

@@ -1,5 +1,8 @@
 """Per-request DataLoaders over service.views: one SQL statement per batch, whatever the number
-of SKUs (made by resolvers.context, used by resolvers and schema.types)."""
+of SKUs (made by resolvers.context, used by resolvers and schema.types).
+
+With the instance's read model (feed/read_model.py) the SKUs, their levels and locations it
+answers need no SQL; the SKUs it missed are handed to it to keep."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from aiodataloader import DataLoader
 from domain.bundle_stock import BundleStock
 from domain.bundles import Component
 from domain.model import Channel, Location, Sku, StockLevel
+from feed.read_model import ReadModel
+from ops.metrics import READ_MODEL_READS
 from service import bundle_views, incoming, views
 
 K = TypeVar("K")
@@ -33,25 +38,61 @@ def _loader(
     return DataLoader(batch, cache=cache)
 
 
+def _read_model_loader(
+    pool: asyncpg.Pool,
+    fetch: Callable[[asyncpg.Pool, Sequence[Any]], Awaitable[dict[Any, Any]]],
+    kept: Callable[[Any], Any], missing: Any = None, cache: bool = True,
+    keep: Callable[[dict[Any, Any]], None] | None = None,
+) -> DataLoader[Any, Any]:
+    """A loader asking `kept` (the read model; None: a miss) before fetching the misses."""
+
+    async def batch(keys: list[Any]) -> list[Any]:
+        hits = [kept(key) for key in keys]
+        misses = [key for key, hit in zip(keys, hits, strict=True) if hit is None]
+        found = await fetch(pool, misses) if misses else {}
+        if keep is not None:
+            READ_MODEL_READS.labels("hit").inc(len(keys) - len(misses))
+            READ_MODEL_READS.labels("miss").inc(len(misses))
+            if found:
+                keep(found)
+        return [found.get(key, missing) if hit is None else hit
+                for key, hit in zip(keys, hits, strict=True)]
+
+    return DataLoader(batch, cache=cache)
+
+
 class Loaders:
     """Made on first use: a WebSocket context lives as long as its socket, and most sockets
     never resolve a field that needs one, and idle DataLoaders cost memory per subscriber."""
 
-    def __init__(self, pool: asyncpg.Pool, *, cache: bool = True) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, cache: bool = True, model: ReadModel | None = None
+    ) -> None:
         self._pool = pool
         self._cache = cache
+        self.model = model
 
     @functools.cached_property
     def sku(self) -> DataLoader[str, Sku | None]:
-        return _loader(self._pool, views.skus_by_code, cache=self._cache)
+        if self.model is None:
+            return _loader(self._pool, views.skus_by_code, cache=self._cache)
+        model = self.model
+        return _read_model_loader(self._pool, views.skus_by_code, model.sku, cache=self._cache,
+                                  keep=lambda found: model.want(found.values()))
 
     @functools.cached_property
     def levels(self) -> DataLoader[int, list[StockLevel]]:
-        return _loader(self._pool, views.levels_of, [], cache=self._cache)
+        if self.model is None:
+            return _loader(self._pool, views.levels_of, [], cache=self._cache)
+        return _read_model_loader(self._pool, views.levels_of, self.model.levels, [],
+                                  cache=self._cache)
 
     @functools.cached_property
     def location(self) -> DataLoader[int, Location]:
-        return _loader(self._pool, views.locations_by_id, cache=self._cache)
+        if self.model is None:
+            return _loader(self._pool, views.locations_by_id, cache=self._cache)
+        return _read_model_loader(self._pool, views.locations_by_id, self.model.location,
+                                  cache=self._cache)
 
     @functools.cached_property
     def location_by_code(self) -> DataLoader[str, Location | None]:

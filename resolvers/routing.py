@@ -38,15 +38,16 @@ class ReadRouting(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         found = self.execution_context
         context = found.context
-        stale = getattr(context, "stale_reads", None)
         if (
-            stale is not None
-            and found.graphql_document is not None
+            found.graphql_document is not None
             and found.operation_type is OperationType.QUERY
             and not asks_primary(found.graphql_document, found.operation_name,
                                  found.variables or {})
         ):
-            context.reads = stale
+            context.may_be_stale = True  # the read model may answer (resolvers/context.py)
+            stale = getattr(context, "stale_reads", None)
+            if stale is not None:
+                context.reads = stale
         yield
 
 

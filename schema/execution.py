@@ -11,6 +11,10 @@ payload object per SKU event, handed to all its subscribers) get executed once p
 operation and variables; every other subscriber of the same shape reuses that result. The
 fields of a subscription event depend only on the event, not on who asked.
 
+Compiled reads: CompiledReads answers the query operations schema/compiled.py has a plan for
+without graphql-core's per-field execution, and everything else (and whatever the plan does
+not answer plainly) the normal way.
+
 Handoff: a subscription resolver may yield a `resolvers.handoff.Handoff` when its transport can
 deliver the live events itself (web/websocket.py). It leaves execution as the result's `data`,
 carrying the subscription's executor, with which the transport then executes each event.
@@ -22,11 +26,13 @@ import asyncio
 import json
 from typing import Any
 
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLObjectType, OperationType
 
 from compat.graphql_core import fresh_memo
 from compat.strawberry import StrawberryGraphQLCoreExecutionContext
+from ops.metrics import COMPILED_READS
 from resolvers.handoff import SHARED_RESULTS, Handoff
+from schema import compiled, compiled_plan
 
 
 def _shape(executor: Any) -> tuple[Any, ...]:
@@ -64,3 +70,36 @@ class PerEventMemoExecutionContext(StrawberryGraphQLCoreExecutionContext):
             shared[key] = asyncio.ensure_future(result) if self.is_awaitable(result) else result
         found = shared[key]
         return asyncio.shield(found) if isinstance(found, asyncio.Future) else found
+
+
+class CompiledReads(PerEventMemoExecutionContext):
+    plans: compiled_plan.Plans | None = None
+
+    def execute_collected_root_fields(
+        self, root_type: GraphQLObjectType, root_value: Any, grouped_field_set: Any,
+        serially: bool, new_defer_usages: Any,
+    ) -> Any:
+        def normal() -> Any:
+            return super(CompiledReads, self).execute_collected_root_fields(
+                root_type, root_value, grouped_field_set, serially, new_defer_usages)
+
+        if self.operation.operation is not OperationType.QUERY or new_defer_usages:
+            return normal()
+        plans = CompiledReads.plans
+        if plans is None:
+            plans = CompiledReads.plans = compiled_plan.Plans()
+        plan = plans.get(self, root_type, grouped_field_set)
+        if plan is None:
+            return normal()
+        return self._run(plan, normal)
+
+    async def _run(self, plan: list[compiled_plan.RootField], normal: Any) -> Any:
+        try:
+            data = await compiled.execute(plan, self)
+        except Exception:  # Fallback, or a failure (a lost database) the normal path reports
+            COMPILED_READS.labels("fallback").inc()
+        else:
+            COMPILED_READS.labels("compiled").inc()
+            return data
+        result = normal()
+        return await result if self.is_awaitable(result) else result

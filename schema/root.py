@@ -15,7 +15,7 @@ from resolvers.routing import ReadRouting
 from schema import subscriptions as bound
 from schema.errors import InventorySchema, MaskUnexpectedErrors
 from schema.events import StockEvent
-from schema.execution import PerEventMemoExecutionContext
+from schema.execution import CompiledReads, PerEventMemoExecutionContext
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import Sku
@@ -52,13 +52,14 @@ class CachedValidation(ValidationCache):
 
 
 def build_schema(
-    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    extensions: Sequence[Callable[[], SchemaExtension]] = (), *, compiled_reads: bool = False,
 ) -> strawberry.Schema:
     return InventorySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=PerEventMemoExecutionContext,
+        execution_context_class=(
+            CompiledReads if compiled_reads else PerEventMemoExecutionContext),
         extensions=[
             # the limits first: they set the parser's token limit, refuse oversized documents
             # and cache parsing and validation (resolvers.limits.DocumentCache); without them

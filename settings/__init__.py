@@ -101,6 +101,12 @@ class Settings:
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
+    # feed/read_model.py: SKU figures kept current from the feed (READ_MODEL=off: none), at
+    # most this many SKUs, each holding a backbone subscription while it is kept
+    read_model: bool = True
+    read_model_size: int = 10000
+    # schema/compiled.py: the plain sku/skusByCode reads without per-field execution
+    compiled_reads: bool = True
     ws_ping_interval: float = 45.0
     # resolvers/cost.py: the static cost of a document, refused past these (0 = unlimited)
     max_query_cost: int = 20000
@@ -172,6 +178,9 @@ class Settings:
             feed_queue_size=_int(env, "FEED_QUEUE_SIZE", 1000),
             feed_sweep_interval=_int(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
+            read_model=_flag(env, "READ_MODEL", True),
+            read_model_size=_int(env, "READ_MODEL_SIZE", 10000),
+            compiled_reads=_flag(env, "COMPILED_READS", True),
             ws_ping_interval=float(_int(env, "WS_PING_INTERVAL_SECONDS", 45)),
             migrate_on_start=_flag(env, "MIGRATE_ON_START", True),
             admin_api_key=env.get("ADMIN_API_KEY") or None,
