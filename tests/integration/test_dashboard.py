@@ -126,9 +126,15 @@ async def scrape_after_traffic(server: ServerProcess, receiver: Receiver) -> str
         await receiver.until(lambda: bool(receiver.delivered("hook")), timeout=15)
         async with session.post(server.graphql_url, json={"query": READ}) as response:
             assert (await response.json())["data"]["sku"]["available"] == 5
-        async with session.get(f"{server.url}/metrics") as response:
-            assert response.status == 200
-            return await response.text()
+        # the receiver has the webhook before the server has settled it (and counted it)
+        async with asyncio.timeout(15):
+            while True:
+                async with session.get(f"{server.url}/metrics") as response:
+                    assert response.status == 200
+                    text = await response.text()
+                if 'inventory_partner_events_total{sink="webhooks",outcome="delivered"}' in text:
+                    return text
+                await asyncio.sleep(0.1)
 
 
 async def test_every_metric_the_dashboard_and_rules_read_is_exported(
