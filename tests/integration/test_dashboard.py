@@ -132,7 +132,9 @@ async def scrape_after_traffic(server: ServerProcess, receiver: Receiver) -> str
                 async with session.get(f"{server.url}/metrics") as response:
                     assert response.status == 200
                     text = await response.text()
-                if 'inventory_partner_events_total{sink="webhooks",outcome="delivered"}' in text:
+                if any(line.startswith("inventory_partner_events_total{")
+                       and 'sink="webhooks"' in line and 'outcome="delivered"' in line
+                       for line in text.splitlines()):
                     return text
                 await asyncio.sleep(0.1)
 
