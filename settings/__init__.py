@@ -12,37 +12,17 @@ from domain.access import Scope, parse_scopes
 from domain.rules import MAX_FIGURE, Limits
 from settings.caching import CacheSettings
 from settings.ingest import IngestSettings
-from settings.partners import PartnerSettings, duration
+from settings.partners import PartnerSettings
 from settings.redis import cluster_address, is_cluster
 from settings.replicas import ReplicaSettings
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
+from settings.values import duration, flag, integer
 
 
 def _anonymous_scopes(env: Mapping[str, str]) -> frozenset[Scope]:
     """ANONYMOUS_SCOPES (default inventory:read); ANONYMOUS_READS=false closes reads too."""
     raw = env.get("ANONYMOUS_SCOPES")
     scopes = parse_scopes([s.strip() for s in (raw or "inventory:read").split(",") if s.strip()])
-    if not _flag(env, "ANONYMOUS_READS", True):
+    if not flag(env, "ANONYMOUS_READS", True):
         scopes = frozenset()
     return scopes
 
@@ -143,11 +123,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         limits = Limits(
-            max_quantity=_int(env, "MAX_QUANTITY", 1_000_000),
-            default_ttl_seconds=_int(env, "DEFAULT_TTL_SECONDS", 15 * 60),
-            max_ttl_seconds=_int(env, "MAX_TTL_SECONDS", 24 * 60 * 60),
-            max_cart_lines=_int(env, "MAX_CART_LINES", 200),
-            max_bulk_lines=_int(env, "BULK_MAX_LINES", 1000),
+            max_quantity=integer(env, "MAX_QUANTITY", 1_000_000),
+            default_ttl_seconds=integer(env, "DEFAULT_TTL_SECONDS", 15 * 60),
+            max_ttl_seconds=integer(env, "MAX_TTL_SECONDS", 24 * 60 * 60),
+            max_cart_lines=integer(env, "MAX_CART_LINES", 200),
+            max_bulk_lines=integer(env, "BULK_MAX_LINES", 1000),
         )
         if not 0 < limits.max_quantity <= MAX_FIGURE:
             raise ValueError(f"need 0 < MAX_QUANTITY <= {MAX_FIGURE}")
@@ -157,10 +137,10 @@ class Settings:
             raise ValueError("need BULK_MAX_LINES > 0")
         if not 0 < limits.default_ttl_seconds <= limits.max_ttl_seconds:
             raise ValueError("need 0 < DEFAULT_TTL_SECONDS <= MAX_TTL_SECONDS")
-        if _int(env, "SSE_MAX_SKUS", 200) <= 0:
+        if integer(env, "SSE_MAX_SKUS", 200) <= 0:
             raise ValueError("need SSE_MAX_SKUS > 0")
         redis_url = env.get("REDIS_URL") or None
-        redis_cluster = is_cluster(redis_url, _flag(env, "REDIS_CLUSTER", False))
+        redis_cluster = is_cluster(redis_url, flag(env, "REDIS_CLUSTER", False))
         if redis_cluster and redis_url:
             cluster_address(redis_url)  # refused now, with the reason, rather than at first use
         return cls(
@@ -168,54 +148,54 @@ class Settings:
             redis_url=redis_url,
             redis_cluster=redis_cluster,
             data_dir=Path(env.get("DATA_DIR") or ".data"),
-            pool_min_size=_int(env, "DB_POOL_MIN_SIZE", 1),
-            pool_max_size=_int(env, "DB_POOL_MAX_SIZE", 8),
+            pool_min_size=integer(env, "DB_POOL_MIN_SIZE", 1),
+            pool_max_size=integer(env, "DB_POOL_MAX_SIZE", 8),
             host=env.get("HOST") or "127.0.0.1",
-            port=_int(env, "PORT", 8000),
+            port=integer(env, "PORT", 8000),
             limits=limits,
-            expiry_interval=_int(env, "EXPIRY_INTERVAL_MS", 250) / 1000,
-            idempotency_retention_hours=_int(env, "IDEMPOTENCY_RETENTION_HOURS", 24),
-            feed_queue_size=_int(env, "FEED_QUEUE_SIZE", 1000),
-            feed_sweep_interval=_int(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
+            expiry_interval=integer(env, "EXPIRY_INTERVAL_MS", 250) / 1000,
+            idempotency_retention_hours=integer(env, "IDEMPOTENCY_RETENTION_HOURS", 24),
+            feed_queue_size=integer(env, "FEED_QUEUE_SIZE", 1000),
+            feed_sweep_interval=integer(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
-            read_model=_flag(env, "READ_MODEL", True),
-            read_model_size=_int(env, "READ_MODEL_SIZE", 10000),
-            compiled_reads=_flag(env, "COMPILED_READS", True),
-            ws_ping_interval=float(_int(env, "WS_PING_INTERVAL_SECONDS", 45)),
-            migrate_on_start=_flag(env, "MIGRATE_ON_START", True),
+            read_model=flag(env, "READ_MODEL", True),
+            read_model_size=integer(env, "READ_MODEL_SIZE", 10000),
+            compiled_reads=flag(env, "COMPILED_READS", True),
+            ws_ping_interval=float(integer(env, "WS_PING_INTERVAL_SECONDS", 45)),
+            migrate_on_start=flag(env, "MIGRATE_ON_START", True),
             admin_api_key=env.get("ADMIN_API_KEY") or None,
             anonymous_scopes=_anonymous_scopes(env),
             cors_origins=[o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",")
                           if o.strip()],
-            key_recheck_interval=_int(env, "KEY_RECHECK_INTERVAL_MS", 2000) / 1000,
-            rate_limit_per_key=_int(env, "RATE_LIMIT_PER_KEY", 1000),
-            rate_limit_anonymous=_int(env, "RATE_LIMIT_ANONYMOUS", 200),
-            max_subscriptions_per_connection=_int(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
-            max_connections_per_key=_int(env, "MAX_CONNECTIONS_PER_KEY", 200),
+            key_recheck_interval=integer(env, "KEY_RECHECK_INTERVAL_MS", 2000) / 1000,
+            rate_limit_per_key=integer(env, "RATE_LIMIT_PER_KEY", 1000),
+            rate_limit_anonymous=integer(env, "RATE_LIMIT_ANONYMOUS", 200),
+            max_subscriptions_per_connection=integer(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 100),
+            max_connections_per_key=integer(env, "MAX_CONNECTIONS_PER_KEY", 200),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
             log_json=(env.get("LOG_FORMAT") or "json").lower() == "json",
-            grace_seconds=_int(env, "GRACE_SECONDS", 20),
-            group_commit=_flag(env, "RESERVE_GROUP_COMMIT", True),
-            max_query_depth=_int(env, "MAX_QUERY_DEPTH", 15),
-            max_aliases=_int(env, "MAX_ALIASES", 30),
-            max_tokens=_int(env, "MAX_TOKENS", 2000),
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 131072),
-            max_bulk_body_bytes=_int(env, "MAX_BULK_BODY_BYTES", 1048576),
-            request_timeout_seconds=float(_int(env, "REQUEST_TIMEOUT_SECONDS", 10)),
-            introspection=_flag(env, "INTROSPECTION", True),
-            http_fast_path=_flag(env, "HTTP_FAST_PATH", True),
-            gc_full_interval=float(_int(env, "GC_FULL_INTERVAL_SECONDS", 300)),
-            max_query_cost=_int(env, "MAX_QUERY_COST", 20000),
-            max_query_cost_anonymous=_int(env, "MAX_QUERY_COST_ANONYMOUS", 5000),
-            cost_levels_per_sku=_int(env, "COST_LEVELS_PER_SKU", 10),
-            limit_concurrency=_int(env, "LIMIT_CONCURRENCY", 20000),
-            keep_alive_timeout_seconds=_int(env, "KEEP_ALIVE_TIMEOUT_SECONDS", 5),
-            max_header_bytes=_int(env, "MAX_HEADER_BYTES", 16384),
+            grace_seconds=integer(env, "GRACE_SECONDS", 20),
+            group_commit=flag(env, "RESERVE_GROUP_COMMIT", True),
+            max_query_depth=integer(env, "MAX_QUERY_DEPTH", 15),
+            max_aliases=integer(env, "MAX_ALIASES", 30),
+            max_tokens=integer(env, "MAX_TOKENS", 2000),
+            max_body_bytes=integer(env, "MAX_BODY_BYTES", 131072),
+            max_bulk_body_bytes=integer(env, "MAX_BULK_BODY_BYTES", 1048576),
+            request_timeout_seconds=float(integer(env, "REQUEST_TIMEOUT_SECONDS", 10)),
+            introspection=flag(env, "INTROSPECTION", True),
+            http_fast_path=flag(env, "HTTP_FAST_PATH", True),
+            gc_full_interval=float(integer(env, "GC_FULL_INTERVAL_SECONDS", 300)),
+            max_query_cost=integer(env, "MAX_QUERY_COST", 20000),
+            max_query_cost_anonymous=integer(env, "MAX_QUERY_COST_ANONYMOUS", 5000),
+            cost_levels_per_sku=integer(env, "COST_LEVELS_PER_SKU", 10),
+            limit_concurrency=integer(env, "LIMIT_CONCURRENCY", 20000),
+            keep_alive_timeout_seconds=integer(env, "KEEP_ALIVE_TIMEOUT_SECONDS", 5),
+            max_header_bytes=integer(env, "MAX_HEADER_BYTES", 16384),
             metrics_allow=tuple(n.strip() for n in (
                 env.get("METRICS_ALLOW", "127.0.0.1/32,::1/128")).split(",") if n.strip()),
             metrics_token=env.get("METRICS_TOKEN") or None,
-            max_anonymous_feeds_per_address=_int(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 500),
-            sse_max_skus=_int(env, "SSE_MAX_SKUS", 200),
+            max_anonymous_feeds_per_address=integer(env, "MAX_ANONYMOUS_FEEDS_PER_ADDRESS", 500),
+            sse_max_skus=integer(env, "SSE_MAX_SKUS", 200),
             forwarded_allow_ips=_forwarded(env),
             ledger_check_interval=duration(env.get("LEDGER_CHECK_INTERVAL") or "1h",
                                            "LEDGER_CHECK_INTERVAL"),

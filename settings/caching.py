@@ -7,25 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = (env.get(name) or "").strip()
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"need {name} >= {minimum}, got {value}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
+from settings.values import flag, integer
 
 
 @dataclass(frozen=True)
@@ -43,14 +25,14 @@ class CacheSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CacheSettings:
         raw_file = (env.get("PERSISTED_QUERIES_FILE") or "").strip()
-        only = _flag(env, "PERSISTED_QUERIES_ONLY")
+        only = flag(env, "PERSISTED_QUERIES_ONLY")
         if only and not raw_file:
             raise ValueError("PERSISTED_QUERIES_ONLY=true needs PERSISTED_QUERIES_FILE")
         return cls(
-            read_cache_max_age=_int(env, "READ_CACHE_MAX_AGE", 0, 0),
-            apq_cache_size=_int(env, "APQ_CACHE_SIZE", 1000, 0),
-            apq_ttl_seconds=_int(env, "APQ_TTL_SECONDS", 3600, 1),
+            read_cache_max_age=integer(env, "READ_CACHE_MAX_AGE", 0, minimum=0),
+            apq_cache_size=integer(env, "APQ_CACHE_SIZE", 1000, minimum=0),
+            apq_ttl_seconds=integer(env, "APQ_TTL_SECONDS", 3600, minimum=1),
             persisted_queries_only=only,
             persisted_queries_file=Path(raw_file) if raw_file else None,
-            persisted_queries_admin_bypass=_flag(env, "PERSISTED_QUERIES_ADMIN_BYPASS"),
+            persisted_queries_admin_bypass=flag(env, "PERSISTED_QUERIES_ADMIN_BYPASS"),
         )

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from settings.partners import duration
+from settings.values import duration, integer
 
 # a NATS subject: tokens of visible characters without spaces or dots, `*` and `>` as wildcards
 SUBJECT = re.compile(r"^[^\s.]+(\.[^\s.]+)*$")
@@ -68,9 +68,9 @@ class IngestSettings:
         return cls(
             url=url, subjects=subjects, stream=stream, consumer=consumer,
             dead_letter_subject=dead, dead_letter_stream=dead_stream, api_key=api_key,
-            batch=_count(env, "INGEST_BATCH", 500),
+            batch=integer(env, "INGEST_BATCH", 500, minimum=1, maximum=10_000),
             ack_wait=duration(env.get("INGEST_ACK_WAIT") or "10s", "INGEST_ACK_WAIT"),
-            max_deliveries=_count(env, "INGEST_MAX_DELIVERIES", 20),
+            max_deliveries=integer(env, "INGEST_MAX_DELIVERIES", 20, minimum=1, maximum=10_000),
             retry=duration(env.get("INGEST_RETRY") or "2s", "INGEST_RETRY"),
             key_recheck=duration(env.get("INGEST_KEY_RECHECK") or "5s", "INGEST_KEY_RECHECK"),
         )
@@ -91,15 +91,4 @@ def _name(env: Mapping[str, str], name: str, default: str) -> str:
     value = (env.get(name) or default).strip()
     if not STREAM_NAME.fullmatch(value):
         raise ValueError(f"{name} must be 1-64 letters, digits, _ or -, got {value!r}")
-    return value
-
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if not 0 < value <= 10_000:
-        raise ValueError(f"{name} must be between 1 and 10000, got {value}")
     return value

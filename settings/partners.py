@@ -3,45 +3,18 @@ Settings.from_env; durations are written `500ms`, `5s`, `2m`, `1h`, `7d` or plai
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+from settings.values import duration, flag, integer
+
+__all__ = ["PartnerSettings", "duration"]
+
 DEFAULT_SCHEDULE = "5s,30s,2m,10m,30m,1h,2h,4h,8h,8h"
-
-
-def duration(text: str, name: str) -> float:
-    """Seconds in `text` (e.g. `2m`); ValueError naming `name` otherwise."""
-    found = DURATION.match(text.strip())
-    if found is None:
-        raise ValueError(f"{name} must be a duration like 30s, 2m, 24h or 7d, got {text!r}")
-    return float(found[1]) * UNITS[found[2] or "s"]
 
 
 def _duration(env: Mapping[str, str], name: str, default: str) -> float:
     return duration(env.get(name) or default, name)
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -94,7 +67,7 @@ class PartnerSettings:
                                   for u in stream_url.split(",")):
             raise ValueError("EVENT_STREAM_URL must be nats://host:port (or several, "
                              f"comma-separated), got {stream_url!r}")
-        replicas = _positive(env, "EVENT_STREAM_REPLICAS", 1)
+        replicas = integer(env, "EVENT_STREAM_REPLICAS", 1, minimum=1)
         if replicas > 5:
             raise ValueError(f"EVENT_STREAM_REPLICAS must be 1 to 5 (JetStream), got {replicas}")
         mqtt_url = env.get("MQTT_URL") or None
@@ -106,11 +79,11 @@ class PartnerSettings:
             webhook_retry_schedule=schedule,
             webhook_disable_after=_duration(env, "WEBHOOK_DISABLE_AFTER", "24h"),
             webhook_secret_overlap=_duration(env, "WEBHOOK_SECRET_OVERLAP", "24h"),
-            webhook_allow_private_networks=_flag(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS"),
-            webhook_retention_days=_positive(env, "WEBHOOK_RETENTION_DAYS", 30),
-            webhook_concurrency=_positive(env, "WEBHOOK_CONCURRENCY", 64),
-            webhook_endpoint_concurrency=_positive(env, "WEBHOOK_ENDPOINT_CONCURRENCY", 4),
-            webhook_max_endpoints=_positive(env, "WEBHOOK_MAX_ENDPOINTS", 100),
+            webhook_allow_private_networks=flag(env, "WEBHOOK_ALLOW_PRIVATE_NETWORKS"),
+            webhook_retention_days=integer(env, "WEBHOOK_RETENTION_DAYS", 30, minimum=1),
+            webhook_concurrency=integer(env, "WEBHOOK_CONCURRENCY", 64, minimum=1),
+            webhook_endpoint_concurrency=integer(env, "WEBHOOK_ENDPOINT_CONCURRENCY", 4, minimum=1),
+            webhook_max_endpoints=integer(env, "WEBHOOK_MAX_ENDPOINTS", 100, minimum=1),
             webhook_poll_interval=_duration(env, "WEBHOOK_POLL_INTERVAL", "500ms"),
             event_stream_url=stream_url,
             event_stream_name=env.get("EVENT_STREAM_NAME") or "INVENTORY",
@@ -120,8 +93,8 @@ class PartnerSettings:
             event_stream_replicas=replicas,
             mqtt_url=mqtt_url,
             mqtt_topic_prefix=env.get("MQTT_TOPIC_PREFIX") or "inventory",
-            mqtt_events=_flag(env, "MQTT_EVENTS"),
+            mqtt_events=flag(env, "MQTT_EVENTS"),
             tail_sweep_interval=_duration(env, "PARTNER_SWEEP_INTERVAL", "1s"),
             relay_lock_retry=_duration(env, "RELAY_LOCK_RETRY", "2s"),
-            pool_size=_positive(env, "PARTNER_POOL_SIZE", 4),
+            pool_size=integer(env, "PARTNER_POOL_SIZE", 4, minimum=1),
         )

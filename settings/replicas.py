@@ -6,16 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name) or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
+from settings.values import integer
 
 
 @dataclass(frozen=True)
@@ -32,8 +23,8 @@ class ReplicaSettings:
     def from_env(cls, env: Mapping[str, str]) -> ReplicaSettings:
         return cls(
             url=env.get("DATABASE_READ_URL") or None,
-            pool_min_size=_positive(env, "DB_READ_POOL_MIN_SIZE", 1),
-            pool_max_size=_positive(env, "DB_READ_POOL_MAX_SIZE", 8),
-            max_lag=_positive(env, "READ_REPLICA_MAX_LAG_MS", 500) / 1000,
-            check_interval=_positive(env, "READ_REPLICA_CHECK_INTERVAL_MS", 100) / 1000,
+            pool_min_size=integer(env, "DB_READ_POOL_MIN_SIZE", 1, minimum=1),
+            pool_max_size=integer(env, "DB_READ_POOL_MAX_SIZE", 8, minimum=1),
+            max_lag=integer(env, "READ_REPLICA_MAX_LAG_MS", 500, minimum=1) / 1000,
+            check_interval=integer(env, "READ_REPLICA_CHECK_INTERVAL_MS", 100, minimum=1) / 1000,
         )
