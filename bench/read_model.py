@@ -93,7 +93,7 @@ async def staleness(h: Harness, url: str, changes: int = 200) -> None:
     read that shows it, per change."""
     env = {"FEED_SWEEP_INTERVAL_MS": "1000"}
     async with h.server(url, "stale", env={**env, "READ_MODEL": "off"}, workers=1) as a, \
-            h.server(url, "stale", env=env, workers=1) as b:
+            h.server(url, "stale", env={**env, "READ_MODEL": "on"}, workers=1) as b:
         writer = GraphQLClient(a.port, h.config.admin_key)
         reader = GraphQLClient(b.port, h.config.admin_key)
         read = reader.encode(SKU, {"c": sku_code(1)})

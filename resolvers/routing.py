@@ -39,7 +39,8 @@ class ReadRouting(SchemaExtension):
         found = self.execution_context
         context = found.context
         if (
-            found.graphql_document is not None
+            context is not None  # execute_sync without one (tests, the CLI)
+            and found.graphql_document is not None
             and found.operation_type is OperationType.QUERY
             and not asks_primary(found.graphql_document, found.operation_name,
                                  found.variables or {})

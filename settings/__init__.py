@@ -81,9 +81,10 @@ class Settings:
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
-    # feed/read_model.py: SKU figures kept current from the feed (READ_MODEL=off: none), at
-    # most this many SKUs, each holding a backbone subscription while it is kept
-    read_model: bool = True
+    # feed/read_model.py: SKU figures kept current from the feed (READ_MODEL=on; off by
+    # default: a plain read may then lag a write until the feed delivers it, even a write this
+    # instance made), at most this many SKUs, each holding a backbone subscription while kept
+    read_model: bool = False
     read_model_size: int = 10000
     # schema/compiled.py: the plain sku/skusByCode reads without per-field execution
     compiled_reads: bool = True
@@ -158,7 +159,7 @@ class Settings:
             feed_queue_size=integer(env, "FEED_QUEUE_SIZE", 1000),
             feed_sweep_interval=integer(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
-            read_model=flag(env, "READ_MODEL", True),
+            read_model=flag(env, "READ_MODEL", False),
             read_model_size=integer(env, "READ_MODEL_SIZE", 10000),
             compiled_reads=flag(env, "COMPILED_READS", True),
             ws_ping_interval=float(integer(env, "WS_PING_INTERVAL_SECONDS", 45)),

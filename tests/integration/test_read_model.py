@@ -80,7 +80,8 @@ class Pair:
 
 @pytest.fixture
 async def pair(settings: Settings, redis_url: str) -> AsyncIterator[Pair]:
-    shared = dataclasses.replace(settings, redis_url=redis_url, feed_sweep_interval=30)
+    shared = dataclasses.replace(settings, redis_url=redis_url, feed_sweep_interval=30,
+                                 read_model=True)
     async with (RunningServer(dataclasses.replace(shared, read_model=False)) as server_a,
                 RunningServer(shared) as server_b, aiohttp.ClientSession() as session):
         a = GraphQLClient(server_a.graphql_url, session, ADMIN)
