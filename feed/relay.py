@@ -116,13 +116,13 @@ class Relay:
                 except Exception as exc:
                     if not isinstance(exc, LeadLost):
                         log_failure(log, exc, "relay: the lock")
-                    await _dropped(conn)
+                    await leases.drop(conn)
                     conn = None
                 await asyncio.sleep(self.lock_retry)
         finally:
             notifier.cancel()
             await asyncio.gather(notifier, return_exceptions=True)
-            await _dropped(conn)
+            await leases.drop(conn)
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
         """Runs the tails until the lock is lost (LeadLost) or the task is cancelled."""
@@ -202,14 +202,3 @@ def shown(url: str) -> str:
     user = f"{parts.username}@" if parts.username else ""
     return urlunsplit(parts._replace(netloc=f"{user}{host}" + (
         f":{parts.port}" if parts.port else "")))
-
-
-async def _dropped(conn: asyncpg.Connection | None) -> None:
-    """Closes the lock's connection (which releases the lock) without waiting long."""
-    if conn is None or conn.is_closed():
-        return
-    try:
-        async with asyncio.timeout(2):
-            await conn.close()
-    except Exception:
-        conn.terminate()

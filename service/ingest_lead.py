@@ -48,11 +48,11 @@ async def lead(
             except Exception as exc:
                 if not isinstance(exc, LeadLost):
                     log_failure(log, exc, "ingest: the lock")
-                await _dropped(conn)
+                await leases.drop(conn)
                 conn = None
             await asyncio.sleep(retry)
     finally:
-        await _dropped(conn)
+        await leases.drop(conn)
 
 
 async def _hold(conn: asyncpg.Connection, work: Work,
@@ -97,14 +97,3 @@ async def _hold(conn: asyncpg.Connection, work: Work,
         with contextlib.suppress(Exception):
             conn.remove_termination_listener(closed)
         log.info("ingest: no longer leading (%s)", reason)
-
-
-async def _dropped(conn: asyncpg.Connection | None) -> None:
-    """Closes the lock's connection (which releases the lock) without waiting long."""
-    if conn is None or conn.is_closed():
-        return
-    try:
-        async with asyncio.timeout(2):
-            await conn.close()
-    except Exception:
-        conn.terminate()

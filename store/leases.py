@@ -3,6 +3,7 @@ the notices sent to the relay after commits (feed/relay.py, service/ingest_lead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import asyncpg
@@ -86,3 +87,15 @@ async def notify(conn: asyncpg.Connection, skus: Sequence[str]) -> None:
         size += len(code.encode()) + 1
     if chunk:
         await conn.fetchval(NOTIFY, CHANNEL, "\n".join(chunk))
+
+
+async def drop(conn: asyncpg.Connection | None) -> None:
+    """Closes a lock's connection (which releases the lock) without waiting long: the relay's,
+    the ingester's."""
+    if conn is None or conn.is_closed():
+        return
+    try:
+        async with asyncio.timeout(2):
+            await conn.close()
+    except Exception:
+        conn.terminate()
