@@ -17,6 +17,7 @@ from service.inventory import Inventory
 from tests.ledger_checks import assert_consistent
 
 SKUS = ("T-1", "T-2", "T-3", "T/4 ü")
+HELD = 3600  # holds outlive the slowest run: an expiry mid-test is a ledger entry the test did not expect
 
 
 class Recording:
@@ -56,7 +57,7 @@ async def churn(inventory: Inventory, code: str, rounds: int) -> None:
                              expected_version=None, reference=None)
     for n in range(rounds):
         outcome = await reserving.reserve(inventory, sku=code, location="W", quantity=1,
-                                          ttl=60, reference=f"r{n}")
+                                          ttl=HELD, reference=f"r{n}")
         if outcome.error is None and n % 2:
             await reserving.release(inventory, reservation_id=outcome.reservations[0].id)
 

@@ -31,6 +31,7 @@ from tests.ledger_checks import assert_consistent
 from tests.webhook_receiver import Receiver, new_secret
 
 SKUS = ("W-1", "W-2", "W-3", "W/4 ü")
+HELD = 3600  # holds outlive the slowest run: an expiry mid-test is a ledger entry the test did not expect
 FAST = PartnerSettings(
     webhook_timeout=1.0, webhook_retry_schedule=(0.05, 0.05, 0.1, 0.1, 0.2, 0.2, 0.5, 0.5),
     webhook_allow_private_networks=True, webhook_poll_interval=0.1, tail_sweep_interval=0.1,
@@ -67,7 +68,7 @@ async def churn(inventory: Inventory, code: str, rounds: int) -> None:
                              expected_version=None, reference=None)
     for n in range(rounds):
         outcome = await reserving.reserve(inventory, sku=code, location="W", quantity=1,
-                                          ttl=60, reference=f"r{n}")
+                                          ttl=HELD, reference=f"r{n}")
         if outcome.error is None and n % 2:
             await reserving.release(inventory, reservation_id=outcome.reservations[0].id)
 
