@@ -64,6 +64,13 @@ class Context:
         model = self.feed.read_model if self.cache and self.may_be_stale else None
         return Loaders(self.reads, cache=self.cache, model=model)
 
+    def release(self) -> None:
+        """After an HTTP operation's result is built: its loaders' values go now, not with the
+        execution context's reference cycle at the next full collection (Loaders.clear)."""
+        loaders = self.__dict__.pop("loaders", None)
+        if loaders is not None:
+            loaders.clear()
+
     @property
     def idempotency_scope(self) -> str:
         return self.principal.idempotency_scope if self.principal else "-"

@@ -72,6 +72,15 @@ class Loaders:
         self._cache = cache
         self.model = model
 
+    def clear(self) -> None:
+        """Forgets every value the loaders made so far. graphql-core's execution context is a
+        reference cycle holding the request's context, so what the loaders cached would
+        otherwise live until the next full garbage collection (ops/gc_pacing.py: minutes)."""
+        for name, value in list(vars(self).items()):
+            if isinstance(value, DataLoader):
+                value.clear_all()
+                del self.__dict__[name]
+
     @functools.cached_property
     def sku(self) -> DataLoader[str, Sku | None]:
         if self.model is None:

@@ -244,8 +244,11 @@ class GraphQLFastPath:
                     raise GraphQLError(f"unexpected execution result {type(found).__name__}")
                 return found
 
-            result = await view.persisted.run(query, extensions, context.principal,
-                                              sub_response, execute)
+            try:
+                result = await view.persisted.run(query, extensions, context.principal,
+                                                  sub_response, execute)
+            finally:
+                context.release()  # the loaders' values go now (Context.release)
         data = await view.process_result(request, result)
         media_type = negotiate(headers.get("accept") or None)
         status = sub_response.status_code or 200

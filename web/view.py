@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UnsetType
 
 from domain.access import Scope
@@ -113,6 +113,19 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         sub_response = await super().get_sub_response(request)
         sub_response.request = request  # type: ignore[attr-defined]  # for create_response
         return sub_response
+
+    async def execute_operation(  # noqa: PLR0917
+        self, request: Request, request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData], context: Context,
+        root_value: None, sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """A query or mutation (one or a batch) lets its loaders' values go once executed; a
+        subscription over HTTP keeps them for as long as it streams."""
+        result = await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response)
+        if isinstance(result, ExecutionResult | list):
+            context.release()
+        return result
 
     async def execute_single(  # noqa: PLR0917
         self, request: Request, request_adapter: AsyncHTTPRequestAdapter,
