@@ -119,12 +119,15 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
         request_data: GraphQLRequestData | list[GraphQLRequestData], context: Context,
         root_value: None, sub_response: Response,
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
-        """A query or mutation (one or a batch) lets its loaders' values go once executed; a
-        subscription over HTTP keeps them for as long as it streams."""
+        """A query or mutation (one or a batch) lets its loaders' values go once executed. A
+        subscription streamed over HTTP keeps its context for as long as it streams: from its
+        first event on, its loaders batch but keep nothing, as a socket's do, or every event
+        would carry the levels the first one read."""
         result = await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response)
-        if isinstance(result, ExecutionResult | list):
-            context.release()
+        if not isinstance(result, ExecutionResult | list):
+            context.cache = False
+        context.release()
         return result
 
     async def execute_single(  # noqa: PLR0917
