@@ -17,6 +17,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from feed.outlet import Outlet
+
 log = logging.getLogger(__name__)
 
 # The message of the event sent on each subscribed channel after a reconnection: messages may
@@ -66,8 +68,7 @@ class ReliableRedisBackend(BroadcastBackend):
         self._health_check_interval = health_check_interval
         self._client = client
         self._owns_client = owns_client
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self._receive: Callable[[Event], None] | None = None
+        self._outlet = Outlet("redis feed")
         self._channels: set[str] = set()
         self._resync: set[str] = set()
         self._confirmations: dict[str, asyncio.Future[None]] = {}
@@ -157,21 +158,13 @@ class ReliableRedisBackend(BroadcastBackend):
             raise FeedUnavailable(f"cannot publish {len(messages)} events: {exc}") from exc
 
     def deliver_to(self, receive: Callable[[Event], None]) -> None:
-        """Hands every event to `receive` as it is read (it must not block), instead of queueing
-        it for next_published: no queue and no listener task between Redis and subscribers."""
-        self._receive = receive
+        self._outlet.deliver_to(receive)
 
     async def next_published(self) -> Event:
-        return await self._events.get()
+        return await self._outlet.next_published()
 
     def _emit(self, event: Event) -> None:
-        if self._receive is None:
-            self._events.put_nowait(event)
-            return
-        try:
-            self._receive(event)
-        except Exception:
-            log.exception("redis feed: delivering an event failed; continuing")
+        self._outlet.emit(event)
 
     async def _listen(self) -> None:
         backoff = self._min_backoff

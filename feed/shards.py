@@ -22,6 +22,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisClusterException, RedisError
 
 from feed.backends import RESYNC, FeedUnavailable
+from feed.outlet import Outlet
 from feed.shard_listener import UNREACHABLE, Shard, ShardMoved
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,7 @@ class ShardedRedisBackend(BroadcastBackend):
         self.max_backoff = max_backoff
         self.health_check_interval = health_check_interval
         self._owns_client = owns_client
-        self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self._receive: Callable[[Event], None] | None = None
+        self._outlet = Outlet("redis cluster feed")
         self.channels: set[str] = set()  # wanted, whichever shard serves them
         self.resync: set[str] = set()  # get RESYNC once (re)subscribed
         self._shards: dict[str, Shard] = {}
@@ -153,20 +153,13 @@ class ShardedRedisBackend(BroadcastBackend):
                 await self.client.nodes_manager.initialize()
 
     def deliver_to(self, receive: Callable[[Event], None]) -> None:
-        """As ReliableRedisBackend.deliver_to: events go to `receive` as they are read."""
-        self._receive = receive
+        self._outlet.deliver_to(receive)
 
     async def next_published(self) -> Event:
-        return await self._events.get()
+        return await self._outlet.next_published()
 
     def emit(self, event: Event) -> None:
-        if self._receive is None:
-            self._events.put_nowait(event)
-            return
-        try:
-            self._receive(event)
-        except Exception:
-            log.exception("redis cluster feed: delivering an event failed; continuing")
+        self._outlet.emit(event)
 
     def confirmed(self, channel: str) -> None:
         """A shard's SSUBSCRIBE of `channel` was confirmed: RESYNC if it was (re)subscribed
