@@ -16,7 +16,7 @@ from domain.changes import LedgerChange
 from domain.model import StockEvent
 from feed.tail import LedgerTail
 from ops.metrics import RELAY_LEADER, SINK_LAG_EVENTS, SINK_LAG_SECONDS
-from store import leases
+from store import leadership, leases
 from store.errors import log_failure
 
 log = logging.getLogger("feed.relay")
@@ -32,10 +32,6 @@ class RelayHandler(Protocol):
     ) -> Mapping[int, int]: ...
 
     async def close(self) -> None: ...
-
-
-class LeadLost(Exception):
-    pass
 
 
 class Relay:
@@ -96,40 +92,19 @@ class Relay:
 
     async def run(self) -> None:
         """Until cancelled: waits for the lock, leads while it holds it, and competes again."""
-        conn: asyncpg.Connection | None = None
-        waiting_logged = False
         notifier = asyncio.create_task(self._notify())
+        lease = leadership.Lease(key=leases.RELAY_LOCK, log=log, name="relay",
+                                 gauge=RELAY_LEADER, waiting="another instance leads",
+                                 retry=self.lock_retry, check_interval=self.check_interval)
         try:
-            while True:
-                try:
-                    if conn is None or conn.is_closed():
-                        conn = await self.connect()
-                    if await leases.try_lock(conn):
-                        waiting_logged = False
-                        await self._lead(conn)
-                    elif not waiting_logged:
-                        log.info("relay: another instance leads; trying every %gs",
-                                 self.lock_retry)
-                        waiting_logged = True
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not isinstance(exc, LeadLost):
-                        log_failure(log, exc, "relay: the lock")
-                    await leases.drop(conn)
-                    conn = None
-                await asyncio.sleep(self.lock_retry)
+            await leadership.lead(self.connect, lease, self._lead)
         finally:
             notifier.cancel()
             await asyncio.gather(notifier, return_exceptions=True)
-            await leases.drop(conn)
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
-        """Runs the tails until the lock is lost (LeadLost) or the task is cancelled."""
-        lost = asyncio.Event()
-
-        def closed(_: Any) -> None:
-            lost.set()
+        """Runs the tails and listens for the other instances' commits until cancelled (the
+        lock lost, store/leadership.py)."""
 
         def noticed(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
             self.wake(payload.split("\n"))
@@ -137,45 +112,25 @@ class Relay:
         tails = [LedgerTail(self.pool, h, sweep_interval=self.sweep_interval)
                  for h in self.handlers]
         tasks = [asyncio.create_task(tail.run()) for tail in tails]
-        conn.add_termination_listener(closed)
-        await conn.add_listener(leases.CHANNEL, noticed)
         self._tails = tails
-        RELAY_LEADER.set(1)
-        log.info("relay: leading; publishing to %s", ", ".join(h.name for h in self.handlers))
-        reason = "stopped"
         try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.check_interval):
-                        await lost.wait()
-                if lost.is_set():
-                    reason = "its database connection closed"
-                    raise LeadLost(reason)
-                try:
-                    async with asyncio.timeout(max(self.check_interval, 1.0)):
-                        still = await leases.held(conn)
-                except Exception as exc:
-                    reason = f"its database connection failed: {type(exc).__name__}"
-                    raise LeadLost(reason) from exc
-                if not still:
-                    reason = "the lock is no longer held"
-                    raise LeadLost(reason)
+            await conn.add_listener(leases.CHANNEL, noticed)
+            log.info("relay: leading; publishing to %s",
+                     ", ".join(h.name for h in self.handlers))
+            await asyncio.gather(*tasks)
         finally:
             self._tails = []
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            RELAY_LEADER.set(0)
             for handler in self.handlers:  # the lag is the new leader's to say (no stale figures)
                 SINK_LAG_EVENTS.remove(handler.name)
                 SINK_LAG_SECONDS.remove(handler.name)
             with contextlib.suppress(Exception):
-                conn.remove_termination_listener(closed)
                 if not conn.is_closed():
                     await conn.remove_listener(leases.CHANNEL, noticed)
             for handler in self.handlers:
                 await handler.close()
-            log.info("relay: no longer leading (%s)", reason)
 
 
 class RelaySink:
