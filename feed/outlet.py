@@ -1,6 +1,5 @@
-"""Where a Redis backend's listener puts what it reads (feed/backends.py, feed/shards.py):
-straight to the subscriber's callback once one is set, else into a queue for broadcaster's
-`next_published`."""
+"""Where a Redis backend's listener (feed/backends.py, feed/shards.py) puts what it reads: the
+subscriber's callback once one is set, else a queue for broadcaster's `next_published`."""
 
 from __future__ import annotations
 

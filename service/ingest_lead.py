@@ -1,6 +1,5 @@
-"""The ingester's leadership: one instance at a time holds INGEST_LOCK (store/leases.py) on a
-connection of its own and runs the consuming; a lost lock stops it at once (service/ingester.py,
-store/leadership.py)."""
+"""The ingester's leadership: one instance at a time holds INGEST_LOCK and runs the consuming
+(service/ingester.py); store/leadership.py is the lock loop, a lost lock stops it at once."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""One instance at a time: hold a session advisory lock (store/leases.py) on a connection of
-its own and run some work while it is held. A closed connection or a lock no longer held
-stops the work at once; the lock is tried again every `retry` seconds, so when the holder
-dies (its connection, and with it the lock, goes) another instance takes over within
-`retry` seconds. The relay (feed/relay.py) and the ingester (service/ingest_lead.py) lead
-this way."""
+"""One instance at a time runs some work while it holds a session advisory lock (store/leases.py)
+on a connection of its own: the relay (feed/relay.py) and the ingester (service/ingest_lead.py).
+
+A closed connection or a lock no longer held stops the work at once; the lock is tried again
+every `retry` seconds, so when the holder dies (its connection, and with it the lock, goes)
+another instance takes over within `retry` seconds."""
 
 from __future__ import annotations
 
