@@ -75,7 +75,7 @@ def _figures(body: bytes) -> tuple[object, ...]:
                   for lv in (levels or [])))
 
 
-async def _window(h: Harness, server: Server, query: str, codes: list[str],
+async def _window(h: Harness, server: Server, label: str, query: str, codes: list[str],
                   seen: dict[str, tuple[object, ...]]) -> Window:
     """Checks the server's answer for the first code against the other side's, then reads
     random SKUs from `read_clients` clients."""
@@ -89,8 +89,8 @@ async def _window(h: Harness, server: Server, query: str, codes: list[str],
         raise AssertionError(f"the two servers answer differently: {seen[codes[0]]} {figures}")
     payloads = [proto.encode(query, {"code": code}) for code in codes]
     rng = random.Random(13)
-    measured = h.measured(server)
-    ours = not isinstance(server, PostGraphile)
+    ours = not isinstance(server, PostGraphile)  # py-spy (--profile) samples Python only
+    measured = h.measured(server, f"peer-{label}" if ours else "")
     before = await read_model.read_counts(server.port) if ours else {}
     tally = await graphql_closed_loop(
         server.port, None, c.read_clients, 1.0, c.read_seconds,
@@ -116,14 +116,14 @@ async def _measure(h: Harness, setup: Install, url: str, label: str, codes: list
         peer = PostGraphile(setup, url, c.server_pool)
         try:
             await peer.start()
-            return await _window(h, peer, THEIRS, codes, seen)
+            return await _window(h, peer, label, THEIRS, codes, seen)
         finally:
             peer.stop()
     env = dict(VARIANTS)[label]
     async with h.server(url, "peer", env=env) as server:
         if env.get("READ_MODEL") == "on":
             await read_model.warm(h, server, c.many_skus)
-        return await _window(h, server, SKU, codes, seen)
+        return await _window(h, server, label, SKU, codes, seen)
 
 
 async def count_statements(h: Harness, setup: Install, url: str, codes: list[str]) -> None:
