@@ -66,13 +66,14 @@ def rounds(h: Harness) -> int:
 def _figures(body: bytes) -> tuple[object, ...]:
     """What both answers hold, in one shape: the SKU's figures and each level's."""
     data = orjson.loads(body)["data"]
-    sku = data.get("sku") or data["skusByCode"]
-    levels = sku["levels"] if "levels" in sku else sku["stockLevelsBySkuId"]["nodes"]
+    ours = "sku" in data
+    sku = data["sku"] if ours else data["skusByCode"]
+    levels = sku["levels"] if ours else sku["stockLevelsBySkuId"]["nodes"]
     return (sku["code"], sku["name"], int(sku["available"]), sku["status"],
-            int(sku.get("sequence") or sku["lastSequence"]),
+            int(sku["sequence"] if ours else sku["lastSequence"]),
             tuple((lv["onHand"], lv["reserved"], lv["available"], lv["version"],
-                   (lv.get("location") or lv["locationByLocationId"])["code"])
-                  for lv in (levels or [])))
+                   lv["location" if ours else "locationByLocationId"]["code"])
+                  for lv in levels))
 
 
 async def _window(h: Harness, server: Server, label: str, query: str, codes: list[str],
