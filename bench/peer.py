@@ -5,8 +5,9 @@ the raw asyncpg ceiling of bench/reads.py.
 Each round measures, in turn (the order reversed every other round, so that the machine's
 drift falls on both sides): the asyncpg loop, PostGraphile (bench/postgraphile.py, one Node
 process), and this server's normal path, compiled reads, and compiled reads from a warmed read
-model (READ_MODEL=on), the last also with one worker process. The two documents ask for the same figures in each server's own
-shape (BENCHMARKS.md shows both); their answers are compared before the first window."""
+model (READ_MODEL=on), the last also with one worker process. The two documents ask for the
+same figures in each server's own shape (BENCHMARKS.md shows both); their answers are compared
+before the first window."""
 
 from __future__ import annotations
 
