@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only hot,many,reads,fanout,caching,cluster,instances]
+"""`python -m bench [--quick] [--only hot,many,reads,fanout,caching,cluster,instances,peer]
 [--profile]`; see BENCHMARKS.md."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import resource
 import sys
 import time
 
-from bench import caching, cluster, fanout, instances, reads, report, reserve
+from bench import caching, cluster, fanout, instances, peer, reads, report, reserve
 from bench.config import Config, parse
 from bench.harness import Harness
 
@@ -53,6 +53,8 @@ async def main(config: Config) -> int:
                     await cluster.run(h)
                 elif scenario == "instances":
                     await instances.run(h)
+                elif scenario == "peer":
+                    await peer.run(h)
             except Exception as exc:  # report what ran; a failed scenario fails the command
                 failures.append(f"{scenario}: {exc!r}")
                 h.log(f"{scenario} FAILED: {exc!r}")

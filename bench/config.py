@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import psutil  # type: ignore[import-untyped]
 
 SCENARIOS = ("hot", "many", "reads", "fanout", "caching")
-EXTRA = ("cluster", "instances")  # run only when asked with --only (bench/cluster.py, ...)
+EXTRA = ("cluster", "instances", "peer")  # only when asked with --only (bench/cluster.py, ...)
 
 
 def _ints(raw: str) -> tuple[int, ...]:

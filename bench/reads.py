@@ -141,18 +141,18 @@ async def run(h: Harness) -> None:
         floor = await _ceiling(h, url, name, codes)
         for label, env in VARIANTS:
             h.log(f"reads: {name}, {c.read_clients} clients, {label}")
-            warm = not env
+            warm = env.get("READ_MODEL") == "on"
             tally, cpu, extra = await _server(h, url, name, query, codes, env, warm=warm)
             _row(h, name, label, tally, floor, cpu, extra, TARGETS[name] if warm else None)
         if name == "sku(code)":
             # every read a miss: a read model far smaller than the SKUs read (fills, evictions)
             label = "read model misses (READ_MODEL_SIZE=100)"
             tally, cpu, extra = await _server(h, url, name, query, codes,
-                                              {"READ_MODEL_SIZE": "100"})
+                                              {"READ_MODEL": "on", "READ_MODEL_SIZE": "100"})
             _row(h, name, label, tally, floor, cpu, extra, None)
             if c.one_worker_variant and c.workers != 1:
-                tally, cpu, extra = await _server(h, url, name, query, codes, {}, workers=1,
-                                                  warm=True)
+                tally, cpu, extra = await _server(h, url, name, query, codes,
+                                                  {"READ_MODEL": "on"}, workers=1, warm=True)
                 _row(h, name, "read model + compiled, 1 worker process", tally, floor, cpu,
                      extra, None)
     h.log("reads: read model staleness, two instances")
