@@ -8,6 +8,10 @@ classes: `operations`, `connection_init_timeout_task`, `on_request_accepted`,
 .variables/.operation_name`. Guarded by tests/api/test_relay.py, tests/api/test_subscriptions.py,
 tests/api/test_hostile.py and tests/integration/test_subscription_memory.py.
 
+schema/compiled_holds.py reads the graphql-core field's Strawberry definition under
+`extensions["strawberry-definition"]` and asks `has_exception_handlers`. Guarded by
+tests/unit/test_compiled_holds_input.py.
+
 resolvers/limits.py validates a cached document itself, as Strawberry's `_run_validation` would
 (`validate_document` on the graphql-core schema, `core_schema`), and relies on that step being
 skipped when an extension has set `pre_execution_errors` to a list. Guarded by
@@ -46,6 +50,7 @@ __all__ = [
     "OperationStreamClosed",
     "StrawberryGraphQLCoreExecutionContext",
     "core_schema",
+    "has_exception_handlers",
     "masked",
     "starlette_socket",
     "validate_document",
@@ -67,6 +72,14 @@ def core_schema(schema: object) -> GraphQLSchema:
     """The graphql-core schema a Strawberry schema wraps (its `_schema`)."""
     found: Any = schema
     return cast(GraphQLSchema, found._schema)
+
+
+def has_exception_handlers(schema: object) -> bool:
+    """Whether the schema converts resolver exceptions into results (0.341's
+    `schema_converter._exception_handler_specs`): schema/compiled_holds.py then leaves the
+    resolvers alone."""
+    found: Any = schema
+    return bool(found.schema_converter._exception_handler_specs)
 
 
 def describe_enum_values(cls: type, descriptions: dict[str, str]) -> None:

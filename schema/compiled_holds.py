@@ -40,7 +40,11 @@ from graphql.execution.collect_fields import collect_subfields
 from strawberry.permission import PermissionExtension
 from strawberry.types.base import StrawberryOptional
 
-from compat.strawberry import StrawberryGraphQLCoreExecutionContext, core_schema
+from compat.strawberry import (
+    StrawberryGraphQLCoreExecutionContext,
+    core_schema,
+    has_exception_handlers,
+)
 from ops.metrics import COMPILED_HOLDS
 from schema.compiled_plan import INT_MAX, INT_MIN, Fallback, Unsupported, directive_variables
 
@@ -116,6 +120,8 @@ def install(schema: strawberry.Schema) -> None:
     """The hold fields' resolvers, direct where `_direct` can stand in for Strawberry's."""
     mutation = core_schema(schema).mutation_type
     assert mutation is not None
+    if has_exception_handlers(schema):  # Strawberry's resolver would apply them
+        return
     for name in HOLD_FIELDS:
         graphql_field: GraphQLField = mutation.fields[name]
         field = (graphql_field.extensions or {}).get(BACKREF)
