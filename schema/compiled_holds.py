@@ -1,21 +1,16 @@
-"""Compiled holds: reserve, reserveLines, extendReservation, commitReservation and
-releaseReservation with less per-call machinery (schema/root.py installs it when
-COMPILED_HOLDS is on).
+"""Compiled holds, the resolvers: reserve, extendReservation, commitReservation and
+releaseReservation with less per-call machinery (schema/root.py installs them when
+COMPILED_HOLDS is on; their payloads render by schema/compiled_payloads.py).
 
-Two parts, each the normal path's own steps in fewer calls:
-- `install`: each hold field's resolver runs the field's own permission classes, builds its
-  input dataclass from graphql-core's coerced arguments (what Strawberry's convert_arguments
-  builds, without resolving annotations per call) and calls the field's own resolver. A
-  permission that answers False, or an input that is not plain scalars, goes to Strawberry's
-  own resolver. Errors are raised into graphql-core as before, so their bytes do not change.
-- `HoldPayloads.complete_value`: the payload is rendered from a plan of plain fields (no
-  resolver, no argument) instead of graphql-core's per-field completion; any other selection,
-  or a value the plan does not expect, is completed the normal way (completing changes
-  nothing, so that is always safe).
+Each hold field's resolver runs the field's own permission classes, builds its input dataclass
+from graphql-core's coerced arguments (what Strawberry's convert_arguments builds, without
+resolving annotations per call) and calls the field's own resolver. A permission that answers
+False, or an input that is not plain scalars (reserveLines'), goes to Strawberry's own
+resolver. Errors are raised into graphql-core as before, so their bytes do not change.
 
-Rate limits, cost limits, idempotency, logging, metrics and tracing sit outside both parts and
-run as before. tests/api/test_compiled_holds.py compares the bytes with the normal path's over
-every hold document shape the suite sends, and sees every refusal still refused.
+Rate limits, cost limits, idempotency, logging, metrics and tracing sit outside and run as
+before. tests/api/test_compiled_holds.py compares the bytes with the normal path's over every
+hold document shape the suite sends, and sees every refusal still refused.
 """
 
 from __future__ import annotations
@@ -25,33 +20,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import strawberry
-from graphql import (
-    GraphQLEnumType,
-    GraphQLField,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLResolveInfo,
-    GraphQLScalarType,
-    Undefined,
-)
-from graphql.execution.collect_fields import collect_subfields
+from graphql import GraphQLField, GraphQLResolveInfo
 from strawberry.permission import PermissionExtension
 from strawberry.types.base import StrawberryOptional
 
-from compat.strawberry import (
-    StrawberryGraphQLCoreExecutionContext,
-    core_schema,
-    has_exception_handlers,
-)
-from ops.metrics import COMPILED_HOLDS
-from schema.compiled_plan import INT_MAX, INT_MIN, Fallback, Unsupported, directive_variables
+from compat.strawberry import core_schema, has_exception_handlers
 
 HOLD_FIELDS = ("reserve", "reserveLines", "extendReservation", "commitReservation",
                "releaseReservation")
-PAYLOADS = frozenset({"ReservePayload", "ReserveLinesPayload", "ExtendReservationPayload",
-                      "CommitReservationPayload", "ReleaseReservationPayload"})
 BACKREF = "strawberry-definition"  # where Strawberry keeps a GraphQL type's definition
 _LEAVES = (str, int, bool, float, strawberry.ID)
 
@@ -130,136 +106,3 @@ def install(schema: strawberry.Schema) -> None:
         direct = _direct(field, graphql_field.resolve, schema.config)
         if direct is not None:
             graphql_field.resolve = direct
-
-
-Complete = Callable[[Any], Any]
-
-
-def _leaf(gql_type: GraphQLScalarType | GraphQLEnumType) -> Complete:
-    serialize = gql_type.serialize
-    fast: type | None = {"String": str, "ID": str, "Boolean": bool, "Int": int}.get(gql_type.name)
-
-    def leaf(value: Any) -> Any:
-        if value is None:
-            return None
-        if type(value) is fast and (fast is not int or INT_MIN <= value <= INT_MAX):  # type: ignore[operator]
-            return value
-        try:
-            found = serialize(value)
-        except Exception:
-            raise Fallback from None
-        if found is None or found is Undefined:
-            raise Fallback
-        return found
-
-    return leaf
-
-
-def _complete(executor: Any, gql_type: GraphQLOutputType, details: Any) -> Complete:
-    if isinstance(gql_type, GraphQLNonNull):
-        inner = _complete(executor, gql_type.of_type, details)
-
-        def non_null(value: Any) -> Any:
-            found = inner(value)
-            if found is None:
-                raise Fallback
-            return found
-
-        return non_null
-    if isinstance(gql_type, GraphQLList):
-        item = _complete(executor, gql_type.of_type, details)
-
-        def many(value: Any) -> Any:
-            if value is None:
-                return None
-            if not isinstance(value, list | tuple):
-                raise Fallback
-            return [item(one) for one in value]
-
-        return many
-    if isinstance(gql_type, GraphQLScalarType | GraphQLEnumType):
-        return _leaf(gql_type)
-    if isinstance(gql_type, GraphQLObjectType):
-        return _object(executor, gql_type, details)
-    raise Unsupported
-
-
-def _object(executor: Any, gql_type: GraphQLObjectType, details: Any) -> Complete:
-    definition = (gql_type.extensions or {}).get(BACKREF)
-    if definition is None:
-        raise Unsupported
-    cls = definition.origin
-    collected = collect_subfields(executor.schema, executor.fragments, executor.variable_values,
-                                  executor.operation, gql_type, details)
-    if collected.new_defer_usages or collected.forbidden_directive_instances:
-        raise Unsupported
-    fields: list[tuple[str, str | None, Any]] = []
-    for key, sub in collected.grouped_field_set.items():
-        node = sub[0].node
-        name = node.name.value
-        if name == "__typename":
-            fields.append((key, None, gql_type.name))
-            continue
-        graphql_field = gql_type.fields.get(name)
-        field = (graphql_field.extensions or {}).get(BACKREF) if graphql_field else None
-        if field is None or not field.is_basic_field or node.arguments or any(
-                d.defer_usage is not None or d.fragment_variable_values for d in sub):
-            raise Unsupported
-        assert graphql_field is not None
-        fields.append((key, field.python_name, _complete(executor, graphql_field.type, sub)))
-
-    def complete(value: Any) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, cls):
-            raise Fallback
-        return {key: complete if attribute is None else complete(getattr(value, attribute))
-                for key, attribute, complete in fields}
-
-    return complete
-
-
-class HoldPayloads(StrawberryGraphQLCoreExecutionContext):
-    """Renders a hold mutation's payload from a plan (the module's docstring)."""
-
-    hold_plans: dict[int, tuple[Any, tuple[str, ...], dict[Any, Complete | None]]] = {}
-
-    def _plan(self, return_type: GraphQLOutputType, details: Any) -> Complete | None:
-        node = details[0].node
-        plans = HoldPayloads.hold_plans
-        found = plans.get(id(node))
-        if found is None or found[0] is not node:
-            if len(plans) >= 512:
-                plans.pop(next(iter(plans)))
-            found = (node, directive_variables(self.operation, self.fragment_definitions), {})
-            plans[id(node)] = found
-        coerced = getattr(self.variable_values, "coerced", {})
-        try:
-            key = (id(self.operation), *(coerced.get(name) for name in found[1]))
-            hash(key)
-        except TypeError:
-            return None
-        if key not in found[2]:
-            try:
-                found[2][key] = _complete(self, return_type, details)
-            except Unsupported:
-                found[2][key] = None
-        return found[2][key]
-
-    def complete_value(self, return_type: GraphQLOutputType, field_details_list: Any,
-                       info: GraphQLResolveInfo[Any], path: Any, result: Any,
-                       position_context: Any) -> Any:
-        if (isinstance(return_type, GraphQLNonNull)
-                and info.parent_type is self.schema.mutation_type
-                and getattr(return_type.of_type, "name", None) in PAYLOADS):
-            plan = self._plan(return_type, field_details_list)
-            if plan is not None:
-                try:
-                    data = plan(result)
-                except Fallback:
-                    COMPILED_HOLDS.labels("fallback").inc()
-                else:
-                    COMPILED_HOLDS.labels("compiled").inc()
-                    return data
-        return super().complete_value(return_type, field_details_list, info, path, result,
-                                      position_context)

@@ -15,7 +15,7 @@ Compiled reads: CompiledReads answers the query operations schema/compiled.py ha
 without graphql-core's per-field execution, and everything else (and whatever the plan does
 not answer plainly) the normal way.
 
-Compiled holds: the hold mutations' payloads rendered from a plan (schema/compiled_holds.py).
+Compiled holds: the hold mutations' payloads rendered from a plan (schema/compiled_payloads.py).
 
 Handoff: a subscription resolver may yield a `resolvers.handoff.Handoff` when its transport can
 deliver the live events itself (web/websocket.py). It leaves execution as the result's `data`,
@@ -35,7 +35,7 @@ from compat.strawberry import StrawberryGraphQLCoreExecutionContext
 from ops.metrics import COMPILED_READS
 from resolvers.handoff import SHARED_RESULTS, Handoff
 from schema import compiled, compiled_plan
-from schema.compiled_holds import HoldPayloads
+from schema.compiled_payloads import HoldPayloads
 
 
 def _shape(executor: Any) -> tuple[Any, ...]:

@@ -1,6 +1,7 @@
-"""Compiled holds (schema/compiled_holds.py) answer every hold shape the suite sends with the
-normal path's bytes, and every refusal is still refused: two servers, COMPILED_HOLDS off and
-on, each on its own database set up alike, get the same requests in lockstep. Reservation ids
+"""Compiled holds (schema/compiled_holds.py, schema/compiled_payloads.py) answer every hold
+shape the suite sends with the normal path's bytes, and every refusal is still refused: two
+servers, COMPILED_HOLDS off and on, each on its own database set up alike, get the same
+requests in lockstep. Reservation ids
 and timestamps differ between two databases, so each side's are replaced by their order of
 appearance before the bytes are compared; every other byte must match."""
 
