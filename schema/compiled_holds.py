@@ -1,6 +1,5 @@
-"""Compiled holds, the resolvers: reserve, extendReservation, commitReservation and
-releaseReservation with less per-call machinery (schema/root.py installs them when
-COMPILED_HOLDS is on; their payloads render by schema/compiled_payloads.py).
+"""Compiled holds, the resolvers: the hold mutations with less per-call machinery (schema/root.py
+installs them with COMPILED_HOLDS on; schema/compiled_payloads.py renders their payloads).
 
 Each hold field's resolver runs the field's own permission classes, builds its input dataclass
 from graphql-core's coerced arguments (what Strawberry's convert_arguments builds, without

@@ -1,6 +1,7 @@
-"""Compiled holds, the payloads: a hold mutation's payload rendered from a plan of plain fields
-(no resolver, no argument) instead of graphql-core's per-field completion (schema/execution.py
-mixes HoldPayloads in when COMPILED_HOLDS is on; the resolvers are schema/compiled_holds.py's).
+"""Compiled holds, the payloads: rendered from a plan of plain fields instead of graphql-core's
+per-field completion (schema/execution.py mixes HoldPayloads in with COMPILED_HOLDS on).
+
+A plain field has no resolver and no argument; the resolvers are schema/compiled_holds.py's.
 
 Any other selection (a `location { ... }`, which has a resolver), or a value the plan does not
 expect, is completed the normal way: completing changes nothing, so that is always safe. The
