@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 import strawberry
 from strawberry.extensions import SchemaExtension, ValidationCache
 
+from compat.strawberry import cache_extension_hooks
 from ops.extension import OperationMetrics
 from ops.graphql_span import tracing_extensions
 from resolvers.permissions import CanRead
@@ -56,6 +57,7 @@ def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (), *, compiled_reads: bool = False,
     holds: bool = False,
 ) -> strawberry.Schema:
+    cache_extension_hooks()
     schema = InventorySchema(
         query=Query,
         mutation=Mutation,
