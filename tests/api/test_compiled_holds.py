@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY
 from domain.access import Scope
 from settings import Settings
 from store import keys
-from tests.api.conftest import SETUP, set_stock
+from tests.api.conftest import set_stock
 from tests.client import GraphQLClient
 from tests.conftest import ADMIN, TEMPLATE, RunningServer, _admin, _with_database
 from tests.ledger_checks import assert_consistent
@@ -39,6 +39,15 @@ HOLD = """mutation($i: ReserveInput!) { reserve(input: $i) { reservation { id } 
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TIME = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
 NOPE = "00000000-0000-4000-8000-000000000000"
+SETUP = [f"mutation {{ {field} {{ userErrors {{ code }} }} }}" for field in (
+    'upsertLocation(input: {code: "WH-A", name: "Warehouse A", kind: WAREHOUSE})',
+    'upsertLocation(input: {code: "ST-B", name: "Store B", kind: STORE})',
+    'upsertSku(input: {code: "SKU-1", name: "Widget", lowStockThreshold: 3})',
+    'upsertSku(input: {code: "SKU-2", name: "Gadget"})')]
+
+
+def reserve_shape() -> str:
+    return next(document for field, document in shapes() if field == "reserve")
 
 
 def shapes() -> list[tuple[str, str]]:
@@ -75,7 +84,8 @@ async def _side(settings: Settings, database_url: str, holds: bool) -> AsyncIter
             settings, database_url=database_url, compiled_holds=holds)) as server, \
             aiohttp.ClientSession() as session:
         client = GraphQLClient(server.graphql_url, session, ADMIN)
-        await client.data(SETUP)
+        for setup in SETUP:  # one field a request: within a low MAX_QUERY_COST too
+            await client.data(setup)
         await set_stock(client, "SKU-1", "WH-A", 100_000)
         await set_stock(client, "SKU-1", "ST-B", 5)
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
@@ -94,16 +104,22 @@ async def _side(settings: Settings, database_url: str, holds: bool) -> AsyncIter
 
 
 @pytest.fixture
-async def sides(settings: Settings, pg_url: str) -> AsyncIterator[tuple[Side, Side]]:
-    other = _with_database(pg_url, f"inv_test_{uuid.uuid4().hex[:12]}")
-    await _admin(pg_url, f"CREATE DATABASE {other.rsplit('/', 1)[1]} TEMPLATE {TEMPLATE}")
+async def other_database(pg_url: str) -> AsyncIterator[str]:
+    """A second database from the suite's template, for the compiled side."""
+    name = f"inv_test_{uuid.uuid4().hex[:12]}"
+    await _admin(pg_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
     try:
-        assert settings.database_url
-        async for normal in _side(settings, settings.database_url, False):
-            async for compiled in _side(settings, other, True):
-                yield normal, compiled
+        yield _with_database(pg_url, name)
     finally:
-        await _admin(pg_url, f"DROP DATABASE IF EXISTS {other.rsplit('/', 1)[1]} WITH (FORCE)")
+        await _admin(pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def sides(settings: Settings, other_database: str) -> AsyncIterator[tuple[Side, Side]]:
+    assert settings.database_url
+    async for normal in _side(settings, settings.database_url, False):
+        async for compiled in _side(settings, other_database, True):
+            yield normal, compiled
 
 
 async def _send(session: aiohttp.ClientSession, side: Side, document: str,
@@ -128,8 +144,12 @@ def _cases(field: str) -> list[tuple[dict[str, Any], str | None, bool]]:
         return [(ok, "admin", False), ({**ok, "quantity": 10**6}, "admin", False),
                 ({**ok, "quantity": 0}, "admin", False), ({**ok, "sku": "NOPE"}, "admin", False),
                 ({"sku": "SKU-1", "quantity": 1}, "admin", False), (ok, None, False),
-                (ok, "read", False), (ok, "store-b", False), ({**ok, "ttlSeconds": -5}, "admin",
-                                                              False)]
+                (ok, "read", False), (ok, "store-b", False),
+                ({**ok, "ttlSeconds": -5}, "admin", False),
+                # idempotency: the first result again, then the same key for another input
+                ({**ok, "idempotencyKey": "k-1"}, "admin", False),
+                ({**ok, "idempotencyKey": "k-1"}, "admin", False),
+                ({**ok, "idempotencyKey": "k-1", "quantity": 2}, "admin", False)]
     if field == "reserveLines":
         line = {"sku": "SKU-1", "quantity": 1, "location": "WH-A"}
         return [({"lines": [line]}, "admin", False),
@@ -159,6 +179,11 @@ async def _both(session: aiohttp.ClientSession, sides: tuple[Side, Side], docume
     return answers[0]
 
 
+def _requests() -> float:
+    return REGISTRY.get_sample_value("inventory_graphql_requests_total", {
+        "operation": "reserve", "type": "mutation", "outcome": "ok"}) or 0
+
+
 def _count(outcome: str) -> float:
     return REGISTRY.get_sample_value("inventory_compiled_holds_total", {"outcome": outcome}) or 0
 
@@ -173,12 +198,13 @@ async def test_every_hold_shape_has_the_normal_paths_bytes(sides: tuple[Side, Si
             for given, key, hold in _cases(field):
                 status, body = await _both(session, sides, document, given, key, hold)
                 for code in (b"UNAUTHENTICATED", b"FORBIDDEN", b"INSUFFICIENT_STOCK",
-                             b"INVALID_INPUT", b"NOT_FOUND", b"RESERVATION_NOT_ACTIVE"):
+                             b"INVALID_INPUT", b"NOT_FOUND", b"RESERVATION_NOT_ACTIVE",
+                             b"IDEMPOTENCY_KEY_REUSED"):
                     if code in body:
                         statuses[code.decode()] = statuses.get(code.decode(), 0) + 1
     # every refusal happened on both paths, and the compiled one answered many plainly
     assert {"UNAUTHENTICATED", "FORBIDDEN", "INSUFFICIENT_STOCK", "INVALID_INPUT",
-            "RESERVATION_NOT_ACTIVE"} <= statuses.keys(), statuses
+            "RESERVATION_NOT_ACTIVE", "IDEMPOTENCY_KEY_REUSED"} <= statuses.keys(), statuses
     assert _count("compiled") - compiled_before >= 100
     for side in sides:
         await assert_consistent(side.pool)
@@ -193,8 +219,8 @@ async def test_a_rate_limited_key_is_refused_on_the_compiled_path(
     async with aiohttp.ClientSession() as session:
         for side in sides:
             await _send(session, side, "{ __typename }", {}, "small")  # the key is looked up
-            answers = await asyncio.gather(*(_send(session, side, shapes()[0][1], given, "small")
-                                             for _ in range(10)))
+            answers = await asyncio.gather(*(_send(session, side, reserve_shape(), given,
+                                                   "small") for _ in range(10)))
             assert sum(status == 200 for status, _ in answers) <= 4
             refusals.append({answer for answer in answers if answer[0] == 429})
     assert len(refusals[1]) == 1 and refusals[1] == refusals[0]
@@ -205,7 +231,7 @@ async def test_concurrent_compiled_reserves_never_oversell(sides: tuple[Side, Si
     async with aiohttp.ClientSession() as session:
         client = GraphQLClient(compiled.server.graphql_url, session, ADMIN)
         await set_stock(client, "SKU-2", "WH-A", 20)
-        before = _count("compiled")
+        before, requests_before = _count("compiled"), _requests()
         answers = await asyncio.gather(*(client.data(
             """mutation($i: ReserveInput!) { reserve(input: $i) { reservation { id }
                level { available } userErrors { code } } }""",
@@ -216,4 +242,27 @@ async def test_concurrent_compiled_reserves_never_oversell(sides: tuple[Side, Si
     assert len(held) == 20 and len(refused) == 40
     assert sorted(a["reserve"]["level"]["available"] for a in held) == list(range(20))
     assert _count("compiled") - before == 60
+    # the operation's metrics (and its log line, from the same extension) as on the normal path
+    assert (_requests() - requests_before) >= 60
     await assert_consistent(compiled.pool)
+
+
+async def test_a_document_over_the_cost_limit_is_refused_on_the_compiled_path(
+        settings: Settings, other_database: str) -> None:
+    """A reserve selecting more objects than MAX_QUERY_COST allows: refused before it runs,
+    with the normal path's bytes, and nothing held."""
+    limited = dataclasses.replace(settings, max_query_cost=3)
+    document = """mutation($i: ReserveInput!) { reserve(input: $i) {
+      reservation { id } level { available } userErrors { code } } }"""  # costs 4
+    given = {"i": {"sku": "SKU-1", "quantity": 1, "location": "WH-A"}}
+    assert limited.database_url
+    answers = []
+    async with aiohttp.ClientSession() as session:
+        async for normal in _side(limited, limited.database_url, False):
+            async for compiled in _side(limited, other_database, True):
+                for side in (normal, compiled):
+                    answers.append(await _send(session, side, document, given, "admin"))
+                    async with side.pool.acquire() as conn:
+                        assert await conn.fetchval("SELECT count(*) FROM reservations") == 0
+    assert answers[1] == answers[0], answers
+    assert b"QUERY_TOO_COMPLEX" in answers[0][1] and b'"limit":"cost"' in answers[0][1], answers
