@@ -6,8 +6,8 @@ request is allocated in arrival order with the same location policy as a single 
 then ONE statement sets every touched level to its total (guarded), writes the reservations
 and hands out each SKU's sequence numbers (the SKU rows last and in id order, like every
 writer), and ONE INSERT writes the ledger with SKU-wide figures read under those locks: the
-same number of statements for one request or for 256 over 200 SKUs (with the lookups and the
-lock, four; BEGIN and COMMIT besides). The
+same number of statements for one request or for 256 over 200 SKUs (with the one that looks
+up the codes and locks the levels, three; BEGIN and COMMIT besides). The
 guard (available >= total) still holds in the database; the allocation only decides which
 request gets which units, under the row locks. A bundle's request is left out (its outcome is
 None): its holds span several SKUs' levels, which store.bundle_holds takes alone.
@@ -32,13 +32,28 @@ from domain.model import (
     available_quantity,
 )
 from domain.outcome import Outcome
-from store import lookups
 
-LOCK_LEVELS = """
-SELECT l.sku_id, l.location_id, lo.code AS location, l.on_hand, l.reserved, l.safety_stock,
-       l.version, l.incoming
-FROM stock_levels l JOIN locations lo ON lo.id = l.location_id
-WHERE l.sku_id = ANY($1::bigint[]) ORDER BY l.sku_id, l.location_id FOR UPDATE OF l
+# ONE statement for the batch's lookups and locks: its SKUs ('k': id and kind), its named
+# locations ('p') and the levels of its plain SKUs ('l'), locked in (sku, location) order.
+LOOK_UP_AND_LOCK = """
+WITH kinds AS MATERIALIZED (
+  SELECT code, id, is_bundle FROM skus WHERE code = ANY($1::text[])
+), locked AS (
+  SELECT l.sku_id, l.location_id, lo.code AS location, l.on_hand, l.reserved, l.safety_stock,
+         l.version, l.incoming
+  FROM stock_levels l JOIN locations lo ON lo.id = l.location_id
+  WHERE l.sku_id IN (SELECT id FROM kinds WHERE NOT is_bundle)
+  ORDER BY l.sku_id, l.location_id FOR UPDATE OF l
+)
+SELECT 'k' AS part, code, id, is_bundle, NULL::bigint AS location_id, NULL::text AS location,
+       NULL::int AS on_hand, NULL::int AS reserved, NULL::int AS safety_stock,
+       NULL::bigint AS version, NULL::int AS incoming FROM kinds
+UNION ALL
+SELECT 'p', code, id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM locations WHERE code = ANY($2::text[])
+UNION ALL
+SELECT 'l', NULL, sku_id, NULL, location_id, location, on_hand, reserved, safety_stock, version,
+       incoming FROM locked
 """
 # The SKU rows last and in id order, like every other writer (see store/ledger.py); also used
 # by store/bulk_levels.py. WRITE_HOLDS takes the numbers the same way.
@@ -50,7 +65,7 @@ WHERE s.id = locked.id
 RETURNING s.id, s.code, s.last_sequence
 """
 # ONE statement for the batch's writes before its ledger: the guarded level totals (their rows
-# locked by LOCK_LEVELS already), the reservations, and the SKUs' sequence numbers (the SKU
+# locked by LOOK_UP_AND_LOCK already), the reservations, and the SKUs' sequence numbers (the SKU
 # rows locked last and in id order, like every other writer, see store/ledger.py). Its rows:
 # 't' per level updated, 'r' per reservation, 's' per SKU.
 WRITE_HOLDS = """
@@ -87,7 +102,7 @@ SELECT 's', NULL, NULL, NULL, id, code, last_sequence FROM heads
 """
 # A separate statement from WRITE_HOLDS, as in store/ledger.py: its snapshot is taken after
 # every SKU lock was granted, so the SKU totals count each change sequenced before the batch,
-# even at a level created after LOCK_LEVELS ran. The totals hold all of the batch's holds; each
+# even at a level created after LOOK_UP_AND_LOCK ran. The totals hold all of the batch's holds; each
 # entry takes back what the SKU's later ones reserved and gives back the availability they used.
 INSERT_EVENTS = """
 INSERT INTO stock_events (
@@ -162,8 +177,10 @@ async def hold_many(
     allocated in arrival order exactly as single reserves arriving in that order would be.
     None for a bundle's request: not held here, nothing changed for it."""
     outcomes: list[Outcome] = [Outcome() for _ in requests]
-    named = [r.location for _, r in requests if r.location]
-    kinds, known = await lookups.kinds_and_locations(conn, [sku for sku, _ in requests], named)
+    named = {r.location for _, r in requests if r.location}
+    rows = await conn.fetch(LOOK_UP_AND_LOCK, list({sku for sku, _ in requests}), list(named))
+    kinds = {r["code"]: (r["id"], r["is_bundle"]) for r in rows if r["part"] == "k"}
+    known = {r["code"]: r["id"] for r in rows if r["part"] == "p"}
     sku_ids = {code: sku_id for code, (sku_id, is_bundle) in kinds.items() if not is_bundle}
     bundles = kinds.keys() - sku_ids.keys()
     by_sku: dict[int, list[int]] = {}
@@ -178,20 +195,21 @@ async def hold_many(
         else:
             by_sku.setdefault(sku_ids[sku], []).append(index)
     if by_sku:
-        await _hold(conn, requests, by_sku, outcomes)
+        await _hold(conn, requests, by_sku, [r for r in rows if r["part"] == "l"], outcomes)
     return [None if sku in bundles else outcome
             for (sku, _), outcome in zip(requests, outcomes, strict=True)]
 
 
 async def _hold(
     conn: asyncpg.Connection, requests: Sequence[tuple[str, HoldRequest]],
-    by_sku: dict[int, list[int]], outcomes: list[Outcome],
+    by_sku: dict[int, list[int]], locked: list[asyncpg.Record], outcomes: list[Outcome],
 ) -> None:
     levels: dict[int, list[_Level]] = {sku_id: [] for sku_id in by_sku}
-    for r in await conn.fetch(LOCK_LEVELS, sorted(by_sku)):
-        levels[r["sku_id"]].append(_Level(
-            r["location_id"], r["location"], r["on_hand"], r["reserved"], r["safety_stock"],
-            r["version"], r["incoming"]))
+    for r in locked:
+        if r["id"] in levels:
+            levels[r["id"]].append(_Level(
+                r["location_id"], r["location"], r["on_hand"], r["reserved"],
+                r["safety_stock"], r["version"], r["incoming"]))
     held: dict[int, list[_Held]] = {}
     for sku_id, indexes in by_sku.items():
         mine = levels[sku_id]

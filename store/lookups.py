@@ -1,5 +1,5 @@
 """Codes to ids (SKU, location), NotFound naming the argument at fault; used by the writers in
-store/ (reservations, carts, levels, incoming, hold_batch)."""
+store/ (reservations, carts, levels, incoming)."""
 
 from __future__ import annotations
 
@@ -60,18 +60,3 @@ async def ids_by_code(
         f"SELECT code, id FROM {table} WHERE code = ANY($1::text[])", list(set(codes))
     )
     return {r["code"]: r["id"] for r in records}
-
-
-async def kinds_and_locations(
-    conn: asyncpg.Connection, skus: Sequence[str], locations: Sequence[str]
-) -> tuple[dict[str, tuple[int, bool]], dict[str, int]]:
-    """sku_kinds and the locations' ids_by_code in one round trip."""
-    if not locations:
-        return await sku_kinds(conn, skus), {}
-    records = await conn.fetch(
-        """SELECT true AS sku, code, id, is_bundle FROM skus WHERE code = ANY($1::text[])
-           UNION ALL
-           SELECT false, code, id, false FROM locations WHERE code = ANY($2::text[])""",
-        list(set(skus)), list(set(locations)))
-    return ({r["code"]: (r["id"], r["is_bundle"]) for r in records if r["sku"]},
-            {r["code"]: r["id"] for r in records if not r["sku"]})
