@@ -42,7 +42,7 @@ WITH kinds AS MATERIALIZED (
   SELECT l.sku_id, l.location_id, lo.code AS location, l.on_hand, l.reserved, l.safety_stock,
          l.version, l.incoming
   FROM stock_levels l JOIN locations lo ON lo.id = l.location_id
-  WHERE l.sku_id IN (SELECT id FROM kinds WHERE NOT is_bundle)
+  WHERE l.sku_id = ANY(ARRAY(SELECT id FROM kinds WHERE NOT is_bundle))  -- by the index
   ORDER BY l.sku_id, l.location_id FOR UPDATE OF l
 )
 SELECT 'k' AS part, code, id, is_bundle, NULL::bigint AS location_id, NULL::text AS location,
