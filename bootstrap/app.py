@@ -90,7 +90,8 @@ def graphql_view(
             max_tokens=settings.max_tokens, introspection=settings.introspection,
             costs=CostLimits(settings.max_query_cost, settings.max_query_cost_anonymous,
                              settings.cost_levels_per_sku),
-        ), compiled_reads=settings.compiled_reads),
+        ), compiled_reads=settings.compiled_reads,
+           holds=settings.compiled_holds),
         keep_alive=True,
         # a page on another origin (a shop's product page) may open a WebSocket when its origin
         # is in CORS_ORIGINS, as its HTTP requests may; others are refused at the handshake

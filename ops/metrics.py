@@ -77,6 +77,10 @@ COMPILED_READS = Counter(
     "inventory_compiled_reads", "Query operations a compiled plan answered, or handed back "
     "to the normal path (fallback)", ["outcome"]
 )
+COMPILED_HOLDS = Counter(
+    "inventory_compiled_holds", "Hold mutation payloads rendered from a plan (compiled), or "
+    "handed back to graphql-core's completion (fallback)", ["outcome"]
+)
 DELIVERED = Counter("inventory_events_delivered", "Events handed to local subscribers")
 SINK_LAG_EVENTS = Gauge(
     "inventory_sink_lag_events",

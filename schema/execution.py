@@ -15,6 +15,8 @@ Compiled reads: CompiledReads answers the query operations schema/compiled.py ha
 without graphql-core's per-field execution, and everything else (and whatever the plan does
 not answer plainly) the normal way.
 
+Compiled holds: the hold mutations' payloads rendered from a plan (schema/compiled_payloads.py).
+
 Handoff: a subscription resolver may yield a `resolvers.handoff.Handoff` when its transport can
 deliver the live events itself (web/websocket.py). It leaves execution as the result's `data`,
 carrying the subscription's executor, with which the transport then executes each event.
@@ -33,6 +35,7 @@ from compat.strawberry import StrawberryGraphQLCoreExecutionContext
 from ops.metrics import COMPILED_READS
 from resolvers.handoff import SHARED_RESULTS, Handoff
 from schema import compiled, compiled_plan
+from schema.compiled_payloads import HoldPayloads
 
 
 def _shape(executor: Any) -> tuple[Any, ...]:
@@ -103,3 +106,18 @@ class CompiledReads(PerEventMemoExecutionContext):
             return data
         result = normal()
         return await result if self.is_awaitable(result) else result
+
+
+class CompiledHolds(HoldPayloads, PerEventMemoExecutionContext):
+    pass
+
+
+class CompiledReadsAndHolds(HoldPayloads, CompiledReads):
+    pass
+
+
+def execution_context(*, reads: bool, holds: bool) -> type[PerEventMemoExecutionContext]:
+    """The execution context for the compiled paths that are on."""
+    if holds:
+        return CompiledReadsAndHolds if reads else CompiledHolds
+    return CompiledReads if reads else PerEventMemoExecutionContext

@@ -8,14 +8,16 @@ from collections.abc import Callable, Iterator, Sequence
 import strawberry
 from strawberry.extensions import SchemaExtension, ValidationCache
 
+from compat.strawberry import cache_extension_hooks
 from ops.extension import OperationMetrics
 from ops.graphql_span import tracing_extensions
 from resolvers.permissions import CanRead
 from resolvers.routing import ReadRouting
+from schema import compiled_holds
 from schema import subscriptions as bound
 from schema.errors import InventorySchema, MaskUnexpectedErrors
 from schema.events import StockEvent
-from schema.execution import CompiledReads, PerEventMemoExecutionContext
+from schema.execution import execution_context
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import Sku
@@ -53,13 +55,14 @@ class CachedValidation(ValidationCache):
 
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (), *, compiled_reads: bool = False,
+    holds: bool = False,
 ) -> strawberry.Schema:
-    return InventorySchema(
+    cache_extension_hooks()
+    schema = InventorySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=(
-            CompiledReads if compiled_reads else PerEventMemoExecutionContext),
+        execution_context_class=execution_context(reads=compiled_reads, holds=holds),
         extensions=[
             # the limits first: they set the parser's token limit, refuse oversized documents
             # and cache parsing and validation (resolvers.limits.DocumentCache); without them
@@ -71,3 +74,6 @@ def build_schema(
             *tracing_extensions(),
         ],
     )
+    if holds:
+        compiled_holds.install(schema)
+    return schema

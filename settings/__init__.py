@@ -88,6 +88,8 @@ class Settings:
     read_model_size: int = 10000
     # schema/compiled.py: the plain sku/skusByCode reads without per-field execution
     compiled_reads: bool = True
+    # schema/compiled_holds.py: the hold mutations' resolvers and payloads with less machinery
+    compiled_holds: bool = True
     ws_ping_interval: float = 45.0
     # resolvers/cost.py: the static cost of a document, refused past these (0 = unlimited)
     max_query_cost: int = 20000
@@ -162,6 +164,7 @@ class Settings:
             read_model=flag(env, "READ_MODEL", False),
             read_model_size=integer(env, "READ_MODEL_SIZE", 10000),
             compiled_reads=flag(env, "COMPILED_READS", True),
+            compiled_holds=flag(env, "COMPILED_HOLDS", True),
             ws_ping_interval=float(integer(env, "WS_PING_INTERVAL_SECONDS", 45)),
             migrate_on_start=flag(env, "MIGRATE_ON_START", True),
             admin_api_key=env.get("ADMIN_API_KEY") or None,

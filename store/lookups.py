@@ -1,5 +1,5 @@
 """Codes to ids (SKU, location), NotFound naming the argument at fault; used by the writers in
-store/ (reservations, carts, levels, incoming, hold_batch)."""
+store/ (reservations, carts, levels, incoming)."""
 
 from __future__ import annotations
 
