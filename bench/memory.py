@@ -38,7 +38,7 @@ async def main(port, n, start):
     hub = Hub()
     await subscribe_many(port, [f"B{(i % 500) + 1:05d}" for i in range(start, start + n)],
                          hub, deflate=True)
-    print(f"ready {hub.ready} failed {hub.failed}", flush=True)
+    print(f"ready {hub.ready} failed {hub.failed} {hub.errors[:1]}", flush=True)
     await asyncio.sleep(3600)
 asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
 """
@@ -72,7 +72,8 @@ async def _database() -> str:
 async def main(n: int) -> None:
     url = await _database()
     settings = Settings(database_url=url, redis_url=REDIS_URL, feed_prefix="bench-memory",
-                        max_connections_per_key=1_000_000, rate_limit_anonymous=0)
+                        max_connections_per_key=1_000_000, rate_limit_anonymous=0,
+                        max_anonymous_feeds_per_address=1_000_000)
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning",
                             ws_per_message_deflate=False, ws=LeanWebSocketProtocol)
     server = uvicorn.Server(config)
