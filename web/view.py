@@ -86,11 +86,16 @@ class InventoryGraphQL(GraphQLOverHTTP[Context, None]):
                 headers.update((k.decode(), v.decode()) for k, v in early.caching.headers())
                 await Response(status_code=304, headers=headers)(scope, receive, send)
             return
+        await self.socket(scope, receive, send)
+
+    async def socket(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        """A WebSocket, as Strawberry's ASGI view runs it but two frames shallower (each
+        kept for the socket's lifetime); web/fast_path.py calls it directly."""
         WEBSOCKETS.inc()
         held: list[tuple[Gatekeeper, Feed | None]] = []
         scope[FEEDS] = held
         try:
-            await super().__call__(scope, receive, send)
+            await self.run(WebSocket(scope, receive=receive, send=send))
         finally:
             WEBSOCKETS.dec()
             for gatekeeper, feed in held:
