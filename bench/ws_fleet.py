@@ -1,8 +1,10 @@
-"""Subscribers spread over generator processes (bench/fanout.py): one process holds at most
-`per_process` sockets, since each is an open file and the hard limit here is 20,000
-(`ulimit -Hn`). The first `per_process` run in this process, as before; the rest in child
-processes (`python -m bench.ws_fleet`), driven by JSON lines on their stdin and answering one
-JSON line each on stdout: subscribe, record, count, stop (the deliveries recorded)."""
+"""The fan-out's subscribers spread over generator processes, at most `per_process` sockets
+each; bench/fanout.py drives it.
+
+Each socket is an open file and the hard limit here is 20,000 (`ulimit -Hn`). The first
+`per_process` run in this process, as before; the rest in child processes (`python -m
+bench.ws_fleet`), driven by JSON lines on their stdin and answering one JSON line each on
+stdout: subscribe, record, count, stop (the deliveries recorded)."""
 
 from __future__ import annotations
 
