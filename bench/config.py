@@ -37,6 +37,7 @@ class Config:
     changes_per_second: int = 200
     low_rate: int = 20
     ws_deflate: bool = True
+    ws_per_process: int = 10_000  # subscriber sockets per generator process (bench/ws_fleet.py)
     deflate_off_variant: bool = False
     workers: int = 2
     one_worker_variant: bool = True
@@ -105,6 +106,7 @@ def parse(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -
         changes_per_second=int(env.get("BENCH_CHANGES_PER_SECOND") or 200),
         low_rate=int(env.get("BENCH_LOW_RATE") or 20),
         ws_deflate=(env.get("BENCH_WS_DEFLATE") or "1") not in ("0", "false", "no"),
+        ws_per_process=int(env.get("BENCH_WS_PER_PROCESS") or 10_000),
         deflate_off_variant=(env.get("BENCH_DEFLATE_OFF_VARIANT") or "0")
         not in ("0", "false", "no"),
         workers=int(env.get("BENCH_WORKERS") or psutil.cpu_count() or 1),

@@ -22,7 +22,8 @@ from bench.load import fixed_rate
 from bench.measure import latency_ms
 from bench.pg import sku_code
 from bench.serverproc import Server
-from bench.ws import Hub, Subscriber, subscribe_many
+from bench.ws import Hub
+from bench.ws_fleet import Fleet, open_files_to_hard_limit
 
 RESERVE = """mutation Reserve($sku: String!) {
   reserve(input: {sku: $sku, quantity: 1}) { reservation { id } userErrors { code } } }"""
@@ -40,7 +41,7 @@ async def _settle(server: Server, seconds: float = 2.0) -> int:
     return server.rss()
 
 
-async def _changes(h: Harness, server: Server, hub: Hub,
+async def _changes(h: Harness, server: Server, fleet: Fleet,
                    watchers: collections.Counter[str], label: str,
                    rate: float, seconds: float) -> dict[str, object]:
     """Commit changes at `rate` for `seconds`; deliveries of changes committed in the window
@@ -67,10 +68,8 @@ async def _changes(h: Harness, server: Server, hub: Hub,
 
     stop = asyncio.Event()
     measured = h.measured(server, label)
-    hub.recording = True
-    hub.delivered = 0
-    hub.commit_to_client.clear()
-    hub.arrivals.clear()
+    hub = fleet.hub
+    await fleet.record()
     measured.start()
     probe = asyncio.create_task(redisprobe.probe(
         c.redis_url, f"bench-{c.run_id}-probe", rate, stop))
@@ -79,15 +78,15 @@ async def _changes(h: Harness, server: Server, hub: Hub,
     stop.set()
     tally = await senders
     cpu = await measured.stop()
-    in_window = hub.delivered
+    in_window = await fleet.delivered()
     # Drain: events committed in the window that are still on their way (a backlog, not a
     # loss) are counted for completeness until nothing arrives for a second (at most 30 s).
     for _ in range(30):
-        before = hub.delivered
+        before = await fleet.delivered()
         await asyncio.sleep(1.0)
-        if hub.delivered == before:
+        if await fleet.delivered() == before:
             break
-    hub.recording = False
+    await fleet.stop()
     raw = await probe
     for client in client_pool:
         client.close()
@@ -116,8 +115,9 @@ async def _one_server(h: Harness, template: str, variant: str, sizes: tuple[int,
     c = h.config
     url = await h.dbs.fresh(f"fanout{variant.replace('-', '_')}", template)
     skus = [sku_code(n) for n in range(1, c.fanout_skus + 1)]
-    hub = Hub()
-    subscribers: list[Subscriber] = []
+    # as admin: the RESERVED events then carry the reservation id to match sends by
+    fleet = Fleet(Hub(), c.ws_deflate, c.admin_key, c.ws_per_process)
+    subscribed = 0
     watchers: collections.Counter[str] = collections.Counter()
     async with h.server(url, f"fanout{variant}", extra_args) as server:
         warm = GraphQLClient(server.port, c.admin_key)
@@ -126,24 +126,24 @@ async def _one_server(h: Harness, template: str, variant: str, sizes: tuple[int,
         warm.close()
         rss0 = await _settle(server)
         for size in sizes:
-            wanted = [skus[i % len(skus)] for i in range(len(subscribers), size)]
+            wanted = [skus[i % len(skus)] for i in range(subscribed, size)]
             h.log(f"fan-out{variant}: connecting {len(wanted)} more subscribers (to {size})")
             t0 = time.perf_counter()
-            # as admin: the RESERVED events then carry the reservation id to match sends by
-            subscribers += await subscribe_many(server.port, wanted, hub, c.ws_deflate,
-                                                token=c.admin_key)
+            await fleet.subscribe(server.port, wanted)
             connect_s = time.perf_counter() - t0
+            subscribed = size
             watchers.update(wanted)
-            if hub.failed:
-                raise RuntimeError(f"{hub.failed} subscribers failed: {hub.errors}")
+            if fleet.failed:
+                raise RuntimeError(f"{fleet.failed} subscribers failed: {fleet.errors[:5]}")
             gc.collect()
             rss = await _settle(server)
             per_kb = (rss - rss0) / size / 1024
             h.log(f"fan-out{variant}: {size} subscribers, {c.changes_per_second} changes/s")
             label = f"fanout{variant}-{size}" if size == c.main_subscribers else ""
-            found = await _changes(h, server, hub, watchers, label, c.changes_per_second,
+            found = await _changes(h, server, fleet, watchers, label, c.changes_per_second,
                                    c.seconds)
-            found.update(subscribers=size, connect_s=round(connect_s, 1),
+            found.update(subscribers=size, generator_processes=fleet.processes,
+                         connect_s=round(connect_s, 1),
                          subscribers_per_s=round(len(wanted) / connect_s, 1),
                          rss_idle_mb=round(rss / 2**20, 1), rss_base_mb=round(rss0 / 2**20, 1),
                          rss_per_subscriber_kb=round(per_kb, 1))
@@ -153,12 +153,11 @@ async def _one_server(h: Harness, template: str, variant: str, sizes: tuple[int,
                 # The same pipeline below saturation: what a commit costs to reach clients
                 # when the server is not queueing mutations.
                 h.log(f"fan-out: {size} subscribers, {c.low_rate} changes/s")
-                low = await _changes(h, server, hub, watchers, "", c.low_rate,
+                low = await _changes(h, server, fleet, watchers, "", c.low_rate,
                                      max(5.0, c.seconds / 2))
                 h.details[f"fanout_{size}_at_{c.low_rate}_per_s"] = low
                 _latency_row(h, f"fan-out at {c.low_rate:g} changes/s", size, low, False)
-        for sub in subscribers:
-            sub.close()
+        await fleet.close()
 
 
 def _latency_row(h: Harness, label: str, size: int, found: dict[str, object],
@@ -221,6 +220,7 @@ def _rows(h: Harness, variant: str, size: int, found: dict[str, object], per_kb:
 
 async def run(h: Harness) -> None:
     c = h.config
+    open_files_to_hard_limit()
     template = await h.dbs.template("fanout", c.fanout_skus, 1_000_000)
     await _one_server(h, template, "", c.fanout_subscribers, ())
     if c.deflate_off_variant and c.ws_deflate:

@@ -1,11 +1,12 @@
 """Where an idle subscriber's memory goes: `python -m bench.memory [N]` (default 1,000).
 
 Serves the app in this process, as `serve` configures uvicorn (no permessage-deflate,
-web/ws_protocol.py), against a fresh `bench_memory` database of 500 SKUs; opens 100 warm-up
-and then N graphql-transport-ws subscribers (bench/ws.py) from a child process; and prints the
-tracemalloc growth per subscriber, grouped by the innermost frame in a known package (ours,
-Strawberry, uvicorn, websockets, graphql-core, ...) and by allocating line, plus the tasks per
-subscriber. tracemalloc roughly doubles RSS; the bench's RSS figure is the one to compare.
+web/ws_protocol.py, or BENCH_MEMORY_WS=websockets-sansio|wsproto: uvicorn's own), against a
+fresh `bench_memory` database of 500 SKUs; opens 100 warm-up and then N graphql-transport-ws
+subscribers (bench/ws.py) from a child process; and prints the tracemalloc growth per
+subscriber, grouped by the innermost frame in a known package (ours, Strawberry, uvicorn,
+websockets, graphql-core, ...) and by allocating line, plus the tasks per subscriber.
+tracemalloc roughly doubles RSS; the bench's RSS figure is the one to compare.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def main(port, n, start):
     hub = Hub()
     await subscribe_many(port, [f"B{(i % 500) + 1:05d}" for i in range(start, start + n)],
                          hub, deflate=True)
-    print(f"ready {hub.ready} failed {hub.failed}", flush=True)
+    print(f"ready {hub.ready} failed {hub.failed} {hub.errors[:1]}", flush=True)
     await asyncio.sleep(3600)
 asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))
 """
@@ -72,9 +73,15 @@ async def _database() -> str:
 async def main(n: int) -> None:
     url = await _database()
     settings = Settings(database_url=url, redis_url=REDIS_URL, feed_prefix="bench-memory",
-                        max_connections_per_key=1_000_000, rate_limit_anonymous=0)
+                        max_connections_per_key=1_000_000, rate_limit_anonymous=0,
+                        max_anonymous_feeds_per_address=1_000_000)
+    # BENCH_MEMORY_WS: `serve`'s protocol (lean, the default) or one of uvicorn's by name
+    # ("websockets-sansio", "wsproto" if installed), to compare them
+    ws = os.environ.get("BENCH_MEMORY_WS") or "lean"
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning",
-                            ws_per_message_deflate=False, ws=LeanWebSocketProtocol)
+                            ws_per_message_deflate=False,
+                            ws=LeanWebSocketProtocol if ws == "lean" else ws)  # type: ignore[arg-type]
+    print("WebSocket protocol:", ws)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:

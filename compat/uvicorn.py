@@ -10,7 +10,10 @@ runs with this protocol).
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio.coroutines
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -18,8 +21,20 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 # HttpToolsProtocol (the class `--http httptools` names): web/http_protocol.py overrides its
 # parser callbacks (connection_made, on_message_begin, on_url, on_header, on_headers_complete,
 # connection_lost) and uses its `loop` and `transport`; guarded by tests/api/test_slow_clients.py.
-__all__ = ["HttpToolsProtocol", "WebSocketsSansIOProtocol", "forget_request", "forget_response",
-           "replace_queues"]
+__all__ = ["HttpToolsProtocol", "WebSocketsSansIOProtocol", "asgi3", "forget_request",
+           "forget_response", "replace_queues"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def asgi3(call: F) -> F:
+    """Marks a plain `__call__` that returns the inner app's awaitable as a coroutine
+    function: uvicorn's `interface="auto"` takes an app whose `__call__` is not one for ASGI 2
+    (asyncio.iscoroutinefunction before Python 3.14, inspect's after; both read the marker).
+    Guarded by every test that serves the app (tests/conftest.py's RunningServer)."""
+    if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12+
+        call = inspect.markcoroutinefunction(call)
+    call._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+    return call
 
 
 def replace_queues(protocol: WebSocketsSansIOProtocol, queue: Any, writable: Any) -> None:

@@ -54,6 +54,13 @@ class Watch:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def covered_after(self, last: int) -> int:
+        """The sequence after which this watch holds or will get every event of a stream
+        (feed/stream.py, contiguous) whose last delivery is `last`; 0 if it dropped some."""
+        if self.dropped or self.overflowed:
+            return 0
+        return self._events[0].sequence - 1 if self._events else last
+
     def take(self) -> list[StockEvent]:
         """What is buffered, emptying the buffer."""
         events, self._events = self._events, []
@@ -74,17 +81,20 @@ class Watch:
 
 @dataclass(slots=True)
 class Follow:
-    """A registered watch, the SKU as it was when it registered, and the last sequence seen."""
+    """A registered watch, the SKU as it was when it registered, the last sequence seen, and
+    the sequence after which the watch gets every event (Watch.covered_after)."""
 
     pool: asyncpg.Pool
     watch: Watch
     sku: str
     snapshot: Sku | None
     last: int
+    covered: int = 0
 
     async def replay(self) -> AsyncIterator[StockEvent]:
-        """Every event after `last` that the ledger holds now."""
-        while True:
+        """Every event after `last` that the ledger holds now and the watch will not get (a
+        new subscriber's replay from its snapshot reads nothing)."""
+        while self.last < self.covered:
             async with self.pool.acquire() as conn:
                 replay = await ledger.events_after(conn, self.sku, self.last, PAGE)
             for event in replay:

@@ -12,13 +12,14 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 
-from domain.model import StockEvent
+from domain.model import Sku, StockEvent
 from feed.audience import Audience, Member, Render
 from feed.backends import FeedUnavailable
 from feed.follower import FeedOverflow, Follow, Watch
 from feed.outbox import BackboneSink, Outbox, Sink
 from feed.render_cache import RenderCache
 from feed.stream import Kept, SkuStream, sweep
+from ops.metrics import READ_MODEL_READS
 from store import catalog
 
 log = logging.getLogger(__name__)
@@ -148,12 +149,33 @@ class StockFeed:
     async def follow(
         self, sku: str, after_sequence: int | None, *, coalesce: bool = False
     ) -> AsyncIterator[Follow]:
-        """Register first, then read the snapshot or replay: no gap, no duplicate."""
+        """Register first, then read the snapshot or replay: no gap, no duplicate.
+
+        The stream delivers contiguously, so the watch gets every event after `covered` (the
+        stream's last delivery before the watch's first): a replay from there on reads
+        nothing and is skipped. The snapshot comes from the read model when it holds the SKU
+        at exactly the stream's last delivery (so, at or after `covered`), else from SQL."""
         async with self.watch(sku, coalesce=coalesce) as watch:
-            async with self.pool.acquire() as conn:
-                snapshot = (await catalog.skus_by_code(conn, [sku])).get(sku)
+            stream = self.streams[sku]
+            covered = watch.covered_after(stream.last)
+            snapshot = self._kept_snapshot(stream)
+            if snapshot is None:
+                async with self.pool.acquire() as conn:
+                    snapshot = (await catalog.skus_by_code(conn, [sku])).get(sku)
+                if snapshot is not None and self.read_model is not None:
+                    self.read_model.want([snapshot])
             start = snapshot.sequence if after_sequence is None and snapshot else after_sequence
-            yield Follow(self.pool, watch, sku, snapshot, start or 0)
+            yield Follow(self.pool, watch, sku, snapshot, start or 0, covered)
+
+    def _kept_snapshot(self, stream: SkuStream) -> Sku | None:
+        if self.read_model is None:
+            return None
+        kept: Sku | None = self.read_model.sku(stream.sku)
+        if kept is None or kept.sequence != stream.last:
+            READ_MODEL_READS.labels("miss").inc()
+            return None
+        READ_MODEL_READS.labels("hit").inc()
+        return kept
 
     def relay(self, follow: Follow, key: Hashable, render: Callable[[], Render],
               member: Member) -> Audience:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -139,10 +140,17 @@ class GraphQLFastPath:
         self.timeout_seconds = timeout_seconds
         self.path = path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Not a coroutine itself: a socket on /graphql gets the view's coroutine, with no
+        frame of this layer kept alive for the socket's lifetime (BENCHMARKS.md). Of the
+        middleware stack only the request id applies to sockets; it is set in the socket's
+        own task (uvicorn runs one per connection), whose context ends with it."""
         if scope["type"] == "websocket" and scope["path"] == self.path:
-            await self._socket(scope, receive, send)
-            return
+            request_id.current.set(request_id.assign(scope))
+            return self.view.socket(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _eligible(scope, self.path)
         if headers is None:
             await self.app(scope, receive, send)
@@ -202,16 +210,6 @@ class GraphQLFastPath:
             (b"x-request-id", rid.encode()),
         ]})
         await send({"type": "http.response.body", "body": content})
-
-    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A WebSocket on /graphql goes straight to the view: of the middleware stack only the
-        request id applies to sockets, and every layer's frame would otherwise stay alive for
-        the socket's lifetime (BENCHMARKS.md)."""
-        token = request_id.current.set(request_id.assign(scope))
-        try:
-            await self.view(scope, receive, send)
-        finally:
-            request_id.current.reset(token)
 
     async def _answer(
         self, scope: Scope, headers: Headers, body: bytes

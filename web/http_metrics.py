@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from compat.uvicorn import asgi3
 from ops.metrics import HTTP_RESPONSES
 
 CLASSES = {digit: HTTP_RESPONSES.labels(f"{digit}xx") for digit in "12345"}
@@ -14,10 +17,14 @@ class ResponseCounter:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @asgi3
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """A socket gets the inner app's coroutine: no frame of this layer kept alive for it."""
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._counted(scope, receive, send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def counted(message: Message) -> None:

@@ -1,5 +1,7 @@
-"""uvicorn's sans-I/O WebSocket protocol with less kept per idle connection (a list-backed
-receive queue and back-pressure flag; the handshake dropped once accepted); `serve` uses it."""
+"""uvicorn's sans-I/O WebSocket protocol with less kept per idle connection; `serve` uses it.
+
+A list-backed receive queue and back-pressure flag; the handshake and its headers are dropped
+once accepted (BENCHMARKS.md, "Memory per idle subscriber")."""
 
 from __future__ import annotations
 
@@ -94,6 +96,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         forget_request(self)
+        # the parser generator's frame keeps the request to the end; its headers (~2 KB per
+        # socket) were copied into the ASGI scope and the response was built from them
+        event.headers.clear()
 
     async def send(self, message: Any) -> None:
         await super().send(message)

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 
 from feed.read_model import ReadModel
 from settings import Settings
@@ -212,3 +213,26 @@ async def test_a_consistent_read_skips_the_read_model(pair: Pair) -> None:
     assert plain["sku"]["name"] == "only in the read model"  # the hit the test planted
     hinted = await pair.b.data(name, {"c": "SKU-1", "p": True})
     assert hinted["sku"]["name"] == "Widget"  # PostgreSQL's
+
+
+async def test_a_subscribers_snapshot_comes_from_the_read_model(pair: Pair) -> None:
+    """B keeps SKU-1 at its stream's last delivery: a new subscriber's snapshot is that entry
+    (a read model hit, no SQL), and every later event follows it once, in order."""
+    await pair.filled()
+    await adjust(pair.a, 2)
+    model = model_of(pair.server_b)
+    expected = await pair.read(pair.a)
+    await until(lambda: (sku := model.sku("SKU-1")) is not None
+                and sku.sequence == expected["sku"]["sequence"])
+    hits = REGISTRY.get_sample_value("inventory_read_model_reads_total", {"outcome": "hit"})
+    async with Feed(pair.server_b.ws_url, EVENTS, {"sku": "SKU-1"}, PROTOCOLS[0]) as feed:
+        snapshot = (await feed.next())["stockEvents"]
+        after = REGISTRY.get_sample_value("inventory_read_model_reads_total", {"outcome": "hit"})
+        await adjust(pair.a, 3)
+        event = (await feed.next())["stockEvents"]
+    assert (after or 0) - (hits or 0) == 1
+    assert snapshot["kind"] == "SNAPSHOT"
+    assert snapshot["sequence"] == expected["sku"]["sequence"]
+    assert snapshot["available"] == expected["sku"]["available"]
+    assert event["sequence"] == snapshot["sequence"] + 1
+    assert event["available"] == snapshot["available"] + 3
