@@ -13,6 +13,10 @@ meanwhile. What events do not carry (name, threshold, kind, locations) changes o
 the catalogue mutations, which drop the entries here and on every instance (a notice on the
 `<prefix>:catalog` channel; until that channel is subscribed nothing is served). Bundles are
 never kept: their figures derive from their components'.
+
+Nor is an entry older than the newest sequence this instance committed for its SKU: readers
+wait a bounded time for the feed to deliver their own writes (feed/own_writes.py), else read
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import orjson
 from domain.model import Location, Sku, StockLevel
 from feed.backends import RESYNC
 from feed.kept_sku import Keeper
+from feed.own_writes import OwnWrites
 from feed.stream import StreamState
 from ops.metrics import READ_MODEL_ENTRIES
 from store import catalog
@@ -44,7 +49,7 @@ FILL_WAIT = 5.0
 
 
 class ReadModel:
-    def __init__(self, feed: StockFeed, *, size: int = 10000) -> None:
+    def __init__(self, feed: StockFeed, *, size: int = 10000, wait: float = 0.1) -> None:
         self.feed = feed
         self.size = size
         self.topic = feed.catalog_topic
@@ -58,11 +63,14 @@ class ReadModel:
         self._locations_wanted = False
         self._filling: set[str] = set()
         self._wake = asyncio.Event()
+        self.own_writes = OwnWrites(self._kept, wait)  # `wait`: seconds, for its own commits
+        self.committed = self.own_writes.committed
+        self.settle = self.own_writes.settle
 
     # reads: synchronous, None for a miss
     def _live(self, keeper: Keeper | None) -> Keeper | None:
         epoch = self.feed.broadcast.epoch
-        if (keeper is None or keeper.sku is None or keeper.epoch != epoch
+        if (keeper is None or not keeper.current or keeper.epoch != epoch
                 or self._catalog_epoch != epoch or keeper.stream is None
                 or keeper.stream.state is not StreamState.LIVE):
             return None
@@ -244,9 +252,11 @@ class ReadModel:
             self._by_id[sku.id] = keeper
             for event in buffered:
                 keeper.apply(event)
+            keeper.settled()
 
     def _drop(self, keeper: Keeper) -> None:
         keeper.forget()
+        self.own_writes.dropped(keeper)
         if self._kept.get(keeper.code) is keeper:
             del self._kept[keeper.code]
         if self._by_id.get(keeper.sku_id) is keeper:

@@ -43,10 +43,14 @@ def _read_model_loader(
     fetch: Callable[[asyncpg.Pool, Sequence[Any]], Awaitable[dict[Any, Any]]],
     kept: Callable[[Any], Any], missing: Any = None, cache: bool = True,
     keep: Callable[[dict[Any, Any]], None] | None = None,
+    settle: Callable[[list[Any]], Awaitable[None]] | None = None,
 ) -> DataLoader[Any, Any]:
-    """A loader asking `kept` (the read model; None: a miss) before fetching the misses."""
+    """A loader asking `kept` (the read model; None: a miss) before fetching the misses;
+    `settle` first lets the model catch up with this instance's own commits (a bounded wait)."""
 
     async def batch(keys: list[Any]) -> list[Any]:
+        if settle is not None:
+            await settle(keys)
         hits = [kept(key) for key in keys]
         misses = [key for key, hit in zip(keys, hits, strict=True) if hit is None]
         found = await fetch(pool, misses) if misses else {}
@@ -78,7 +82,8 @@ class Loaders:
             return _loader(self._pool, views.skus_by_code, cache=self._cache)
         model = self.model
         return _read_model_loader(self._pool, views.skus_by_code, model.sku, cache=self._cache,
-                                  keep=lambda found: model.want(found.values()))
+                                  keep=lambda found: model.want(found.values()),
+                                  settle=model.settle)
 
     @functools.cached_property
     def levels(self) -> DataLoader[int, list[StockLevel]]:

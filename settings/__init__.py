@@ -86,6 +86,9 @@ class Settings:
     # instance made), at most this many SKUs, each holding a backbone subscription while kept
     read_model: bool = False
     read_model_size: int = 10000
+    # feed/own_writes.py: how long a read waits for the feed to deliver this instance's own
+    # commit to the read model before reading PostgreSQL instead
+    read_model_wait: float = 0.1
     # schema/compiled.py: the plain sku/skusByCode reads without per-field execution
     compiled_reads: bool = True
     ws_ping_interval: float = 45.0
@@ -161,6 +164,7 @@ class Settings:
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
             read_model=flag(env, "READ_MODEL", False),
             read_model_size=integer(env, "READ_MODEL_SIZE", 10000),
+            read_model_wait=integer(env, "READ_MODEL_WAIT_MS", 100, minimum=0) / 1000,
             compiled_reads=flag(env, "COMPILED_READS", True),
             ws_ping_interval=float(integer(env, "WS_PING_INTERVAL_SECONDS", 45)),
             migrate_on_start=flag(env, "MIGRATE_ON_START", True),
