@@ -19,8 +19,10 @@ from feed.kept_sku import Keeper
 
 
 class OwnWrites:
-    def __init__(self, kept: Mapping[str, Keeper], wait: float) -> None:
-        self.kept = kept  # the read model's entries, by SKU code
+    def __init__(self, kept: Mapping[str, Keeper], by_id: Mapping[int, Keeper],
+                 wait: float) -> None:
+        self.kept = kept  # the read model's entries, by SKU code and by SKU id
+        self.by_id = by_id
         self.wait = wait
         self._behind: set[Keeper] = set()  # committed here, maybe not yet delivered
 
@@ -47,3 +49,15 @@ class OwnWrites:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.wait):
                     await asyncio.gather(*(event.wait() for event in reached))
+
+    def behind(self, code: str) -> bool:
+        """The model misses `code` for being older than this instance's commit (or refilling
+        since): read from the primary, never from a replica that may lag the commit."""
+        return _behind(self.kept.get(code))
+
+    def behind_id(self, sku_id: int) -> bool:
+        return _behind(self.by_id.get(sku_id))
+
+
+def _behind(keeper: Keeper | None) -> bool:
+    return keeper is not None and keeper.floor > 0 and not keeper.current

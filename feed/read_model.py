@@ -63,9 +63,10 @@ class ReadModel:
         self._locations_wanted = False
         self._filling: set[str] = set()
         self._wake = asyncio.Event()
-        self.own_writes = OwnWrites(self._kept, wait)  # `wait`: seconds, for its own commits
-        self.committed = self.own_writes.committed
-        self.settle = self.own_writes.settle
+        # `wait`: seconds, for this instance's own commits
+        self.own_writes = own = OwnWrites(self._kept, self._by_id, wait)
+        self.committed, self.settle = own.committed, own.settle
+        self.behind, self.behind_id = own.behind, own.behind_id
 
     # reads: synchronous, None for a miss
     def _live(self, keeper: Keeper | None) -> Keeper | None:
@@ -82,6 +83,18 @@ class ReadModel:
             return None
         self._kept.move_to_end(code)
         return keeper.sku
+
+    def token(self, codes: Iterable[str]) -> tuple[int, int, tuple[int, ...]] | None:
+        """What the model would answer for `codes` can only change with (web/revalidation.py):
+        the backbone epoch, the catalogue notices seen and each SKU's sequence; None unless it
+        would answer every one of them."""
+        sequences = []
+        for code in codes:
+            keeper = self._live(self._kept.get(code))
+            if keeper is None or keeper.sku is None:
+                return None
+            sequences.append(keeper.sku.sequence)
+        return self.feed.broadcast.epoch, self._catalog_generation, tuple(sequences)
 
     def levels(self, sku_id: int) -> list[StockLevel] | None:
         keeper = self._live(self._by_id.get(sku_id))

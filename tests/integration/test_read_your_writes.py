@@ -2,7 +2,8 @@
 PostgreSQL and a real Redis. A read on the instance that committed a change shows it, at once,
 every time, with the read model warm; with writers and readers at once, no read on the writing
 instance is older than that client's own last write there, whatever the other instance writes
-meanwhile; with READ_MODEL_WAIT_MS=0 such reads go to PostgreSQL and are just as fresh."""
+meanwhile; with READ_MODEL_WAIT_MS=0, or a feed that does not deliver (Redis refusing
+publishes), such reads go to PostgreSQL and are just as fresh."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 
 from tests.api.conftest import SETUP
 from tests.client import GraphQLClient
@@ -188,3 +190,78 @@ async def test_concurrent_writers_never_read_older_than_their_own_last_write(
     finally:
         a.stop()
         b.stop()
+
+
+async def test_a_feed_that_does_not_deliver_sends_own_reads_to_postgresql(
+    database_url: str, redis_url: str, session: aiohttp.ClientSession,
+) -> None:
+    """Redis refuses publishes for a while (CLIENT PAUSE WRITE; subscriptions stay up, so the
+    entries stay live, at the figures before the writes): each read waits its bounded time,
+    then reads PostgreSQL and shows the write; once the feed delivers, reads hit again."""
+    server = ServerProcess(env_for(database_url, redis_url, FEED_SWEEP_INTERVAL_MS="60000"))
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        await start(server)
+        client = GraphQLClient(server.graphql_url, session, ADMIN)
+        await prepare(client)
+        await warm(session, server, client)
+        misses = await metric(session, server, MISSES)
+        await redis.execute_command("CLIENT", "PAUSE", "20000", "WRITE")
+        try:
+            for _ in range(5):
+                level = await adjust(client, "SKU-1")
+                sku = (await client.data(READ, {"c": "SKU-1"}))["sku"]
+                assert sku["onHand"] == level["onHand"]
+            assert await metric(session, server, MISSES) - misses >= 5
+        finally:
+            await redis.execute_command("CLIENT", "UNPAUSE")
+        await warm(session, server, client)  # the queued events arrive: hits again
+        assert (await client.data(READ, {"c": "SKU-1"}))["sku"]["onHand"] == level["onHand"]
+    finally:
+        server.stop()
+        await redis.aclose()
+
+
+async def test_a_revalidated_get_never_keeps_a_304_older_than_the_feed(
+    database_url: str, redis_url: str, session: aiohttp.ClientSession,
+) -> None:
+    """B's read model lags A's commit (Redis refusing publishes): B's revalidated GET may
+    answer 304 meanwhile (the feed's staleness), but once the event arrived B's next one
+    must run and show the change, not repeat a 304 remembered under a newer token."""
+    a, b = (ServerProcess(env_for(database_url, redis_url, FEED_SWEEP_INTERVAL_MS="60000"))
+            for _ in range(2))
+    redis = aioredis.Redis.from_url(redis_url)
+    query = '{ sku(code: "SKU-1") { code onHand } }'
+
+    async def get(tag: str | None = None) -> tuple[int, str, Any]:
+        headers = {**ADMIN, **({"If-None-Match": tag} if tag else {})}
+        async with session.get(b.graphql_url, params={"query": query},
+                               headers=headers) as response:
+            body = await response.json() if response.status == 200 else None
+            return response.status, response.headers.get("ETag", ""), body
+
+    try:
+        await start(a, b)
+        on_a, on_b = (GraphQLClient(s.graphql_url, session, ADMIN) for s in (a, b))
+        await prepare(on_a)
+        await warm(session, b, on_b)
+        status, tag, body = await get()
+        assert status == 200 and tag, (status, tag)
+        before = body["data"]["sku"]["onHand"]
+        await redis.execute_command("CLIENT", "PAUSE", "20000", "WRITE")
+        try:
+            level = await adjust(on_a, "SKU-1")
+            status, _, body = await get(tag)  # B has not got the event: its old figures
+            assert status == 304 or body["data"]["sku"]["onHand"] == before
+        finally:
+            await redis.execute_command("CLIENT", "UNPAUSE")
+        async with asyncio.timeout(10):
+            while (await get())[2]["data"]["sku"]["onHand"] != level["onHand"]:
+                await asyncio.sleep(0.01)  # B's feed delivers; nothing to await from here
+        status, _, body = await get(tag)
+        assert status == 200, "a 304 remembered under a token newer than B's read model"
+        assert body["data"]["sku"]["onHand"] == level["onHand"]
+    finally:
+        a.stop()
+        b.stop()
+        await redis.aclose()
