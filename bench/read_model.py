@@ -136,22 +136,22 @@ async def own_writes(h: Harness, url: str, changes: int = 200) -> None:
                 seen = await _sequence(client, read)
             before = await read_counts(server.port)
             delays: list[float] = []
+            stale = 0
             for _ in range(changes):
                 status, body = await client.post(adjust)
                 assert status == 200 and b'"userErrors":[]' in body, body[:300]
                 started = time.perf_counter()
                 now = await _sequence(client, read)
                 delays.append(time.perf_counter() - started)
-                if now <= seen:
-                    raise RuntimeError(f"read #{now} after this client's change to #{seen + 1}")
-                seen = now
-            found[model] = {**latency_ms(delays),
+                stale += now <= seen  # the read did not show the client's own change
+                seen = max(seen + 1, now)
+            found[model] = {**latency_ms(delays), "stale_reads": stale,
                             "hit_ratio": hit_ratio(before, await read_counts(server.port))}
             client.close()
     h.details["read_model_own_writes"] = found
     on, off = found["on"], found["off"]
     h.add(Row("reads", "read right after this client's own change, same instance, p50",
               on["p50_ms"], "ms",
-              note=f"p99 {on['p99_ms']} ms, hits {on['hit_ratio']}, {changes} changes, every "
-                   f"read saw its change; READ_MODEL=off: p50 {off['p50_ms']} / p99 "
-                   f"{off['p99_ms']} ms"))
+              note=f"p99 {on['p99_ms']} ms, hits {on['hit_ratio']}, {changes} changes, "
+                   f"{on['stale_reads']} reads without their change; READ_MODEL=off: p50 "
+                   f"{off['p50_ms']} / p99 {off['p99_ms']} ms"))
