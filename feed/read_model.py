@@ -71,7 +71,8 @@ class ReadModel:
     # reads: synchronous, None for a miss
     def _live(self, keeper: Keeper | None) -> Keeper | None:
         epoch = self.feed.broadcast.epoch
-        if (keeper is None or not keeper.current or keeper.epoch != epoch
+        if (keeper is None or (sku := keeper.sku) is None or sku.sequence < keeper.floor
+                or keeper.epoch != epoch  # (Keeper.current, inlined: read per SKU and level)
                 or self._catalog_epoch != epoch or keeper.stream is None
                 or keeper.stream.state is not StreamState.LIVE):
             return None
