@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 import strawberry
 from strawberry.extensions import SchemaExtension, ValidationCache
 
+from compat.graphql_core import patch_gather
 from ops.extension import OperationMetrics
 from ops.graphql_span import tracing_extensions
 from resolvers.permissions import CanRead
@@ -54,6 +55,7 @@ class CachedValidation(ValidationCache):
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (), *, compiled_reads: bool = False,
 ) -> strawberry.Schema:
+    patch_gather()  # no coroutine left unawaited when a failing field cancels its siblings
     return InventorySchema(
         query=Query,
         mutation=Mutation,
