@@ -119,3 +119,39 @@ async def staleness(h: Harness, url: str, changes: int = 200) -> None:
     h.details["read_model_staleness"] = {**lat, "hit_ratio_on_b": ratio}
     h.add(Row("reads", "read model staleness: commit on A -> read on B, p50", lat["p50_ms"],
               "ms", note=f"p99 {lat['p99_ms']} ms, {changes} changes, B's reads hit {ratio}"))
+
+
+async def own_writes(h: Harness, url: str, changes: int = 200) -> None:
+    """One client on one single-worker instance: a change, then at once a read of that SKU,
+    which must show it (feed/own_writes.py). The read's latency with the read model (waiting
+    for the feed when it has not delivered the change yet) and without it (PostgreSQL)."""
+    found: dict[str, dict[str, object]] = {}
+    for model in ("on", "off"):
+        async with h.server(url, "own", env={"READ_MODEL": model}, workers=1) as server:
+            client = GraphQLClient(server.port, h.config.admin_key)
+            read = client.encode(SKU, {"c": sku_code(2)})
+            adjust = client.encode(ADJUST, {"i": {"sku": sku_code(2), "location": LOCATION,
+                                                  "delta": 1, "reason": "RESTOCK"}})
+            for _ in range(200):  # fills the entry
+                seen = await _sequence(client, read)
+            before = await read_counts(server.port)
+            delays: list[float] = []
+            stale = 0
+            for _ in range(changes):
+                status, body = await client.post(adjust)
+                assert status == 200 and b'"userErrors":[]' in body, body[:300]
+                started = time.perf_counter()
+                now = await _sequence(client, read)
+                delays.append(time.perf_counter() - started)
+                stale += now <= seen  # the read did not show the client's own change
+                seen = max(seen + 1, now)
+            found[model] = {**latency_ms(delays), "stale_reads": stale,
+                            "hit_ratio": hit_ratio(before, await read_counts(server.port))}
+            client.close()
+    h.details["read_model_own_writes"] = found
+    on, off = found["on"], found["off"]
+    h.add(Row("reads", "read right after this client's own change, same instance, p50",
+              on["p50_ms"], "ms",
+              note=f"p99 {on['p99_ms']} ms, hits {on['hit_ratio']}, {changes} changes, "
+                   f"{on['stale_reads']} reads without their change; READ_MODEL=off: p50 "
+                   f"{off['p50_ms']} / p99 {off['p99_ms']} ms"))

@@ -17,6 +17,8 @@ from bench.measure import latency_ms
 from bench.pg import sku_code
 from bench.reserve import RESERVE, classify_reserve
 from bench.sqlcount import WireCounter
+from settings import Settings
+from settings.values import flag
 
 FIELDS = """code name available status sequence
             levels { onHand reserved available version location { code } }"""
@@ -65,13 +67,19 @@ async def count_statements(h: Harness, url: str) -> dict[str, object]:
     return found
 
 
+KEPT = {"READ_MODEL": "on"}
 # (label, server settings): the normal path, compiled reads alone (the default), and both
 VARIANTS = (
     ("normal path", {"READ_MODEL": "off", "COMPILED_READS": "off"}),
     ("compiled", {"READ_MODEL": "off"}),
-    ("read model + compiled", {"READ_MODEL": "on"}),
+    ("read model + compiled", KEPT),
 )
 TARGETS = {"sku(code)": 1.0, f"skusByCode({BATCH})": 0.5}
+
+
+def keeps(env: dict[str, str]) -> bool:
+    """Whether a server started with `env` has a read model (then the bench warms it)."""
+    return flag(env, "READ_MODEL", Settings.read_model) and env.get("READ_MODEL_SIZE") != "0"
 
 
 async def _server(h: Harness, url: str, name: str, query: str, codes: Callable[[], list[str]],
@@ -141,22 +149,24 @@ async def run(h: Harness) -> None:
         floor = await _ceiling(h, url, name, codes)
         for label, env in VARIANTS:
             h.log(f"reads: {name}, {c.read_clients} clients, {label}")
-            warm = env.get("READ_MODEL") == "on"
+            warm = keeps(env)
             tally, cpu, extra = await _server(h, url, name, query, codes, env, warm=warm)
             _row(h, name, label, tally, floor, cpu, extra, TARGETS[name] if warm else None)
         if name == "sku(code)":
             # every read a miss: a read model far smaller than the SKUs read (fills, evictions)
             label = "read model misses (READ_MODEL_SIZE=100)"
             tally, cpu, extra = await _server(h, url, name, query, codes,
-                                              {"READ_MODEL": "on", "READ_MODEL_SIZE": "100"})
+                                              {**KEPT, "READ_MODEL_SIZE": "100"})
             _row(h, name, label, tally, floor, cpu, extra, None)
             if c.one_worker_variant and c.workers != 1:
-                tally, cpu, extra = await _server(h, url, name, query, codes,
-                                                  {"READ_MODEL": "on"}, workers=1, warm=True)
+                tally, cpu, extra = await _server(h, url, name, query, codes, KEPT, workers=1,
+                                                  warm=keeps(KEPT))
                 _row(h, name, "read model + compiled, 1 worker process", tally, floor, cpu,
                      extra, None)
     h.log("reads: read model staleness, two instances")
     await read_model.staleness(h, url)
+    h.log("reads: a read right after the client's own change, one instance")
+    await read_model.own_writes(h, url)
     h.log("reads: counting SQL statements per request on the wire")
     counts = await count_statements(h, url)
     h.details["sql_per_request"] = counts

@@ -138,7 +138,8 @@ async def open_feed(
         sinks=sinks, hash_tags=isinstance(redis, RedisCluster),
     )
     if settings.read_model and settings.read_model_size > 0:
-        feed.read_model = ReadModel(feed, size=settings.read_model_size)
+        feed.read_model = ReadModel(feed, size=settings.read_model_size,
+                                    wait=settings.read_model_wait)
     await feed.start()
     try:
         yield feed

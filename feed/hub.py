@@ -93,7 +93,10 @@ class StockFeed:
             log.warning("feed: catalogue notice not sent (%s)", exc)
 
     async def publish(self, events: Sequence[StockEvent]) -> None:
-        """Queue committed events for the outbox without making the mutation wait for it."""
+        """Queue committed events for the outbox without making the mutation wait for it; the
+        read model serves nothing older than them from now on (feed/own_writes.py)."""
+        if self.read_model is not None:
+            self.read_model.committed(events)
         self.outbox.put(events)
 
     @contextlib.asynccontextmanager

@@ -1,8 +1,12 @@
 """One SKU the read model keeps (feed/read_model.py): its figures, moved by its stream's events
-in sequence only, and what a fill in progress must know (SkuStream.kept calls it)."""
+in sequence only, and what a fill in progress must know (SkuStream.kept calls it).
+
+Its `floor` is the newest sequence this instance committed for it (ReadModel.committed):
+figures older than that are never served, and readers may wait for the stream to reach it."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 
@@ -14,8 +18,8 @@ from ops.metrics import READ_MODEL_LOSSES
 class Keeper:
     """One kept SKU: its stream, and its figures once filled."""
 
-    __slots__ = ("buffer", "code", "epoch", "generation", "levels", "refill", "sku", "sku_id",
-                 "stream")
+    __slots__ = ("buffer", "caught", "code", "epoch", "floor", "generation", "levels", "refill",
+                 "sku", "sku_id", "stream")
 
     def __init__(self, code: str, refill: Callable[[str], None]) -> None:
         self.code = code
@@ -27,6 +31,27 @@ class Keeper:
         self.epoch = -1  # the backbone epoch the figures were filled under
         self.buffer: list[StockEvent] | None = None  # events delivered while filling
         self.generation = 0  # moves on every loss: a fill started before one is void
+        self.floor = 0  # the newest sequence committed on this instance: none older is served
+        self.caught: asyncio.Event | None = None  # readers waiting for the floor
+
+    @property
+    def current(self) -> bool:
+        """Filled, and not older than what this instance committed."""
+        return self.sku is not None and self.sku.sequence >= self.floor
+
+    def reached(self) -> asyncio.Event:
+        """Set once the figures reach the floor, or are dropped (a reader then reads SQL)."""
+        caught = self.caught
+        if caught is None:
+            caught = self.caught = asyncio.Event()
+            self.settled()
+        return caught
+
+    def settled(self) -> None:
+        """Wakes the readers waiting for the floor if there is no more to wait for."""
+        if self.caught is not None and (self.sku is None or self.sku.sequence >= self.floor):
+            self.caught.set()
+            self.caught = None
 
     def restart(self) -> int:
         self.sku, self.buffer = None, []
@@ -44,6 +69,7 @@ class Keeper:
     def forget(self) -> None:
         self.sku, self.buffer = None, None
         self.generation += 1
+        self.settled()
 
     def apply(self, event: StockEvent) -> None:
         if self.buffer is not None:
@@ -59,9 +85,10 @@ class Keeper:
             sku, on_hand=event.sku_on_hand, reserved=event.sku_reserved,
             available=event.available, sequence=event.sequence)
         level = event.level
-        if level is None:
-            return
-        levels = [lv for lv in self.levels if lv.location_id != level.location_id]
-        levels.append(dataclasses.replace(level, sku=sku.code))
-        levels.sort(key=lambda lv: lv.location_id)
-        self.levels = levels
+        if level is not None:
+            levels = [lv for lv in self.levels if lv.location_id != level.location_id]
+            levels.append(dataclasses.replace(level, sku=sku.code))
+            levels.sort(key=lambda lv: lv.location_id)
+            self.levels = levels
+        if self.caught is not None:
+            self.settled()

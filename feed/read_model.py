@@ -13,6 +13,10 @@ meanwhile. What events do not carry (name, threshold, kind, locations) changes o
 the catalogue mutations, which drop the entries here and on every instance (a notice on the
 `<prefix>:catalog` channel; until that channel is subscribed nothing is served). Bundles are
 never kept: their figures derive from their components'.
+
+Nor is an entry older than the newest sequence this instance committed for its SKU: readers
+wait a bounded time for the feed to deliver their own writes (feed/own_writes.py), else read
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import orjson
 from domain.model import Location, Sku, StockLevel
 from feed.backends import RESYNC
 from feed.kept_sku import Keeper
+from feed.own_writes import OwnWrites
 from feed.stream import StreamState
 from ops.metrics import READ_MODEL_ENTRIES
 from store import catalog
@@ -44,7 +49,7 @@ FILL_WAIT = 5.0
 
 
 class ReadModel:
-    def __init__(self, feed: StockFeed, *, size: int = 10000) -> None:
+    def __init__(self, feed: StockFeed, *, size: int = 10000, wait: float = 0.1) -> None:
         self.feed = feed
         self.size = size
         self.topic = feed.catalog_topic
@@ -58,11 +63,16 @@ class ReadModel:
         self._locations_wanted = False
         self._filling: set[str] = set()
         self._wake = asyncio.Event()
+        # `wait`: seconds, for this instance's own commits
+        self.own_writes = own = OwnWrites(self._kept, self._by_id, wait)
+        self.committed, self.settle = own.committed, own.settle
+        self.behind, self.behind_id = own.behind, own.behind_id
 
     # reads: synchronous, None for a miss
     def _live(self, keeper: Keeper | None) -> Keeper | None:
         epoch = self.feed.broadcast.epoch
-        if (keeper is None or keeper.sku is None or keeper.epoch != epoch
+        if (keeper is None or (sku := keeper.sku) is None or sku.sequence < keeper.floor
+                or keeper.epoch != epoch  # (Keeper.current, inlined: read per SKU and level)
                 or self._catalog_epoch != epoch or keeper.stream is None
                 or keeper.stream.state is not StreamState.LIVE):
             return None
@@ -74,6 +84,18 @@ class ReadModel:
             return None
         self._kept.move_to_end(code)
         return keeper.sku
+
+    def token(self, codes: Iterable[str]) -> tuple[int, int, tuple[int, ...]] | None:
+        """What the model would answer for `codes` can only change with (web/revalidation.py):
+        the backbone epoch, the catalogue notices seen and each SKU's sequence; None unless it
+        would answer every one of them."""
+        sequences = []
+        for code in codes:
+            keeper = self._live(self._kept.get(code))
+            if keeper is None or keeper.sku is None:
+                return None
+            sequences.append(keeper.sku.sequence)
+        return self.feed.broadcast.epoch, self._catalog_generation, tuple(sequences)
 
     def levels(self, sku_id: int) -> list[StockLevel] | None:
         keeper = self._live(self._by_id.get(sku_id))
@@ -244,9 +266,11 @@ class ReadModel:
             self._by_id[sku.id] = keeper
             for event in buffered:
                 keeper.apply(event)
+            keeper.settled()
 
     def _drop(self, keeper: Keeper) -> None:
         keeper.forget()
+        self.own_writes.dropped(keeper)
         if self._kept.get(keeper.code) is keeper:
             del self._kept[keeper.code]
         if self._by_id.get(keeper.sku_id) is keeper:

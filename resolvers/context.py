@@ -62,7 +62,7 @@ class Context:
         must see its own commit before this instance's feed has delivered it). A WebSocket
         context lives as long as the socket: no cache, only batching, no read model."""
         model = self.feed.read_model if self.cache and self.may_be_stale else None
-        return Loaders(self.reads, cache=self.cache, model=model)
+        return Loaders(self.reads, cache=self.cache, model=model, primary=self.inventory.pool)
 
     def release(self) -> None:
         """After an HTTP operation's result is built: its loaders' values go now, not with the

@@ -43,13 +43,20 @@ def _read_model_loader(
     fetch: Callable[[asyncpg.Pool, Sequence[Any]], Awaitable[dict[Any, Any]]],
     kept: Callable[[Any], Any], missing: Any = None, cache: bool = True,
     keep: Callable[[dict[Any, Any]], None] | None = None,
+    settle: Callable[[list[Any]], Awaitable[None]] | None = None,
+    own: tuple[asyncpg.Pool, Callable[[Any], bool]] | None = None,
 ) -> DataLoader[Any, Any]:
-    """A loader asking `kept` (the read model; None: a miss) before fetching the misses."""
+    """A loader asking `kept` (the read model; None: a miss) before fetching the misses;
+    `settle` first lets the model catch up with this instance's own commits (a bounded wait).
+    With `own` (the primary, and which keys the model missed for being older than this
+    instance's commit), those are read from the primary, not from `pool` (a replica)."""
 
     async def batch(keys: list[Any]) -> list[Any]:
+        if settle is not None:
+            await settle(keys)
         hits = [kept(key) for key in keys]
         misses = [key for key, hit in zip(keys, hits, strict=True) if hit is None]
-        found = await fetch(pool, misses) if misses else {}
+        found = await _fetch(pool, fetch, misses, own) if misses else {}
         if keep is not None:
             READ_MODEL_READS.labels("hit").inc(len(keys) - len(misses))
             READ_MODEL_READS.labels("miss").inc(len(misses))
@@ -61,16 +68,36 @@ def _read_model_loader(
     return DataLoader(batch, cache=cache)
 
 
+async def _fetch(
+    pool: asyncpg.Pool, fetch: Callable[[asyncpg.Pool, Sequence[Any]], Awaitable[dict[Any, Any]]],
+    keys: list[Any], own: tuple[asyncpg.Pool, Callable[[Any], bool]] | None,
+) -> dict[Any, Any]:
+    if own is None:
+        return await fetch(pool, keys)
+    primary, behind = own
+    mine = [key for key in keys if behind(key)]
+    if not mine:
+        return await fetch(pool, keys)
+    rest = [key for key in keys if not behind(key)]
+    found = await fetch(primary, mine)
+    if rest:
+        found.update(await fetch(pool, rest))
+    return found
+
+
 class Loaders:
     """Made on first use: a WebSocket context lives as long as its socket, and most sockets
     never resolve a field that needs one, and idle DataLoaders cost memory per subscriber."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, cache: bool = True, model: ReadModel | None = None
+        self, pool: asyncpg.Pool, *, cache: bool = True, model: ReadModel | None = None,
+        primary: asyncpg.Pool | None = None,
     ) -> None:
         self._pool = pool
         self._cache = cache
         self.model = model
+        # where the model's misses for this instance's own commits go when `pool` may lag
+        self._primary = primary if primary is not None and primary is not pool else None
 
     def clear(self) -> None:
         """Forgets every value the loaders made so far. graphql-core's execution context is a
@@ -86,15 +113,18 @@ class Loaders:
         if self.model is None:
             return _loader(self._pool, views.skus_by_code, cache=self._cache)
         model = self.model
+        own = None if self._primary is None else (self._primary, model.behind)
         return _read_model_loader(self._pool, views.skus_by_code, model.sku, cache=self._cache,
-                                  keep=lambda found: model.want(found.values()))
+                                  keep=lambda found: model.want(found.values()),
+                                  settle=model.settle, own=own)
 
     @functools.cached_property
     def levels(self) -> DataLoader[int, list[StockLevel]]:
         if self.model is None:
             return _loader(self._pool, views.levels_of, [], cache=self._cache)
+        own = None if self._primary is None else (self._primary, self.model.behind_id)
         return _read_model_loader(self._pool, views.levels_of, self.model.levels, [],
-                                  cache=self._cache)
+                                  cache=self._cache, own=own)
 
     @functools.cached_property
     def location(self) -> DataLoader[int, Location]:

@@ -29,8 +29,10 @@ from schema.webhooks import WebhookEndpoint
 
 CONSISTENT = strawberry.argument(
     description="(v2) true: read from the primary database, seeing every committed change "
-    "(for read-your-writes right after a mutation). false (default): the read may be served by "
-    "a read replica, at most READ_REPLICA_MAX_LAG_MS behind. Applies to the whole query."
+    "(for read-your-writes right after a mutation made through another server process). false "
+    "(default): a sku read may be served by the process's read model, which shows every change "
+    "made through that process and others' once its feed delivered them (milliseconds), or "
+    "by a read replica, at most READ_REPLICA_MAX_LAG_MS behind. Applies to the whole query."
 )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 import strawberry
 from strawberry.extensions import SchemaExtension, ValidationCache
 
+from compat.graphql_core import patch_gather
 from compat.strawberry import cache_extension_hooks
 from ops.extension import OperationMetrics
 from ops.graphql_span import tracing_extensions
@@ -58,6 +59,7 @@ def build_schema(
     holds: bool = False,
 ) -> strawberry.Schema:
     cache_extension_hooks()
+    patch_gather()  # no coroutine left unawaited when a failing field cancels its siblings
     schema = InventorySchema(
         query=Query,
         mutation=Mutation,

@@ -81,11 +81,15 @@ class Settings:
     feed_queue_size: int = 1000
     feed_sweep_interval: float = 1.0
     feed_prefix: str = "inventory"
-    # feed/read_model.py: SKU figures kept current from the feed (READ_MODEL=on; off by
-    # default: a plain read may then lag a write until the feed delivers it, even a write this
-    # instance made), at most this many SKUs, each holding a backbone subscription while kept
-    read_model: bool = False
+    # feed/read_model.py: SKU figures kept current from the feed (READ_MODEL, on by default:
+    # a plain read may lag another instance's write until the feed delivers it, never this
+    # instance's own, feed/own_writes.py), at most this many SKUs, each holding a backbone
+    # subscription while kept
+    read_model: bool = True
     read_model_size: int = 10000
+    # feed/own_writes.py: how long a read waits for the feed to deliver this instance's own
+    # commit to the read model before reading PostgreSQL instead
+    read_model_wait: float = 0.1
     # schema/compiled.py: the plain sku/skusByCode reads without per-field execution
     compiled_reads: bool = True
     # schema/compiled_holds.py: the hold mutations' resolvers and payloads with less machinery
@@ -161,8 +165,9 @@ class Settings:
             feed_queue_size=integer(env, "FEED_QUEUE_SIZE", 1000),
             feed_sweep_interval=integer(env, "FEED_SWEEP_INTERVAL_MS", 1000) / 1000,
             feed_prefix=env.get("FEED_CHANNEL_PREFIX") or "inventory",
-            read_model=flag(env, "READ_MODEL", False),
+            read_model=flag(env, "READ_MODEL", True),
             read_model_size=integer(env, "READ_MODEL_SIZE", 10000),
+            read_model_wait=integer(env, "READ_MODEL_WAIT_MS", 100, minimum=0) / 1000,
             compiled_reads=flag(env, "COMPILED_READS", True),
             compiled_holds=flag(env, "COMPILED_HOLDS", True),
             ws_ping_interval=float(integer(env, "WS_PING_INTERVAL_SECONDS", 45)),

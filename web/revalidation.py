@@ -9,7 +9,9 @@ invariant: `server.py check` reports a level that disagrees with it, and its rep
 entry too); a SKU's name and threshold, and a location's, change only by an upsert, which
 moves the catalogue version in its transaction. So the token (store/catalogue_version.py:
 the version and the SKUs' sequences, one statement) names every state such a read can show,
-and both parts only grow.
+and both parts only grow. Where the instance's read model answers, the token is the model's
+own (feed/read_model.py's `token`: its entries' sequences and the catalogue notices it saw),
+never one read from SQL, which may be ahead of the model until the feed delivers.
 
 `before` reads the token of a GET that names an ETag before its query runs and leaves it on
 the request (a GET without one costs nothing here); `after` keeps
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +53,6 @@ from resolvers.context import Context
 from resolvers.limits import DOCUMENTS
 from resolvers.queries import MAX_CODES
 from service import views
-from store.catalogue_version import Token
 from web.read_cache import Caching, control, matches, visibility
 
 Allowed = Mapping[str, "Allowed | None"]
@@ -82,7 +83,7 @@ class NotModified(Exception):
 @dataclass(frozen=True, slots=True)
 class _Pending:
     key: Key
-    token: Token
+    token: Hashable  # store/catalogue_version.py's Token, or the read model's
 
 
 def _key(*parts: bytes) -> Key:
@@ -155,7 +156,7 @@ class Revalidation:
     def __init__(self, *, max_tokens: int = 2000, size: int = 10_000) -> None:
         self.max_tokens = max_tokens
         self.size = size
-        self._known: OrderedDict[Key, tuple[Token, str]] = OrderedDict()
+        self._known: OrderedDict[Key, tuple[Hashable, str]] = OrderedDict()
 
     def _codes(self, text: str, name: str | None, variables: Mapping[str, Any]
                ) -> list[str] | None:
@@ -176,11 +177,19 @@ class Revalidation:
         wanted = self._codes(text, name, variables or {})
         if not wanted or len(wanted) > MAX_CODES or any(map(text_fault, wanted)):
             return  # the query refuses these itself
-        # With a read replica, the token comes from it: never newer than what the query then
-        # reads (from it, or from the primary with `consistent`), so a 304 is never stale
-        stale = getattr(context, "stale_reads", None)
-        token = await views.catalogue_token(
-            stale if stale is not None else context.inventory.pool, wanted)
+        # The token is never newer than what the query then reads, so a 304 is never stale:
+        # with a read model it is the model's own (a token read from SQL may be ahead of the
+        # model's entries until the feed delivers; remembered with their answer, it would
+        # repeat that answer's 304 until the SKU's next change), and None while the model
+        # would not answer every code; with a read replica it is read from the replica
+        model = context.feed.read_model
+        token: Hashable | None
+        if model is not None:
+            token = model.token(wanted)
+        else:
+            stale = getattr(context, "stale_reads", None)
+            token = await views.catalogue_token(
+                stale if stale is not None else context.inventory.pool, wanted)
         if token is None:
             return
         principal: Principal | None = context.principal

@@ -31,6 +31,9 @@ SHAPES = [text.strip() for text in
 STRINGS = ["SKU-1", "KIT-1", "NOPE", "WH-A"]
 LISTS = [["SKU-1", "SKU-2", "KIT-1", "NOPE", "SKU-1"]]
 FIXED = {"Boolean": [True, False], "Int": [0], "DateTime": ["2030-01-01T00:00:00Z"]}
+# a coroutine of an execution left unawaited (a fallback that started the normal path twice,
+# or dropped one) is reported when collected: fail on it here rather than warn somewhere later
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
 
 def requests_of(document: str) -> list[dict[str, Any]]:

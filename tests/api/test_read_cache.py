@@ -30,8 +30,12 @@ LISTING = "{ skus(first: 10) { edges { node { code name available } } } }"
 @pytest.fixture(params=[True, False], ids=["fast", "full"])
 async def either(request: pytest.FixtureRequest, settings: Settings
                  ) -> AsyncIterator[RunningServer]:
-    """A server with the fast path on, and one with it off."""
-    async with RunningServer(dataclasses.replace(settings, http_fast_path=request.param)) as s:
+    """A server with the fast path on, and one with it off. Without a read model: the tests
+    write through the `server` fixture's instance, whose in-process feed does not reach this
+    one (two instances share a feed through Redis; tests/integration/test_read_your_writes.py
+    has the revalidated GETs over a read model)."""
+    async with RunningServer(dataclasses.replace(settings, http_fast_path=request.param,
+                                                 read_model=False)) as s:
         yield s
 
 

@@ -29,7 +29,11 @@ LATE = 'inventory_http_cache_answers_total{outcome="not_modified"}'
 @pytest.fixture(params=[True, False], ids=["fast", "full"])
 async def either(request: pytest.FixtureRequest, settings: Settings
                  ) -> AsyncIterator[RunningServer]:
-    async with RunningServer(dataclasses.replace(settings, http_fast_path=request.param)) as s:
+    """Without a read model: the tests write through the `server` fixture's instance, whose
+    in-process feed does not reach this one (tests/integration/test_read_your_writes.py has
+    revalidation over a read model, two instances sharing Redis)."""
+    async with RunningServer(dataclasses.replace(settings, http_fast_path=request.param,
+                                                 read_model=False)) as s:
         yield s
 
 

@@ -1,6 +1,7 @@
 """DATABASE_READ_URL against a real streaming standby (tests/pg_replica.py): listing reads come
 from the standby, `consistent: true` and mutations read the primary, a lagging standby is
-skipped and used again once caught up, a dead one costs no read."""
+skipped and used again once caught up, a dead one costs no read; a read the read model misses
+for being older than this instance's own commit reads the primary."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 
 from settings import Settings
 from settings.replicas import ReplicaSettings
@@ -83,7 +85,7 @@ async def app(replicated: ReplicatedPostgres) -> AsyncIterator[Callable[..., Any
     sessions: list[aiohttp.ClientSession] = []
 
     async def start(
-        max_lag: float = 0.3, check_interval: float = 0.05
+        max_lag: float = 0.3, check_interval: float = 0.05, **changes: Any
     ) -> tuple[RunningServer, GraphQLClient]:
         settings = Settings(
             database_url=replicated.url(replicated.primary_port, DATABASE),
@@ -91,7 +93,7 @@ async def app(replicated: ReplicatedPostgres) -> AsyncIterator[Callable[..., Any
             replica=ReplicaSettings(url=replicated.url(replicated.standby_port, DATABASE),
                                     max_lag=max_lag, check_interval=check_interval),
         )
-        server = RunningServer(replace(settings, pool_max_size=4))
+        server = RunningServer(replace(settings, pool_max_size=4, **changes))
         await server.start()
         running.append(server)
         session = aiohttp.ClientSession()
@@ -237,8 +239,10 @@ async def test_a_revalidated_get_is_never_answered_from_the_primarys_newer_token
     replicated: ReplicatedPostgres, app: Callable[..., Any],
 ) -> None:
     """web/revalidation.py's token comes from where the query reads: a 304 remembered while
-    the standby lagged is not repeated once it has replayed the change."""
-    _, client = await app(max_lag=60)
+    the standby lagged is not repeated once it has replayed the change. Without the read
+    model, which would answer this instance's own change at once (and its token is its own:
+    tests/integration/test_read_your_writes.py)."""
+    _, client = await app(max_lag=60, read_model=False)
     await _in_use(client, 1)
     await _caught_up(replicated.primary_url, replicated.standby_url)
     query = '{ sku(code: "OLD-1") { code levels { onHand } } }'
@@ -261,3 +265,39 @@ async def test_a_revalidated_get_is_never_answered_from_the_primarys_newer_token
     status, _, body = await get(tag)
     assert status == 200, "a stale 304 after the standby replayed the change"
     assert body["data"]["sku"]["levels"] == [{"onHand": 5}]
+
+
+RESTOCK = """mutation($c: String!) { adjustStock(input: {sku: $c, location: "WH-A", delta: 1,
+  reason: RESTOCK}) { level { onHand } userErrors { code } } }"""
+
+
+async def test_the_read_models_miss_for_an_own_commit_reads_the_primary(
+    replicated: ReplicatedPostgres, app: Callable[..., Any], redis_url: str,
+) -> None:
+    """The standby paused (in use: the limit is far) and Redis refusing publishes, so the read
+    model's entry stays at the figures before this instance's commits: a read right after
+    one misses the model and must read the primary, not the standby."""
+    server, client = await app(max_lag=60, redis_url=redis_url, feed_sweep_interval=60,
+                               read_model_wait=0.0)
+    await _in_use(client, 1)
+    await client.data(RESTOCK, {"c": "OLD-1"})
+    await _caught_up(replicated.primary_url, replicated.standby_url)
+    model = server.server.lifespan.state["services"].feed.read_model
+    async with asyncio.timeout(10):
+        while model.sku("OLD-1") is None:  # the first reads fill it
+            assert (await client.data(ONE, {"c": "OLD-1"}))["sku"]["levels"] == [{"onHand": 1}]
+            await asyncio.sleep(0.02)
+    await _sql(replicated.standby_url, "select pg_wal_replay_pause()")
+    redis = aioredis.Redis.from_url(redis_url)
+    await redis.execute_command("CLIENT", "PAUSE", "20000", "WRITE")
+    try:
+        for total in (2, 3, 4):
+            data = await client.data(RESTOCK, {"c": "OLD-1"})
+            assert data["adjustStock"]["level"] == {"onHand": total}
+            seen = await client.data(ONE, {"c": "OLD-1"})
+            assert seen["sku"]["levels"] == [{"onHand": total}]
+        assert model.sku("OLD-1") is None  # behind its floor: the reads above missed it
+    finally:
+        await redis.execute_command("CLIENT", "UNPAUSE")
+        await redis.aclose()
+        await _sql(replicated.standby_url, "select pg_wal_replay_resume()")
