@@ -37,8 +37,10 @@ def settings(settings: Settings) -> Settings:
 
 
 def followed(server: RunningServer) -> set[str]:
-    """The SKUs this instance has a live stream of."""
-    return set(server.server.lifespan.state["services"].feed.streams)
+    """The SKUs this instance streams for subscribers (the read model may keep others' and
+    these streams open for itself: feed/stream.py `kept`)."""
+    streams = server.server.lifespan.state["services"].feed.streams
+    return {sku for sku, s in streams.items() if s.watches or s.audiences}
 
 
 async def until_followed(server: RunningServer, wanted: set[str]) -> None:

@@ -86,8 +86,10 @@ async def test_a_relayed_subscription_ends_with_its_socket(
 ) -> None:
     ws = await _open(server.ws_url, {"1": (PLAIN, "SKU-1")})
     await ws.close()
-    async with asyncio.timeout(5):  # the SKU's stream and audience go with the last subscriber
-        while server.server.lifespan.state["services"].feed.streams:
+    streams = server.server.lifespan.state["services"].feed.streams
+    async with asyncio.timeout(5):  # the SKU's audience goes with the last subscriber, and its
+        # stream too unless the read model keeps it (feed/stream.py `kept`)
+        while any(s.audiences or s.watches or s.kept is None for s in streams.values()):
             await asyncio.sleep(0.05)
     ws = await _open(server.ws_url, {"1": (PLAIN, "SKU-1")})
     try:

@@ -32,8 +32,11 @@ def big_event(sequence: int) -> StockEvent:
 
 
 @pytest.fixture
-async def redis_server_app(settings: Settings, redis_url: str) -> AsyncIterator[RunningServer]:
-    running = RunningServer(dataclasses.replace(settings, redis_url=redis_url, feed_sweep_interval=30))
+async def redis_server_app(settings: Settings, redis_url: str,
+                           request: pytest.FixtureRequest) -> AsyncIterator[RunningServer]:
+    read_model = getattr(request, "param", settings.read_model)
+    running = RunningServer(dataclasses.replace(settings, redis_url=redis_url, feed_sweep_interval=30,
+                                                read_model=read_model))
     await running.start()
     yield running
     await running.stop()
@@ -162,6 +165,8 @@ async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
         server.stop()
 
 
+# without a read model: the SKUs it keeps stay subscribed (feed/read_model.py)
+@pytest.mark.parametrize("redis_server_app", [False], indirect=True, ids=["no read model"])
 async def test_one_redis_subscription_per_sku_whatever_the_number_of_clients(
     redis_server_app: RunningServer, redis_url: str, settings: Settings
 ) -> None:

@@ -121,12 +121,12 @@ async def test_a_read_right_after_a_write_on_the_same_instance_shows_it(
         hits = await metric(session, server, HITS) - hits
         misses = await metric(session, server, MISSES) - misses
         assert hits + misses >= 300
-        if wait_ms == "0":
-            # nothing waits: a read the feed has not caught up with goes to PostgreSQL
-            assert misses > 0
-        else:
+        if wait_ms != "0":
             # the model answered (it waited for the feed), not PostgreSQL alone
             assert hits > 0
+        # with no wait, a read the feed has not caught up with goes to PostgreSQL; how many do
+        # depends on the machine's pace (none on a fast run), so only the answers are checked,
+        # and the fallback itself by test_a_feed_that_does_not_deliver_sends_own_reads_to_postgresql
         assert await metric(session, server, "inventory_read_model_skus") == len(CODES)
     finally:
         server.stop()
