@@ -29,6 +29,12 @@ ADMIN_KEY = "test-admin-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
+def database_name(url: str) -> str:
+    """The database a URL names: the feed prefix a test's servers share and no other test's
+    do (the embedded PostgreSQL's URL ends in `?host=<socket dir>`, so not its last "/")."""
+    return urlsplit(url).path.rsplit("/", 1)[-1]
+
+
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
@@ -88,7 +94,7 @@ def settings(database_url: str) -> Settings:
     """In-process backbone; tests that need Redis replace redis_url (see `redis_settings`)."""
     return Settings(
         database_url=database_url, pool_max_size=8, expiry_interval=0.1,
-        feed_prefix=database_url.rsplit("/", 1)[1], admin_api_key=ADMIN_KEY,
+        feed_prefix=database_name(database_url), admin_api_key=ADMIN_KEY,
         key_recheck_interval=0.2,
     )
 

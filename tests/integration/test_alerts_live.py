@@ -19,7 +19,7 @@ from domain.model import LocationKind
 from service import cataloguing, stocking
 from service.inventory import Inventory
 from tests.alert_checks import RULES, binary
-from tests.conftest import ADMIN, ADMIN_KEY
+from tests.conftest import ADMIN, ADMIN_KEY, database_name
 from tests.processes import ServerProcess
 from tests.prometheus_server import PrometheusServer
 
@@ -48,7 +48,7 @@ async def server(database_url: str, inventory: Inventory, extra_env: dict[str, s
     await stocking.set_stock(inventory, sku="LAST-ONE", location="W", on_hand=1,
                              safety_stock=None, expected_version=None, reference=None)
     process = ServerProcess({"DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY,
-                             "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
+                             "FEED_CHANNEL_PREFIX": database_name(database_url),
                              "LEDGER_CHECK_INTERVAL": "1s", "LOG_LEVEL": "WARNING",
                              **extra_env})
     await process.start()

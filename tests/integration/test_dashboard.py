@@ -20,7 +20,7 @@ from domain.model import LocationKind
 from service import cataloguing
 from service.inventory import Inventory
 from tests.alert_checks import CONDITIONAL, ROOT, RULES, exported_names, metric_names, missing
-from tests.conftest import ADMIN, ADMIN_KEY
+from tests.conftest import ADMIN, ADMIN_KEY, database_name
 from tests.integration.test_webhook_delivery import add_endpoint
 from tests.processes import ServerProcess
 from tests.webhook_receiver import Receiver, new_secret
@@ -100,7 +100,7 @@ async def server(database_url: str, inventory: Inventory, pool: asyncpg.Pool,
     await add_endpoint(pool, receiver.add("hook", secret), secret)
     process = ServerProcess({
         "DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY, "LOG_LEVEL": "WARNING",
-        "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
+        "FEED_CHANNEL_PREFIX": database_name(database_url),
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "WEBHOOK_POLL_INTERVAL": "100ms",
         "PARTNER_SWEEP_INTERVAL": "100ms", "LEDGER_CHECK_INTERVAL": "1s"})
     await process.start()

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from store import migrations
-from tests.conftest import _admin, _with_database, free_port
+from tests.conftest import _admin, _with_database, database_name, free_port
 from tests.deploy_checks import ROOT, config, container
 
 
@@ -63,7 +63,7 @@ async def test_pods_wait_for_the_job_then_serve_and_stop_within_the_grace(
     port = free_port()
     pod_env = {**config(), "HOST": "127.0.0.1", "PORT": str(port), "PATH": "/usr/bin:/bin",
                "DATABASE_URL": empty_database, "REDIS_URL": redis_url,
-               "FEED_CHANNEL_PREFIX": empty_database.rsplit("/", 1)[1]}
+               "FEED_CHANNEL_PREFIX": database_name(empty_database)}
     assert pod_env["MIGRATE_ON_START"] == "false"
     args = container("Deployment")["args"]
     assert args[0] == "python"

@@ -20,7 +20,7 @@ from settings import Settings
 from tests.api.conftest import SETUP, set_stock
 from tests.api.test_subscriptions import EVENTS, PROTOCOLS, Feed, restock
 from tests.client import GraphQLClient
-from tests.conftest import ADMIN, ADMIN_KEY, RunningServer
+from tests.conftest import ADMIN, ADMIN_KEY, RunningServer, database_name
 from tests.integration.test_subscription_memory import event
 from tests.processes import ServerProcess
 from tests.redis_server import RedisServer
@@ -79,7 +79,7 @@ async def test_redis_outage_mid_stream_loses_and_duplicates_nothing(
 @pytest.fixture
 async def two_instances(database_url: str, redis_url: str) -> AsyncIterator[list[ServerProcess]]:
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ADMIN_API_KEY": ADMIN_KEY,
-           "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
+           "FEED_CHANNEL_PREFIX": database_name(database_url),
            "FEED_SWEEP_INTERVAL_MS": "60000", "DB_POOL_MAX_SIZE": "4"}
     servers = [ServerProcess(env), ServerProcess(env)]
     try:
@@ -109,7 +109,7 @@ async def test_subscribe_on_one_process_mutate_on_another(two_instances: list[Se
 async def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(
     database_url: str, redis_url: str
 ) -> None:
-    prefix = database_url.rsplit("/", 1)[1]
+    prefix = database_name(database_url)
     server = ServerProcess({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ADMIN_API_KEY": ADMIN_KEY,
                             "FEED_CHANNEL_PREFIX": prefix, "FEED_SWEEP_INTERVAL_MS": "60000",
                             "FEED_QUEUE_SIZE": "500"})

@@ -14,7 +14,7 @@ from domain.access import Scope
 from domain.model import LocationKind
 from service import cataloguing, keys
 from service.inventory import Inventory
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, database_name
 from tests.ingest_checks import cloudevent, dead_letters, encoded, ledger_count, levels, pending
 from tests.ingest_checks import publish as publish_all
 from tests.ledger_checks import assert_consistent
@@ -99,7 +99,7 @@ async def test_ingestion_survives_a_sigkill_mid_way_applying_each_message_once(
     assert len(plan.messages) == TOTAL
     await publish_all(nats_server.url, plan.messages)
     env = {"DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY, "DB_POOL_MAX_SIZE": "4",
-           "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
+           "FEED_CHANNEL_PREFIX": database_name(database_url),
            "INGEST_STREAM_URL": nats_server.url, "INGEST_SUBJECTS": "stores.*.stock",
            "INGEST_API_KEY": token, "INGEST_ACK_WAIT": "2s", "INGEST_RETRY": "300ms"}
     first, second = ServerProcess(env), ServerProcess(env)

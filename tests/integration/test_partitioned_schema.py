@@ -17,7 +17,7 @@ import pytest
 from settings import Settings
 from store import migrations
 from tests.client import GraphQLClient
-from tests.conftest import ADMIN, ADMIN_KEY, RunningServer, _admin, _with_database
+from tests.conftest import ADMIN, ADMIN_KEY, RunningServer, _admin, _with_database, database_name
 from tests.partitioned import PARTITIONS, partitioned_core, variant_dir
 
 SKUS = 40
@@ -68,7 +68,7 @@ async def test_the_service_runs_on_partitioned_tables(variant_url: str) -> None:
                                             "FROM pg_partitioned_table ORDER BY 1")
     assert [r["t"] for r in partitioned] == ["stock_events", "stock_levels"]
     settings = Settings(database_url=variant_url, admin_api_key=ADMIN_KEY,
-                        feed_prefix=variant_url.rsplit("/", 1)[1])
+                        feed_prefix=database_name(variant_url))
     async with RunningServer(settings) as server, aiohttp.ClientSession() as session:
         client = GraphQLClient(server.graphql_url, session, ADMIN)
         await client.data("""mutation { upsertLocation(input: {code: "WH", name: "W",

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from tests.api.conftest import SETUP
 from tests.client import GraphQLClient
-from tests.conftest import ADMIN, ADMIN_KEY
+from tests.conftest import ADMIN, ADMIN_KEY, database_name
 from tests.ledger_checks import assert_consistent
 from tests.processes import ServerProcess
 
@@ -34,7 +34,7 @@ CODES = ["SKU-1", "SKU-2"]
 
 def env_for(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "ADMIN_API_KEY": ADMIN_KEY,
-            "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1], "DB_POOL_MAX_SIZE": "4",
+            "FEED_CHANNEL_PREFIX": database_name(database_url), "DB_POOL_MAX_SIZE": "4",
             "READ_MODEL": "on", "RATE_LIMIT_PER_KEY": "0", **extra}
 
 

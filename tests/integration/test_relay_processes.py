@@ -12,7 +12,7 @@ import aiohttp
 import asyncpg
 
 from service.inventory import Inventory
-from tests.conftest import ADMIN, ADMIN_KEY
+from tests.conftest import ADMIN, ADMIN_KEY, database_name
 from tests.ledger_checks import assert_consistent
 from tests.nats_server import NatsServer, stream_messages
 from tests.processes import ServerProcess
@@ -27,7 +27,7 @@ ADJUST = """mutation($sku: String!) { adjustStock(input: {sku: $sku, location: "
 
 def relay_env(database_url: str, nats_url: str) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY, "DB_POOL_MAX_SIZE": "4",
-            "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1], "EVENT_STREAM_URL": nats_url,
+            "FEED_CHANNEL_PREFIX": database_name(database_url), "EVENT_STREAM_URL": nats_url,
             "EVENT_STREAM_NAME": STREAM, "PARTNER_SWEEP_INTERVAL": "200ms",
             "RELAY_LOCK_RETRY": "500ms"}
 

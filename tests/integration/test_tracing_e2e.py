@@ -21,6 +21,7 @@ import websockets
 
 from service import stocking
 from service.inventory import Inventory
+from tests.conftest import database_name
 from tests.integration.test_webhook_delivery import add_endpoint, catalogue, sink_started
 from tests.otlp_receiver import OtlpReceiver, Span
 from tests.processes import ServerProcess
@@ -83,7 +84,7 @@ async def replica(database_url: str, redis_url: str, otlp: OtlpReceiver,
 def server_env(database_url: str, redis_url: str, otlp: OtlpReceiver) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
+        "FEED_CHANNEL_PREFIX": database_name(database_url),
         "ANONYMOUS_SCOPES": "inventory:read,inventory:reserve,inventory:write,admin",
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50",
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "WEBHOOK_POLL_INTERVAL": "100ms",

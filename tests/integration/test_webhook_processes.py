@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from service.inventory import Inventory
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, database_name
 from tests.integration.test_webhook_delivery import (
     SKUS,
     add_endpoint,
@@ -31,7 +31,7 @@ from tests.webhook_receiver import Receiver, new_secret
 def partner_env(database_url: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url, "ADMIN_API_KEY": ADMIN_KEY, "DB_POOL_MAX_SIZE": "4",
-        "FEED_CHANNEL_PREFIX": database_url.rsplit("/", 1)[1],
+        "FEED_CHANNEL_PREFIX": database_name(database_url),
         "WEBHOOK_TIMEOUT_SECONDS": "2", "WEBHOOK_RETRY_SCHEDULE": "50ms,100ms,100ms,200ms,200ms,"
         "500ms,500ms,1s,1s,1s", "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         "WEBHOOK_POLL_INTERVAL": "100ms", "PARTNER_SWEEP_INTERVAL": "100ms",
