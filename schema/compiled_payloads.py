@@ -30,7 +30,14 @@ from graphql.execution.collect_fields import collect_subfields
 from compat.strawberry import StrawberryGraphQLCoreExecutionContext
 from ops.metrics import COMPILED_HOLDS
 from schema.compiled_holds import BACKREF
-from schema.compiled_plan import INT_MAX, INT_MIN, Fallback, Unsupported, directive_variables
+from schema.compiled_plan import (
+    INT_MAX,
+    INT_MIN,
+    Fallback,
+    Unsupported,
+    directive_variables,
+    planned,
+)
 
 PAYLOADS = frozenset({"ReservePayload", "ReserveLinesPayload", "ExtendReservationPayload",
                       "CommitReservationPayload", "ReleaseReservationPayload"})
@@ -136,18 +143,8 @@ class HoldPayloads(StrawberryGraphQLCoreExecutionContext):
                 plans.pop(next(iter(plans)))
             found = (node, directive_variables(self.operation, self.fragment_definitions), {})
             plans[id(node)] = found
-        coerced = getattr(self.variable_values, "coerced", {})
-        try:
-            key = (id(self.operation), *(coerced.get(name) for name in found[1]))
-            hash(key)
-        except TypeError:
-            return None
-        if key not in found[2]:
-            try:
-                found[2][key] = _complete(self, return_type, details)
-            except Unsupported:
-                found[2][key] = None
-        return found[2][key]
+        return planned(found[1], found[2], getattr(self.variable_values, "coerced", {}),
+                       lambda: _complete(self, return_type, details), id(self.operation))
 
     def complete_value(self, return_type: GraphQLOutputType, field_details_list: Any,
                        info: GraphQLResolveInfo[Any], path: Any, result: Any,

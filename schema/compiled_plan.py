@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     GraphQLEnumType,
@@ -32,6 +32,8 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 class Fallback(Exception):
     """Not the plain case: run the operation the normal way."""
 
+
+T = TypeVar("T")
 
 class Unsupported(Exception):
     """The selection has a field the plan does not know."""
@@ -218,6 +220,23 @@ def compile_root(executor: Any, root_type: GraphQLObjectType,
     return plan
 
 
+def planned(names: tuple[str, ...], plans: dict[Any, T | None], coerced: Mapping[str, Any],
+            build: Callable[[], T], *scope: object) -> T | None:
+    """The plan for these values of the variables `names` (those directives read), built once
+    by `build` and kept in `plans`; None when it cannot be compiled or a value is unhashable."""
+    try:
+        key = (*scope, *(coerced.get(name) for name in names))
+        hash(key)
+    except TypeError:
+        return None
+    if key not in plans:
+        try:
+            plans[key] = build()
+        except Unsupported:
+            plans[key] = None
+    return plans[key]
+
+
 def directive_variables(operation: OperationDefinitionNode, fragments: Mapping[str, Any]) -> tuple[
         str, ...]:
     """Variables an @include or @skip reads: a plan is made per their values."""
@@ -254,15 +273,5 @@ class Plans:
                 self._plans.pop(next(iter(self._plans)))
             found = (operation, directive_variables(operation, executor.fragment_definitions), {})
             self._plans[id(operation)] = found
-        coerced = executor.variable_values.coerced
-        try:
-            key = tuple(coerced.get(name) for name in found[1])
-            hash(key)
-        except TypeError:
-            return None
-        if key not in found[2]:
-            try:
-                found[2][key] = compile_root(executor, root_type, grouped)
-            except Unsupported:
-                found[2][key] = None
-        return found[2][key]
+        return planned(found[1], found[2], executor.variable_values.coerced,
+                       lambda: compile_root(executor, root_type, grouped))
